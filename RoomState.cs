@@ -1,0 +1,175 @@
+using System.Collections.Immutable;
+using System.Text.Json.Serialization;
+using Ott.Sync.Protocol;
+using Ott.Sync.Rooms;
+using Riok.Mapperly.Abstractions;
+
+namespace Ott;
+
+/// <summary>
+/// The one record of a room. Everything a room knows is here; <see cref="RoomStateMapper"/> derives the
+/// stored record and the client view from it, so the rule of what goes where lives in one place.
+/// Positional members are storable; the init-only members below them are ephemeral (presence, votes, undo).
+/// </summary>
+public sealed record RoomState(
+    string Name,
+    string Title,
+    string Description,
+    bool IsTemporary,
+    Visibility Visibility,
+    QueueMode QueueMode,
+    QueueItem? CurrentSource,
+    ImmutableList<QueueItem> Queue,
+    ImmutableList<QueueItem>? PrevQueue,
+    bool IsPlaying,
+    double PlaybackPosition,
+    double PlaybackSpeed,
+    DateTimeOffset? PlaybackAnchor,
+    Grants Grants,
+    UserRoles UserRoles,
+    RoomOwner? Owner,
+    ImmutableList<string> AutoSkipSegmentCategories,
+    RestoreQueueBehavior RestoreQueueBehavior,
+    bool EnableVoteSkip,
+    ImmutableList<Segment> VideoSegments,
+    long Version,
+    ImmutableList<string> RecentRequestIds)
+{
+    public ImmutableList<RoomUser> Users { get; init; } = [];
+
+    public ImmutableDictionary<string, ImmutableHashSet<string>> Votes { get; init; } =
+        ImmutableDictionary<string, ImmutableHashSet<string>>.Empty;
+
+    public ImmutableList<string> VotesToSkip { get; init; } = [];
+
+    public ImmutableList<RecordedEvent> RecentEvents { get; init; } = [];
+
+    public DateTimeOffset LastActiveAt { get; init; }
+
+    /// <summary>Set while a seek landed inside a segment: auto-skip waits until that segment ends.</summary>
+    public Segment? SuppressedSegment { get; init; }
+
+    public bool HasOwner => Owner is not null;
+
+    public VoteCounts VoteCounts => VoteCounts.From(Votes);
+
+    public static RoomState Create(string name, bool isTemporary, DateTimeOffset now) => new(
+        Name: name, Title: "", Description: "", IsTemporary: isTemporary, Visibility: Visibility.Unlisted,
+        QueueMode: QueueMode.Manual, CurrentSource: null, Queue: [], PrevQueue: null, IsPlaying: false,
+        PlaybackPosition: 0, PlaybackSpeed: 1, PlaybackAnchor: null, Grants: Grants.Default,
+        UserRoles: UserRoles.Empty, Owner: null, AutoSkipSegmentCategories: SegmentCategories.All,
+        RestoreQueueBehavior: RestoreQueueBehavior.Prompt, EnableVoteSkip: false, VideoSegments: [],
+        Version: 0, RecentRequestIds: [])
+    {
+        LastActiveAt = now,
+    };
+
+    /// <summary>The live position at <paramref name="now"/> (protocol.md §6.4).</summary>
+    public double LivePosition(DateTimeOffset now) =>
+        IsPlaying && PlaybackAnchor is { } anchor
+            ? PlaybackPosition + (now - anchor).TotalSeconds * PlaybackSpeed
+            : PlaybackPosition;
+
+    /// <summary>The same state with its base position advanced to <paramref name="now"/>. Clients always get <c>At(now).ToSyncable()</c>.</summary>
+    public RoomState At(DateTimeOffset now) =>
+        IsPlaying && PlaybackAnchor is not null
+            ? this with { PlaybackPosition = LivePosition(now), PlaybackAnchor = now }
+            : this;
+}
+
+/// <summary>The stored record (protocol.md §6.2, design.md §3): storable fields plus bookkeeping.</summary>
+public sealed record StorableRoom
+{
+    [JsonPropertyName("v")] public int V { get; init; }
+    [JsonPropertyName("name")] public required string Name { get; init; }
+    [JsonPropertyName("title")] public string Title { get; init; } = "";
+    [JsonPropertyName("description")] public string Description { get; init; } = "";
+    [JsonPropertyName("isTemporary")] public bool IsTemporary { get; init; }
+    [JsonPropertyName("visibility")] public Visibility Visibility { get; init; } = Visibility.Unlisted;
+    [JsonPropertyName("queueMode")] public QueueMode QueueMode { get; init; }
+    [JsonPropertyName("currentSource")] public QueueItem? CurrentSource { get; init; }
+    [JsonPropertyName("queue")] public ImmutableList<QueueItem> Queue { get; init; } = [];
+    [JsonPropertyName("isPlaying")] public bool IsPlaying { get; init; }
+    [JsonPropertyName("playbackPosition")] public double PlaybackPosition { get; init; }
+    [JsonPropertyName("playbackSpeed")] public double PlaybackSpeed { get; init; } = 1;
+    [JsonPropertyName("grants")] public Grants Grants { get; init; } = Grants.Default;
+    [JsonPropertyName("userRoles")] public UserRoles UserRoles { get; init; } = UserRoles.Empty;
+    [JsonPropertyName("owner")] public RoomOwner? Owner { get; init; }
+    [JsonPropertyName("playbackStart")] public DateTimeOffset? PlaybackStart { get; init; }
+    [JsonPropertyName("videoSegments")] public ImmutableList<Segment> VideoSegments { get; init; } = [];
+    [JsonPropertyName("autoSkipSegmentCategories")] public ImmutableList<string> AutoSkipSegmentCategories { get; init; } = SegmentCategories.All;
+    [JsonPropertyName("prevQueue")] public ImmutableList<QueueItem>? PrevQueue { get; init; }
+    [JsonPropertyName("restoreQueueBehavior")] public RestoreQueueBehavior RestoreQueueBehavior { get; init; } = RestoreQueueBehavior.Prompt;
+    [JsonPropertyName("enableVoteSkip")] public bool EnableVoteSkip { get; init; }
+    [JsonPropertyName("version")] public long Version { get; init; }
+    [JsonPropertyName("recentRequestIds")] public ImmutableList<string> RecentRequestIds { get; init; } = [];
+}
+
+/// <summary>What clients may see: exactly the 20 syncable keys, in OTT's order (protocol.md §6.2).</summary>
+public sealed record SyncableRoom
+{
+    [JsonPropertyName("name")] public required string Name { get; init; }
+    [JsonPropertyName("title")] public required string Title { get; init; }
+    [JsonPropertyName("description")] public required string Description { get; init; }
+    [JsonPropertyName("isTemporary")] public bool IsTemporary { get; init; }
+    [JsonPropertyName("visibility")] public Visibility Visibility { get; init; }
+    [JsonPropertyName("queueMode")] public QueueMode QueueMode { get; init; }
+    [JsonPropertyName("currentSource")] public QueueItem? CurrentSource { get; init; }
+    [JsonPropertyName("queue")] public required ImmutableList<QueueItem> Queue { get; init; }
+    [JsonPropertyName("isPlaying")] public bool IsPlaying { get; init; }
+    [JsonPropertyName("playbackPosition")] public double PlaybackPosition { get; init; }
+    [JsonPropertyName("playbackSpeed")] public double PlaybackSpeed { get; init; }
+    [JsonPropertyName("grants")] public required Grants Grants { get; init; }
+    [JsonPropertyName("hasOwner")] public bool HasOwner { get; init; }
+    [JsonPropertyName("voteCounts")] public required VoteCounts VoteCounts { get; init; }
+    [JsonPropertyName("videoSegments")] public required ImmutableList<Segment> VideoSegments { get; init; }
+    [JsonPropertyName("autoSkipSegmentCategories")] public required ImmutableList<string> AutoSkipSegmentCategories { get; init; }
+    [JsonPropertyName("prevQueue")] public ImmutableList<QueueItem>? PrevQueue { get; init; }
+    [JsonPropertyName("restoreQueueBehavior")] public RestoreQueueBehavior RestoreQueueBehavior { get; init; }
+    [JsonPropertyName("enableVoteSkip")] public bool EnableVoteSkip { get; init; }
+    [JsonPropertyName("votesToSkip")] public required ImmutableList<string> VotesToSkip { get; init; }
+}
+
+/// <summary>
+/// The two projections. Strict: a RoomState member that is neither mapped nor ignored here breaks the
+/// build (RMG020/RMG012 are errors), so a new field must be placed deliberately in both views.
+/// </summary>
+[Mapper]
+public static partial class RoomStateMapper
+{
+    public const int SchemaVersion = 1;
+
+    [MapValue(nameof(StorableRoom.V), SchemaVersion)]
+    [MapProperty(nameof(RoomState.PlaybackAnchor), nameof(StorableRoom.PlaybackStart))]
+    [MapperIgnoreSource(nameof(RoomState.HasOwner))]
+    [MapperIgnoreSource(nameof(RoomState.VoteCounts))]
+    [MapperIgnoreSource(nameof(RoomState.VotesToSkip))]
+    [MapperIgnoreSource(nameof(RoomState.Users))]
+    [MapperIgnoreSource(nameof(RoomState.Votes))]
+    [MapperIgnoreSource(nameof(RoomState.RecentEvents))]
+    [MapperIgnoreSource(nameof(RoomState.LastActiveAt))]
+    [MapperIgnoreSource(nameof(RoomState.SuppressedSegment))]
+    public static partial StorableRoom ToStorable(this RoomState state);
+
+    [MapperIgnoreSource(nameof(RoomState.PlaybackAnchor))]
+    [MapperIgnoreSource(nameof(RoomState.UserRoles))]
+    [MapperIgnoreSource(nameof(RoomState.Owner))]
+    [MapperIgnoreSource(nameof(RoomState.Version))]
+    [MapperIgnoreSource(nameof(RoomState.RecentRequestIds))]
+    [MapperIgnoreSource(nameof(RoomState.Users))]
+    [MapperIgnoreSource(nameof(RoomState.Votes))]
+    [MapperIgnoreSource(nameof(RoomState.RecentEvents))]
+    [MapperIgnoreSource(nameof(RoomState.LastActiveAt))]
+    [MapperIgnoreSource(nameof(RoomState.SuppressedSegment))]
+    public static partial SyncableRoom ToSyncable(this RoomState state);
+
+    [MapProperty(nameof(StorableRoom.PlaybackStart), nameof(RoomState.PlaybackAnchor))]
+    [MapperIgnoreSource(nameof(StorableRoom.V))]
+    [MapperIgnoreTarget(nameof(RoomState.Users))]
+    [MapperIgnoreTarget(nameof(RoomState.Votes))]
+    [MapperIgnoreTarget(nameof(RoomState.VotesToSkip))]
+    [MapperIgnoreTarget(nameof(RoomState.RecentEvents))]
+    [MapperIgnoreTarget(nameof(RoomState.LastActiveAt))]
+    [MapperIgnoreTarget(nameof(RoomState.SuppressedSegment))]
+    public static partial RoomState FromStorable(this StorableRoom stored);
+}

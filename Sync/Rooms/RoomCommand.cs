@@ -1,0 +1,62 @@
+using System.Collections.Immutable;
+using Ott.Sync.Protocol;
+
+namespace Ott.Sync.Rooms;
+
+/// <summary>Whoever a request runs for (protocol.md §0): a room user, or a REST caller's session.</summary>
+public sealed record Actor(string? ClientId, string? SessionKey, string Name, bool IsLoggedIn, long? AccountId, bool IsAdmin = false);
+
+/// <summary>Everything a room actor can be asked to do. Transitions are pure functions of (state, command, now).</summary>
+public abstract record RoomCommand
+{
+    /// <summary>A gateway-minted id for at-most-once retries of storable commands (design.md §9.4).</summary>
+    public string? ReqId { get; init; }
+}
+
+public sealed record RequestCommand(Actor Actor, RoomRequest Request, MediaLookup? Media = null) : RoomCommand;
+public sealed record JoinCommand(RoomUser User) : RoomCommand;
+public sealed record LeaveCommand(string ClientId) : RoomCommand;
+public sealed record UpdateUserCommand(string ClientId, string Name, bool IsLoggedIn, long? AccountId) : RoomCommand;
+public sealed record StatusCommand(string ClientId, string Status) : RoomCommand;
+public sealed record ClaimCommand(Actor Actor) : RoomCommand;
+public sealed record TickCommand : RoomCommand;
+public sealed record SegmentsLoadedCommand(QueueItem Item, ImmutableList<Segment> Segments) : RoomCommand;
+
+/// <summary>What media lookups outside the room produced for a command (design.md §5.4).</summary>
+public sealed record MediaLookup
+{
+    public static MediaLookup None { get; } = new();
+
+    /// <summary>The id a url Add resolved to, or the failure when no resolver recognised it.</summary>
+    public VideoId? FromUrl { get; init; }
+    public OttFailure? UrlFailure { get; init; }
+    public ImmutableDictionary<VideoId, QueueItem> Items { get; init; } = ImmutableDictionary<VideoId, QueueItem>.Empty;
+    public ImmutableDictionary<VideoId, OttFailure> Failures { get; init; } = ImmutableDictionary<VideoId, OttFailure>.Empty;
+
+    public QueueItem Get(VideoId id) =>
+        Items.TryGetValue(id, out var item) ? item
+        : throw new OttException(Failures.TryGetValue(id, out var failure) ? failure : OttFailure.UnsupportedService(id.Id));
+}
+
+/// <summary>An effect of a transition, released in order after the state is persisted.</summary>
+public abstract record RoomOutput;
+
+public sealed record Broadcast(ServerFrame Frame) : RoomOutput;
+public sealed record SendTo(string ClientId, ServerFrame Frame) : RoomOutput;
+
+/// <summary>Adds a joined connection to the broadcast list (after its full sync, protocol.md §1.2).</summary>
+public sealed record Attach(string ClientId) : RoomOutput;
+public sealed record Detach(string ClientId) : RoomOutput;
+public sealed record CloseClient(string ClientId, int Code, string Reason) : RoomOutput;
+public sealed record FetchSegments(QueueItem Item, ImmutableList<string> Categories) : RoomOutput;
+
+public sealed record RoomOutcome(RoomState State, ImmutableList<RoomOutput> Outputs, OttFailure? Error)
+{
+    public bool Failed => Error is not null;
+}
+
+/// <summary>What a transition may not decide by itself: ids, randomness and configuration.</summary>
+public sealed record RoomContext(Func<string> NewEventId, Random Random, bool SponsorBlockEnabled)
+{
+    public static RoomContext Default { get; } = new(() => Guid.NewGuid().ToString(), Random.Shared, true);
+}
