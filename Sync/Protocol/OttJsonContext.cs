@@ -12,6 +12,8 @@ namespace Ott.Sync.Protocol;
 [JsonSerializable(typeof(QueueItem))]
 [JsonSerializable(typeof(List<QueueItem>))]
 [JsonSerializable(typeof(Segment))]
+[JsonSerializable(typeof(Ott.Sync.Rooms.RoomListItem))]
+[JsonSerializable(typeof(List<Ott.Sync.Rooms.RoomListItem>))]
 [JsonSerializable(typeof(JsonObject))]
 [JsonSerializable(typeof(JsonNode))]
 internal sealed partial class OttJsonContext : JsonSerializerContext;

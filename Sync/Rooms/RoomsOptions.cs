@@ -1,0 +1,35 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
+namespace Ott.Sync.Rooms;
+
+public sealed class RoomsOptions
+{
+    public TimeSpan WriteCoalesceWindow { get; set; } = TimeSpan.FromMilliseconds(50);
+
+    [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00")]
+    public TimeSpan UnloadAfter { get; set; } = TimeSpan.FromMinutes(5);
+
+    [Range(typeof(TimeSpan), "00:00:01", "365.00:00:00")]
+    public TimeSpan TemporaryStateTtl { get; set; } = TimeSpan.FromHours(2);
+
+    [Range(1, 1024)]
+    public int RestoreConcurrency { get; set; } = 16;
+
+    [Range(1, 1_000_000)]
+    public int MailboxCapacity { get; set; } = 1024;
+
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
+    public TimeSpan TickInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    public bool EnableCreateTemporary { get; set; } = true;
+    public bool EnableCreatePermanent { get; set; } = true;
+}
+
+[OptionsValidator]
+public sealed partial class RoomsOptionsValidator : IValidateOptions<RoomsOptions>;
+
+public sealed class SponsorBlockOptions
+{
+    public bool Enabled { get; set; } = true;
+}
