@@ -1,0 +1,30 @@
+using System.Text.Json.Serialization;
+using Ott.Sync.Auth;
+using Ott.Sync.Endpoints;
+
+namespace Ott.Sync.Protocol;
+
+// The one source-generated context for everything that crosses a wire (house style #5).
+// Null handling is decided per type with [JsonIgnore(Condition = WhenWritingNull)], never
+// globally: several OTT shapes send an explicit null (for example `email: null`).
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    AllowOutOfOrderMetadataProperties = true)]
+[JsonSerializable(typeof(OttError))]
+[JsonSerializable(typeof(Session))]
+[JsonSerializable(typeof(GrantResponse))]
+[JsonSerializable(typeof(AnonymousUserResponse))]
+[JsonSerializable(typeof(LoggedInUserResponse))]
+[JsonSerializable(typeof(SuccessResponse))]
+internal sealed partial class OttJsonContext : JsonSerializerContext;
+
+internal static class OttJsonExtensions
+{
+    public static WebApplicationBuilder AddOttJson(this WebApplicationBuilder builder)
+    {
+        // Inserted first so the generated metadata wins over any resolver added by a library.
+        builder.Services.ConfigureHttpJsonOptions(o =>
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, OttJsonContext.Default));
+        return builder;
+    }
+}
