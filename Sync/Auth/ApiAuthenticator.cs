@@ -52,20 +52,27 @@ internal sealed class ApiAuthenticator(
         {
             return (null, OttErrors.MissingToken());
         }
-        var session = await sessions.GetAsync(token, ct);
+        var session = await ResolveSessionAsync(token, ct);
         if (session is null)
         {
             return (null, OttErrors.InvalidToken());
         }
-        if (session.IsLoggedIn && await accounts.FindUsernameAsync(session.UserId!.Value, ct) is null)
+        return (ApiCaller.ForSession(token, session), null);
+    }
+
+    // The session a token stands for, as every entry point must see it: a use for sliding
+    // expiry, and a logged-in session whose account is gone becomes a fresh anonymous one
+    // (Ott: the caller goes on as that, protocol §3.2 step 4). The WebSocket `auth` uses this too.
+    public async Task<Session?> ResolveSessionAsync(string token, CancellationToken ct)
+    {
+        var session = await sessions.GetAsync(token, ct);
+        if (session is { IsLoggedIn: true } && await accounts.FindUsernameAsync(session.UserId!.Value, ct) is null)
         {
-            // Ott: the account is gone, so the session becomes a fresh anonymous one and the
-            // request goes on as that (protocol §3.2 step 4).
             session = Session.Anonymous(NameGenerator.Generate());
             await sessions.SaveAsync(token, session, ct);
             await changes.SessionChangedAsync(SessionStore.KeyOf(token), ct);
         }
-        return (ApiCaller.ForSession(token, session), null);
+        return session;
     }
 
     private static bool KeysEqual(string presented, string configured) =>

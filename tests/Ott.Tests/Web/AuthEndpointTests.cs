@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using Ott.Sync.Auth;
 using StackExchange.Redis;
@@ -319,6 +320,17 @@ public sealed class AuthEndpointTests(AuthApplication app) : IClassFixture<AuthA
         Assert.Equal("Missing argument (username)", (await ReadJsonAsync(response))["error"]!["message"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task ABodyOverOneMebibyteIsTooLarge()
+    {
+        var token = await GrantAsync();
+
+        using var response = await SendAsync(HttpMethod.Post, "/api/user", bearer: token,
+            json: new JsonObject { ["username"] = new string('z', 1024 * 1024) });
+
+        await AssertErrorAsync(response, HttpStatusCode.RequestEntityTooLarge, "PayloadTooLarge", "Request body too large.");
+    }
+
     // --- /api/auth/discord ---
 
     [Theory]
@@ -348,6 +360,14 @@ public sealed class AuthEndpointTests(AuthApplication app) : IClassFixture<AuthA
         using var response = await client.GetAsync("/api/auth/discord?redirect=//evil.example", Ct);
 
         Assert.Equal("/ott/", response.Headers.Location?.OriginalString);
+    }
+
+    [Fact]
+    public void ABasePathWithoutALeadingSlashFailsAtStart()
+    {
+        using var bad = app.WithWebHostBuilder(b => b.UseSetting("Http:BasePath", "ott/"));
+
+        Assert.Throws<OptionsValidationException>(() => bad.CreateClient());
     }
 
     // --- sliding expiry (TTL inspection: Redis's TTL is the clock) ---
