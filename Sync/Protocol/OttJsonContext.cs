@@ -1,19 +1,42 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using Ott.Sync.Auth;
+using Ott.Sync.Endpoints;
+using Ott.Sync.Rooms;
 
 namespace Ott.Sync.Protocol;
 
-/// <summary>Every type that crosses a wire (house style #5). Registered first in the resolver chain.</summary>
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, AllowOutOfOrderMetadataProperties = true)]
+// The one source-generated context for everything that crosses a wire (house style #5).
+// Null handling is decided per type with [JsonIgnore(Condition = WhenWritingNull)], never
+// globally: several OTT shapes send an explicit null (for example `email: null`).
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    AllowOutOfOrderMetadataProperties = true)]
 [JsonSerializable(typeof(StorableRoom))]
 [JsonSerializable(typeof(SyncableRoom))]
 [JsonSerializable(typeof(RoomUserInfo))]
 [JsonSerializable(typeof(QueueItem))]
 [JsonSerializable(typeof(List<QueueItem>))]
 [JsonSerializable(typeof(Segment))]
-[JsonSerializable(typeof(Ott.Sync.Rooms.RoomListItem))]
-[JsonSerializable(typeof(List<Ott.Sync.Rooms.RoomListItem>))]
+[JsonSerializable(typeof(RoomListItem))]
+[JsonSerializable(typeof(List<RoomListItem>))]
 [JsonSerializable(typeof(JsonObject))]
 [JsonSerializable(typeof(JsonNode))]
+[JsonSerializable(typeof(OttError))]
+[JsonSerializable(typeof(Session))]
+[JsonSerializable(typeof(GrantResponse))]
+[JsonSerializable(typeof(AnonymousUserResponse))]
+[JsonSerializable(typeof(LoggedInUserResponse))]
+[JsonSerializable(typeof(SuccessResponse))]
 internal sealed partial class OttJsonContext : JsonSerializerContext;
+
+internal static class OttJsonExtensions
+{
+    public static WebApplicationBuilder AddOttJson(this WebApplicationBuilder builder)
+    {
+        // Inserted first so the generated metadata wins over any resolver added by a library.
+        builder.Services.ConfigureHttpJsonOptions(o =>
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, OttJsonContext.Default));
+        return builder;
+    }
+}

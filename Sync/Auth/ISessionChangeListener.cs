@@ -1,0 +1,25 @@
+namespace Ott.Sync.Auth;
+
+// Told after a session's name or login state changed, so the room engine can refresh every
+// connection authenticated with that session (protocol §3.3: a `user` update in each room).
+internal interface ISessionChangeListener
+{
+    Task SessionChangedAsync(string sessionKey, CancellationToken ct);
+}
+
+internal sealed class NoSessionChangeListener : ISessionChangeListener
+{
+    public Task SessionChangedAsync(string sessionKey, CancellationToken ct) => Task.CompletedTask;
+}
+
+// The account lookup auth needs before accounts exist: the username of an account id, or null
+// when the account is gone. AccountStore replaces the default, which knows no accounts.
+internal interface IAccountDirectory
+{
+    Task<string?> FindUsernameAsync(long userId, CancellationToken ct);
+}
+
+internal sealed class NoAccounts : IAccountDirectory
+{
+    public Task<string?> FindUsernameAsync(long userId, CancellationToken ct) => Task.FromResult<string?>(null);
+}

@@ -1,0 +1,75 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Ott.Sync.Auth;
+
+namespace Ott.Sync.Endpoints;
+
+internal sealed record GrantResponse(string Token);
+
+// /api/auth/*: no authentication (protocol §3.2).
+internal static class AuthEndpoints
+{
+    public static RouteGroupBuilder MapAuthEndpoints(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/api/auth");
+        group.MapGet("/grant", GrantAsync);
+        group.MapGet("/discord", DiscordRedirect);
+        return group;
+    }
+
+    // Protocol §3.1: a Bearer token with a live session is handed back (and counts as a use);
+    // anything else gets a new anonymous session. Only the header counts here, not the cookie.
+    public static async Task<Ok<GrantResponse>> GrantAsync(
+        HttpContext http, SessionStore sessions, IOptionsSnapshot<HttpOptions> options, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        ArgumentNullException.ThrowIfNull(sessions);
+        ArgumentNullException.ThrowIfNull(options);
+        var token = ApiAuthenticator.BearerFrom(http.Request);
+        if (token is null || await sessions.GetAsync(token, ct) is null)
+        {
+            // TODO(rate limits): the per-IP new-session cap (protocol §9) is charged here.
+            (token, _) = await sessions.MintAsync(ct);
+        }
+        http.Response.Headers.CacheControl = "no-store";
+        // No Expires/Max-Age: a browser-session cookie, as OTT sets it.
+        http.Response.Cookies.Append(ApiAuthenticator.TokenCookie, token, new CookieOptions
+        {
+            HttpOnly = true,
+            SameSite = SameSiteMode.Lax,
+            Secure = !options.Value.InsecureCookies,
+            Path = "/",
+        });
+        return TypedResults.Ok(new GrantResponse(token));
+    }
+
+    // Ott has no Discord login; the OTT client still links here, so send the browser back to
+    // where it was, but only to a path on this site (no open redirect).
+    public static RedirectHttpResult DiscordRedirect(string? redirect, IOptionsSnapshot<HttpOptions> options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return TypedResults.Redirect(IsSameSitePath(redirect) ? redirect! : options.Value.BasePath + "/");
+    }
+
+    // A single leading `/`, not `//` or `/\` (both are protocol-relative to browsers), and only
+    // printable ASCII: browsers drop tabs and newlines, so "/\t/evil" would become "//evil".
+    internal static bool IsSameSitePath(string? path)
+    {
+        if (string.IsNullOrEmpty(path) || path[0] != '/')
+        {
+            return false;
+        }
+        if (path.Length > 1 && path[1] is '/' or '\\')
+        {
+            return false;
+        }
+        foreach (var c in path)
+        {
+            if (c is <= ' ' or >= '\u007f')
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+}
