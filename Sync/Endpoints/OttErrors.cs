@@ -204,3 +204,17 @@ internal static class OttErrors
     public static OttErrorResult PayloadTooLarge() =>
         Create(StatusCodes.Status413PayloadTooLarge, "PayloadTooLarge", "Request body too large.");
 }
+
+internal static class OttFailureResults
+{
+    /// <summary>The REST form of a room or protocol failure (protocol.md §4.2).</summary>
+    public static OttErrorResult ToResult(this OttFailure failure) =>
+        new(failure.Status, new OttError(false, new OttErrorInfo(failure.Name, failure.Message)
+        {
+            Arg = failure.Arg,
+            Reason = failure.Name == "BadApiArgumentException" ? failure.Reason : null,
+        }))
+        {
+            RetryAfter = failure.Name == "RoomUnavailable" ? TimeSpan.FromSeconds(1) : null,
+        };
+}

@@ -28,6 +28,9 @@ namespace Ott.Sync.Protocol;
 [JsonSerializable(typeof(AnonymousUserResponse))]
 [JsonSerializable(typeof(LoggedInUserResponse))]
 [JsonSerializable(typeof(SuccessResponse))]
+[JsonSerializable(typeof(RoomResponse))]
+[JsonSerializable(typeof(GenerateResponse))]
+[JsonSerializable(typeof(StatusResponse))]
 internal sealed partial class OttJsonContext : JsonSerializerContext;
 
 internal static class OttJsonExtensions

@@ -1,0 +1,64 @@
+using Microsoft.Extensions.Options;
+using Ott.Sync.Connections;
+using Ott.Sync.Rooms;
+
+namespace Ott.Sync.Cluster;
+
+public sealed class LifecycleOptions
+{
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(15);
+}
+
+/// <summary>
+/// The drain of design.md §10.4, run from StoppingAsync: the host calls it after ApplicationStopping but
+/// before it stops any hosted service or the server, so renewals, the store and open sockets still work
+/// while rooms are handed back.
+/// </summary>
+internal sealed partial class ShutdownCoordinator(
+    Membership membership,
+    RoomManager rooms,
+    ClientManager clients,
+    IOptions<LifecycleOptions> options,
+    ILogger<ShutdownCoordinator> logger) : IHostedLifecycleService
+{
+    public async Task StoppingAsync(CancellationToken cancellationToken)
+    {
+        var budget = options.Value.DrainTimeout;
+        membership.StopHeartbeating();
+        using var releaseTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        releaseTimeout.CancelAfter(budget / 2);
+        try
+        {
+            await rooms.ReleaseAllAsync(releaseTimeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Log.ReleaseTimedOut(logger);
+        }
+        await clients.DrainAsync(TimeSpan.FromSeconds(2));
+        Log.Drained(logger);
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private static partial class Log
+    {
+        [LoggerMessage(LogLevel.Warning, "Releasing rooms did not finish within the drain budget")]
+        public static partial void ReleaseTimedOut(ILogger logger);
+
+        [LoggerMessage(LogLevel.Information, "Drained: rooms released and sockets closed")]
+        public static partial void Drained(ILogger logger);
+    }
+}
+
+/// <summary>Eager restore after settling (design.md §10.1 step 5), in the background.</summary>
+internal sealed class RoomRestorer(RoomManager rooms) : BackgroundService
+{
+    public Task Completion => ExecuteTask ?? Task.CompletedTask;
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => rooms.RestoreAsync(stoppingToken);
+}

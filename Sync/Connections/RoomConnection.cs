@@ -1,0 +1,332 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Threading.Channels;
+using Ott.Sync.Auth;
+using Ott.Sync.Cluster;
+using Ott.Sync.Protocol;
+using Ott.Sync.Rooms;
+
+namespace Ott.Sync.Connections;
+
+/// <summary>
+/// One socket (house style #7): a receive loop that handles the client's messages strictly in order,
+/// and a send loop that is the only caller of SendAsync, fed by a bounded outbox. A client that cannot
+/// keep up is closed with 1013 and never stalls its room.
+/// </summary>
+internal sealed partial class RoomConnection : IRoomClient, IDisposable
+{
+    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(1);
+
+    private readonly WebSocket _socket;
+    private readonly string _room;
+    private readonly RoomManager _rooms;
+    private readonly ApiAuthenticator _auth;
+    private readonly IAccountDirectory _accounts;
+    private readonly ClientManager _clients;
+    private readonly NodeIdentity _node;
+    private readonly ConnectionsOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Channel<ReadOnlyMemory<byte>> _outbox;
+    private readonly Queue<long> _inputErrors = new();
+    private readonly CancellationTokenSource _closing = new();
+    private (int Code, string Reason)? _close;
+    private string? _token;
+    private bool _joined;
+
+    public RoomConnection(WebSocket socket, string room, RoomManager rooms, ApiAuthenticator auth, IAccountDirectory accounts,
+        ClientManager clients, NodeIdentity node, ConnectionsOptions options, TimeProvider time, ILogger logger)
+    {
+        _socket = socket;
+        _room = room;
+        _rooms = rooms;
+        _auth = auth;
+        _accounts = accounts;
+        _clients = clients;
+        _node = node;
+        _options = options;
+        _time = time;
+        _logger = logger;
+        _outbox = Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(options.OutboxCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    public string ClientId { get; } = Guid.NewGuid().ToString();
+
+    public string? SessionKey { get; private set; }
+
+    public void Send(ReadOnlyMemory<byte> frame)
+    {
+        if (!_outbox.Writer.TryWrite(frame) && _close is null)
+        {
+            Log.SlowConsumer(_logger, ClientId, _room);
+            Close(1013, "Too slow", discard: true);
+        }
+    }
+
+    public void Close(int code, string reason) => Close(code, reason, discard: false);
+
+    private void Close(int code, string reason, bool discard)
+    {
+        lock (_outbox)
+        {
+            if (_close is not null)
+            {
+                return;
+            }
+            _close = (code, reason);
+        }
+        _outbox.Writer.TryComplete();
+        if (discard)
+        {
+            try
+            {
+                // Unblocks a send stuck on a full TCP buffer; the socket is then aborted.
+                _closing.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
+    }
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        _clients.Register(this);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var sending = SendLoopAsync(linked.Token);
+        try
+        {
+            await ReceiveLoopAsync(linked.Token);
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException)
+        {
+            // The peer went away or the node is draining; the finally below cleans up.
+        }
+        finally
+        {
+            _clients.Unregister(this);
+            if (_joined)
+            {
+                _rooms.Leave(_room, ClientId);
+            }
+            Close(1000, "");
+            // The send loop sends the close frame (with a timeout) and ends.
+            try
+            {
+                await sending.WaitAsync(CloseTimeout * 3, CancellationToken.None);
+            }
+            catch (TimeoutException)
+            {
+                _socket.Abort();
+            }
+            await linked.CancelAsync();
+        }
+    }
+
+    private async Task SendLoopAsync(CancellationToken ct)
+    {
+        try
+        {
+            using var both = CancellationTokenSource.CreateLinkedTokenSource(ct, _closing.Token);
+            await foreach (var frame in _outbox.Reader.ReadAllAsync(both.Token))
+            {
+                await _socket.SendAsync(frame, WebSocketMessageType.Text, true, both.Token);
+            }
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException)
+        {
+        }
+        if (_close is { } close && _socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+        {
+            // Close frames get their own timeout, never an already-cancelled token (design.md §12).
+            using var timeout = new CancellationTokenSource(CloseTimeout);
+            try
+            {
+                await _socket.CloseOutputAsync((WebSocketCloseStatus)close.Code, close.Reason, timeout.Token);
+            }
+            catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException)
+            {
+                _socket.Abort();
+            }
+        }
+    }
+
+    private async Task ReceiveLoopAsync(CancellationToken ct)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            while (_close is null)
+            {
+                var length = 0;
+                ValueWebSocketReceiveResult result;
+                do
+                {
+                    if (length == buffer.Length)
+                    {
+                        var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, _options.MaxMessageBytes + 1));
+                        buffer.AsSpan(0, length).CopyTo(bigger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = bigger;
+                    }
+                    result = await _socket.ReceiveAsync(buffer.AsMemory(length), ct);
+                    length += result.Count;
+                    if (length > _options.MaxMessageBytes)
+                    {
+                        Close(1009, "Message too big", discard: false);
+                        return;
+                    }
+                }
+                while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
+
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return;
+                }
+                if (result.MessageType == WebSocketMessageType.Binary)
+                {
+                    Reject(OttFailure.InvalidMessage("Binary frames are not supported"));
+                    continue;
+                }
+                try
+                {
+                    await HandleAsync(ClientMessageParser.Parse(buffer.AsSpan(0, length)), ct);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // An unexpected fault abandons the message; the socket stays open (protocol.md §1.7).
+                    Log.MessageFailed(_logger, e, ClientId, _room);
+                    Reject(OttFailure.Unknown());
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private async Task HandleAsync(ClientMessage message, CancellationToken ct)
+    {
+        switch (message)
+        {
+            case InvalidClientMessage invalid:
+                Reject(invalid.Failure);
+                return;
+            case KickMeMessage kick:
+                Close(kick.Code, "kickme");
+                return;
+            case AuthMessage auth when _token is not null:
+                _ = auth;
+                Reject(OttFailure.AlreadyAuthenticated());
+                return;
+            case AuthMessage auth:
+                await AuthenticateAsync(auth.Token, ct);
+                return;
+            case not AuthMessage when _token is null:
+                // req, status and notify need a completed handshake (protocol.md §1.2).
+                Close(4004, "Not authenticated");
+                return;
+            case RequestMessage request:
+                var actor = new Actor(ClientId, SessionKey, "", false, null);
+                Reply(await _rooms.SendAsync(_room, new RequestCommand(actor, request.Request), ct, activate: true));
+                return;
+            case StatusMessage status:
+                Reply(await _rooms.SendAsync(_room, new StatusCommand(ClientId, status.Status), ct));
+                return;
+            case NotifyMessage notify:
+                if (notify.UsernameChanged && SessionKey is { } key)
+                {
+                    await _clients.SessionChangedAsync(key, ct);
+                }
+                return;
+        }
+    }
+
+    private async Task AuthenticateAsync(string? token, CancellationToken ct)
+    {
+        if (string.IsNullOrEmpty(token) || await _auth.ResolveSessionAsync(token, ct) is not { } session)
+        {
+            Close(4004, "Invalid token");
+            return;
+        }
+        _token = token;
+        SessionKey = SessionStore.KeyOf(token);
+        var user = new RoomUser(ClientId, SessionKey, await NameOfAsync(session, ct), session.IsLoggedIn, session.UserId, "none", _node.Id);
+        var failure = await _rooms.SendAsync(_room, new JoinCommand(user), ct, client: this);
+        switch (failure?.Name)
+        {
+            case null:
+                _joined = true;
+                break;
+            case "RoomNotFoundException":
+                Close(4002, "Room not found");
+                break;
+            case "Unknown":
+                Close(1011, "Room state is unavailable");
+                break;
+            default:
+                Close(1013, "Room is temporarily unavailable");
+                break;
+        }
+    }
+
+    private async Task<string> NameOfAsync(Session session, CancellationToken ct) =>
+        session.IsLoggedIn && session.UserId is { } id
+            ? await _accounts.FindUsernameAsync(id, ct) ?? ""
+            : session.Username ?? "";
+
+    /// <summary>Re-reads the session and refreshes this connection's room user (notify, rename, login).</summary>
+    public async Task RefreshUserAsync(CancellationToken ct)
+    {
+        if (_token is null || !_joined || await _auth.ResolveSessionAsync(_token, ct) is not { } session)
+        {
+            return;
+        }
+        var name = await NameOfAsync(session, ct);
+        await _rooms.SendAsync(_room, new UpdateUserCommand(ClientId, name, session.IsLoggedIn, session.UserId), ct, activate: false);
+    }
+
+    private void Reply(OttFailure? failure)
+    {
+        if (failure is not null)
+        {
+            Reject(failure);
+        }
+    }
+
+    /// <summary>Answers the sender only; input errors count toward the 1008 close (protocol.md §1.7).</summary>
+    private void Reject(OttFailure failure)
+    {
+        Send(FrameWriter.Write(new ErrorFrame(failure), _time.GetUtcNow()));
+        if (!failure.IsInputError)
+        {
+            return;
+        }
+        var now = _time.GetTimestamp();
+        _inputErrors.Enqueue(now);
+        while (_inputErrors.Count > 0 && _time.GetElapsedTime(_inputErrors.Peek(), now) > _options.InputErrorWindow)
+        {
+            _inputErrors.Dequeue();
+        }
+        if (_inputErrors.Count > _options.MaxInputErrors)
+        {
+            Close(1008, "Too many invalid messages");
+        }
+    }
+
+    public void Dispose() => _closing.Dispose();
+
+    private static partial class Log
+    {
+        [LoggerMessage(LogLevel.Error, "Client {ClientId} in room {Room}: handling a message failed")]
+        public static partial void MessageFailed(ILogger logger, Exception e, string clientId, string room);
+
+        [LoggerMessage(LogLevel.Warning, "Client {ClientId} in room {Room} cannot keep up; closing with 1013")]
+        public static partial void SlowConsumer(ILogger logger, string clientId, string room);
+    }
+}

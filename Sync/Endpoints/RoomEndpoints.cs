@@ -1,0 +1,521 @@
+using System.Collections.Immutable;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Ott.Sync.Auth;
+using Ott.Sync.Connections;
+using Ott.Sync.Protocol;
+using Ott.Sync.Rooms;
+
+namespace Ott.Sync.Endpoints;
+
+internal sealed record GenerateResponse(bool Success, string Room);
+
+/// <summary>The 13 keys of <c>GET /api/room/:name</c>, never more (protocol.md §4.3).</summary>
+internal sealed record RoomResponse(
+    string Name, string Title, string Description, bool IsTemporary, Visibility Visibility, QueueMode QueueMode,
+    IReadOnlyList<RoomUserInfo> Users, Grants Grants, ImmutableList<string> AutoSkipSegmentCategories,
+    RestoreQueueBehavior RestoreQueueBehavior, bool EnableVoteSkip, ImmutableList<QueueItem> Queue, bool HasOwner);
+
+/// <summary>The room REST API (protocol.md §4.3). Handlers validate, then call <see cref="RoomManager"/>.</summary>
+internal static partial class RoomEndpoints
+{
+    private static readonly string[] Services =
+        ["youtube", "vimeo", "direct", "hls", "dash", "tubi", "reddit", "googledrive", "peertube", "pluto", "invidious", "odysee"];
+
+    private static readonly string[] Reserved = ["list", "create", "generate"];
+
+    [GeneratedRegex("^[A-Za-z0-9_-]+$")]
+    private static partial Regex NamePattern();
+
+    public static RouteGroupBuilder MapRoomEndpoints(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/api/room").RequireOttAuth();
+        group.MapGet("/list", ListAsync);
+        group.MapPost("/generate", GenerateAsync).Produces<OttError>(StatusCodes.Status403Forbidden);
+        group.MapPost("/create", CreateAsync).Produces<OttError>(StatusCodes.Status403Forbidden);
+        group.MapGet("/{name}", GetAsync).Produces<OttError>(StatusCodes.Status404NotFound);
+        group.MapPatch("/{name}", PatchAsync).Produces<OttError>(StatusCodes.Status401Unauthorized).Produces<OttError>(StatusCodes.Status404NotFound);
+        group.MapDelete("/{name}", DeleteAsync).Produces<OttError>(StatusCodes.Status401Unauthorized)
+            .Produces<OttError>(StatusCodes.Status403Forbidden).Produces<OttError>(StatusCodes.Status404NotFound);
+        group.MapPost("/{name}/undo", UndoAsync);
+        group.MapPost("/{name}/vote", (string name, HttpContext http, RoomManager rooms, CancellationToken ct) => VoteAsync(name, true, http, rooms, ct));
+        group.MapDelete("/{name}/vote", (string name, HttpContext http, RoomManager rooms, CancellationToken ct) => VoteAsync(name, false, http, rooms, ct));
+        group.MapPost("/{name}/queue", AddAsync).Produces<OttError>(StatusCodes.Status404NotFound);
+        group.MapPatch("/{name}/queue", EditAsync).Produces<OttError>(StatusCodes.Status404NotFound);
+        group.MapDelete("/{name}/queue", RemoveAsync).Produces<OttError>(StatusCodes.Status404NotFound);
+        return group;
+    }
+
+    // ----- helpers -----
+
+    private static Actor ActorOf(ApiCaller caller) => new(
+        ClientId: null, SessionKey: caller.SessionKey, Name: caller.Session?.Username ?? "",
+        IsLoggedIn: caller.Session?.IsLoggedIn ?? false, AccountId: caller.Session?.UserId, IsAdmin: caller.IsAdmin);
+
+    private static OttErrorResult Zod(IReadOnlyList<ZodIssue> issues) =>
+        OttErrors.ZodValidation(Protocol.Zod.Message(issues), new JsonArray([.. issues.Select(i => (JsonNode?)i.ToJson())]));
+
+    private static Results<Ok<SuccessResponse>, OttErrorResult> Done(OttFailure? failure) =>
+        failure is null ? TypedResults.Ok(SuccessResponse.Ok) : failure.ToResult();
+
+    private static bool ValidName(string name) => NamePattern().IsMatch(name);
+
+    /// <summary>The token has a connection in the loaded room (vote and undo need one, protocol.md §4.3).</summary>
+    private static bool Connected(RoomManager rooms, string name, ApiCaller caller) =>
+        caller.SessionKey is { } key && rooms.Loaded(name) is { } actor && actor.State.Users.Any(u => u.SessionKey == key);
+
+    private static ImmutableList<ZodIssue> ServiceAndId(JsonObject body, bool subtitle)
+    {
+        var issues = ImmutableList.CreateBuilder<ZodIssue>();
+        var service = body["service"];
+        if (service is null) issues.Add(Protocol.Zod.Required("string", "service"));
+        else if (!Protocol.Zod.IsString(service)) issues.Add(Protocol.Zod.InvalidType("string", service, "service"));
+        else if (!Services.Contains(service.GetValue<string>())) issues.Add(Protocol.Zod.InvalidEnum(Services, service, "service"));
+        var id = body["id"];
+        if (id is null) issues.Add(Protocol.Zod.Required("string", "id"));
+        else if (!Protocol.Zod.IsString(id)) issues.Add(Protocol.Zod.InvalidType("string", id, "id"));
+        if (subtitle && body["subtitleUrl"] is { } sub)
+        {
+            if (!Protocol.Zod.IsString(sub)) issues.Add(Protocol.Zod.InvalidType("string", sub, "subtitleUrl"));
+            else if (sub.GetValue<string>() is { Length: > 0 } url && !Uri.TryCreate(url, UriKind.Absolute, out _))
+            {
+                issues.Add(new ZodIssue("invalid_string", "Invalid url", ["subtitleUrl"]) { Extra = new JsonObject { ["validation"] = "url" } });
+            }
+        }
+        return issues.ToImmutable();
+    }
+
+    // ----- list, generate, create -----
+
+    public static async Task<Ok<List<RoomListItem>>> ListAsync(HttpContext http, RoomManager rooms, CancellationToken ct)
+    {
+        var admin = http.GetRequiredApiCaller().IsAdmin;
+        var items = (await rooms.ListAsync(ct))
+            .Where(r => admin || r.Visibility == Visibility.Public)
+            .OrderByDescending(r => r.Users).ThenBy(r => r.Name, StringComparer.Ordinal)
+            .ToList();
+        return TypedResults.Ok(items);
+    }
+
+    public static async Task<Results<Created<GenerateResponse>, OttErrorResult>> GenerateAsync(
+        HttpContext http, RoomManager rooms, IOptions<RoomsOptions> options, IAccountDirectory accounts, CancellationToken ct)
+    {
+        if (!options.Value.EnableCreateTemporary)
+        {
+            return OttFailure.FeatureDisabled("Temporary rooms are disabled.").ToResult();
+        }
+        var (body, error) = await ApiBody.ReadObjectAsync(http.Request, ct);
+        if (error is not null)
+        {
+            return error;
+        }
+        var issues = new List<ZodIssue>();
+        ImmutableList<string>? categories = null;
+        if (body!.TryGetPropertyValue("autoSkipSegmentCategories", out var node))
+        {
+            categories = SettingsSchema.ParseCategories(node, issues, "autoSkipSegmentCategories");
+        }
+        if (issues.Count > 0)
+        {
+            return Zod(issues);
+        }
+        var name = Guid.NewGuid().ToString();
+        var owner = await OwnerOfAsync(http.GetRequiredApiCaller(), accounts, ct);
+        var failure = await rooms.CreateAsync(new CreateRoomSpec(name, true, AutoSkipSegmentCategories: categories), owner, ct);
+        return failure is null
+            ? TypedResults.Created($"/api/room/{name}", new GenerateResponse(true, name))
+            : failure.ToResult();
+    }
+
+    private static async Task<RoomOwner?> OwnerOfAsync(ApiCaller caller, IAccountDirectory accounts, CancellationToken ct) =>
+        caller.Session is { IsLoggedIn: true, UserId: { } id } && await accounts.FindUsernameAsync(id, ct) is { } username
+            ? new RoomOwner(id, username)
+            : null;
+
+    public static async Task<Results<Created<SuccessResponse>, OttErrorResult>> CreateAsync(
+        HttpContext http, RoomManager rooms, IOptions<RoomsOptions> options, IAccountDirectory accounts, CancellationToken ct)
+    {
+        var (body, error) = await ApiBody.ReadObjectAsync(http.Request, ct);
+        if (error is not null)
+        {
+            return error;
+        }
+        var (spec, issues) = ParseCreate(body!);
+        if (spec is null)
+        {
+            return Zod(issues);
+        }
+        if (spec.IsTemporary ? !options.Value.EnableCreateTemporary : !options.Value.EnableCreatePermanent)
+        {
+            return OttFailure.FeatureDisabled(spec.IsTemporary ? "Temporary rooms are disabled." : "Permanent rooms are disabled.").ToResult();
+        }
+        var owner = await OwnerOfAsync(http.GetRequiredApiCaller(), accounts, ct);
+        var failure = await rooms.CreateAsync(spec, owner, ct);
+        return failure is null ? TypedResults.Created($"/api/room/{spec.Name}", SuccessResponse.Ok) : failure.ToResult();
+    }
+
+    internal static (CreateRoomSpec? Spec, List<ZodIssue> Issues) ParseCreate(JsonObject body)
+    {
+        var issues = new List<ZodIssue>();
+        string? name = null;
+        if (body["name"] is not { } nameNode)
+        {
+            issues.Add(Protocol.Zod.Required("string", "name"));
+        }
+        else if (!Protocol.Zod.IsString(nameNode))
+        {
+            issues.Add(Protocol.Zod.InvalidType("string", nameNode, "name"));
+        }
+        else
+        {
+            name = nameNode.GetValue<string>();
+            if (name.Length < 3) issues.Add(Protocol.Zod.TooSmall(3, "too short, must be atleast 3 characters", "name"));
+            if (name.Length > 32) issues.Add(Protocol.Zod.TooBig(32, "too long, must be at most 32 characters", "name"));
+            if (!NamePattern().IsMatch(name))
+            {
+                issues.Add(new ZodIssue("invalid_string", "Invalid", ["name"]) { Extra = new JsonObject { ["validation"] = "regex" } });
+            }
+            if (Reserved.Contains(name.ToLowerInvariant())) issues.Add(Protocol.Zod.Custom("not allowed (reserved)", "name"));
+        }
+        var title = "";
+        if (body["title"] is { } titleNode)
+        {
+            if (!Protocol.Zod.IsString(titleNode)) issues.Add(Protocol.Zod.InvalidType("string", titleNode, "title"));
+            else
+            {
+                title = titleNode.GetValue<string>();
+                if (title.Length > 255) issues.Add(Protocol.Zod.TooBig(255, "String must contain at most 255 character(s)", "title"));
+                if (title.Contains('\n') || title.Contains('\r')) issues.Add(Protocol.Zod.Custom("title must not contain newlines", "title"));
+            }
+        }
+        var description = "";
+        if (body["description"] is { } descriptionNode)
+        {
+            if (!Protocol.Zod.IsString(descriptionNode)) issues.Add(Protocol.Zod.InvalidType("string", descriptionNode, "description"));
+            else description = descriptionNode.GetValue<string>();
+        }
+        var isTemporary = true;
+        if (body["isTemporary"] is { } temporaryNode)
+        {
+            if (!Protocol.Zod.IsBool(temporaryNode)) issues.Add(Protocol.Zod.InvalidType("boolean", temporaryNode, "isTemporary"));
+            else isTemporary = temporaryNode.GetValue<bool>();
+        }
+        var visibility = body["visibility"] is { } v ? SettingsSchema.ParseVisibility(v, issues, "visibility") : Visibility.Unlisted;
+        var queueMode = body["queueMode"] is { } q ? SettingsSchema.ParseQueueMode(q, issues, "queueMode") : QueueMode.Manual;
+        var categories = body["autoSkipSegmentCategories"] is { } c ? SettingsSchema.ParseCategories(c, issues, "autoSkipSegmentCategories") : null;
+        if (issues.Count > 0)
+        {
+            return (null, issues);
+        }
+        return (new CreateRoomSpec(name!, isTemporary, title, description, visibility ?? Visibility.Unlisted,
+            queueMode ?? QueueMode.Manual, categories), issues);
+    }
+
+    // ----- one room -----
+
+    public static async Task<Results<Ok<RoomResponse>, OttErrorResult>> GetAsync(string name, RoomManager rooms, CancellationToken ct)
+    {
+        if (!ValidName(name))
+        {
+            return OttFailure.RoomNotFound().ToResult();
+        }
+        try
+        {
+            if (await rooms.GetOrActivateAsync(name, ct) is not { } actor)
+            {
+                return OttFailure.RoomNotFound().ToResult();
+            }
+            var s = actor.State;
+            return TypedResults.Ok(new RoomResponse(s.Name, s.Title, s.Description, s.IsTemporary, s.Visibility, s.QueueMode,
+                [.. s.Users.Select(u => u.Info(s))], s.Grants, s.AutoSkipSegmentCategories, s.RestoreQueueBehavior,
+                s.EnableVoteSkip, s.Queue, s.HasOwner));
+        }
+        catch (OttException e)
+        {
+            return e.Failure.ToResult();
+        }
+    }
+
+    public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> PatchAsync(
+        string name, HttpContext http, RoomManager rooms, IAccountDirectory accounts, CancellationToken ct)
+    {
+        if (!ValidName(name))
+        {
+            return OttFailure.RoomNotFound().ToResult();
+        }
+        var (body, error) = await ApiBody.ReadObjectAsync(http.Request, ct);
+        if (error is not null)
+        {
+            return error;
+        }
+        var caller = http.GetRequiredApiCaller();
+        var (settings, settingsIssues) = SettingsSchema.Parse(body!, maxTitle: 254);
+        if (settings is not null)
+        {
+            var request = new ApplySettingsRequest(settings) { Raw = new JsonObject { ["type"] = 13, ["settings"] = body!.DeepClone() } };
+            return Done(await rooms.SendAsync(name, new RequestCommand(ActorOf(caller), request), ct));
+        }
+        // The second shape: {claim: boolean}, other keys stripped.
+        if (Protocol.Zod.IsBool(body!["claim"]))
+        {
+            if (!body["claim"]!.GetValue<bool>())
+            {
+                return TypedResults.Ok(SuccessResponse.Ok);
+            }
+            var actor = ActorOf(caller);
+            if (caller.Session is { IsLoggedIn: true, UserId: { } id } && await accounts.FindUsernameAsync(id, ct) is { } username)
+            {
+                actor = actor with { Name = username };
+            }
+            return Done(await rooms.SendAsync(name, new ClaimCommand(actor), ct));
+        }
+        var claimIssue = body["claim"] is null ? Protocol.Zod.Required("boolean", "claim") : Protocol.Zod.InvalidType("boolean", body["claim"], "claim");
+        if (settingsIssues.All(i => i.IsCheck))
+        {
+            return Zod(settingsIssues);
+        }
+        // Every alternative failed on a type: the messages are joined with ", or ".
+        var joined = new[] { string.Join("; ", settingsIssues.Select(i => i.Describe())), claimIssue.Describe() }.Distinct();
+        return OttErrors.ZodValidation("Validation error: " + string.Join(", or ", joined),
+            new JsonArray([.. settingsIssues.Append(claimIssue).Select(i => (JsonNode?)i.ToJson())]));
+    }
+
+    public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> DeleteAsync(
+        string name, HttpContext http, RoomManager rooms, CancellationToken ct)
+    {
+        if (!ValidName(name))
+        {
+            return OttFailure.RoomNotFound().ToResult();
+        }
+        var caller = http.GetRequiredApiCaller();
+        if (http.Request.Query["permanent"] != "true")
+        {
+            if (!caller.IsAdmin)
+            {
+                return OttErrors.Create(StatusCodes.Status400BadRequest, "Unauthorized", "Admin apikey is required to unload a room.");
+            }
+            return await rooms.UnloadAsync(name, UnloadReason.Admin, ct)
+                ? TypedResults.Ok(SuccessResponse.Ok)
+                : OttFailure.RoomNotFound().ToResult();
+        }
+        if (caller.Session is not { IsLoggedIn: true, UserId: { } accountId })
+        {
+            return OttErrors.Create(StatusCodes.Status401Unauthorized, "Unauthorized", "Must be logged in to permanently delete a room.");
+        }
+        try
+        {
+            if (await rooms.GetOrActivateAsync(name, ct) is not { } actor)
+            {
+                return OttFailure.RoomNotFound().ToResult();
+            }
+            if (actor.State.IsTemporary)
+            {
+                return OttErrors.Create(StatusCodes.Status400BadRequest, "BadApiArgumentException", "Temporary rooms cannot be permanently deleted.");
+            }
+            if (actor.State.Owner?.Id != accountId)
+            {
+                return OttErrors.Create(StatusCodes.Status403Forbidden, "PermissionDeniedException", "Only the owner can permanently delete this room.");
+            }
+            return await rooms.UnloadAsync(name, UnloadReason.Deleted, ct)
+                ? TypedResults.Ok(SuccessResponse.Ok)
+                : OttErrors.Create(StatusCodes.Status500InternalServerError, "Unknown", "Failed to delete room from storage.");
+        }
+        catch (OttException e)
+        {
+            return e.Failure.ToResult();
+        }
+    }
+
+    // ----- undo and votes -----
+
+    public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> UndoAsync(
+        string name, HttpContext http, RoomManager rooms, CancellationToken ct)
+    {
+        if (!ValidName(name))
+        {
+            return OttFailure.RoomNotFound().ToResult();
+        }
+        var (body, error) = await ApiBody.ReadObjectAsync(http.Request, ct);
+        if (error is not null)
+        {
+            return error;
+        }
+        if (body!["data"] is not JsonObject data || data["event"] is not JsonObject echo)
+        {
+            return Zod([body["data"] is JsonObject ? Protocol.Zod.Required("object", "data", "event") : Protocol.Zod.Required("object", "data")]);
+        }
+        var caller = http.GetRequiredApiCaller();
+        if (!Connected(rooms, name, caller))
+        {
+            return OttFailure.ClientNotFoundInRoom(name).ToResult();
+        }
+        var request = new UndoRequest(echo) { Raw = new JsonObject { ["type"] = 12, ["event"] = echo.DeepClone() } };
+        return Done(await rooms.SendAsync(name, new RequestCommand(ActorOf(caller), request), ct, activate: false,
+            whenNotLoaded: OttFailure.ClientNotFoundInRoom(name)));
+    }
+
+    public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> VoteAsync(
+        string name, bool add, HttpContext http, RoomManager rooms, CancellationToken ct)
+    {
+        if (!ValidName(name))
+        {
+            return OttFailure.RoomNotFound().ToResult();
+        }
+        var (body, error) = await ApiBody.ReadObjectAsync(http.Request, ct);
+        if (error is not null)
+        {
+            return error;
+        }
+        var issues = ServiceAndId(body!, subtitle: false);
+        if (!issues.IsEmpty)
+        {
+            return Zod(issues);
+        }
+        var caller = http.GetRequiredApiCaller();
+        if (!Connected(rooms, name, caller))
+        {
+            return OttFailure.ClientNotFoundInRoom(name).ToResult();
+        }
+        var video = new VideoId(body!["service"]!.GetValue<string>(), body["id"]!.GetValue<string>());
+        var request = new VoteRequest(video, add)
+        {
+            Raw = new JsonObject { ["type"] = 8, ["video"] = new JsonObject { ["service"] = video.Service, ["id"] = video.Id }, ["add"] = add },
+        };
+        return Done(await rooms.SendAsync(name, new RequestCommand(ActorOf(caller), request), ct, activate: false,
+            whenNotLoaded: OttFailure.ClientNotFoundInRoom(name)));
+    }
+
+    // ----- queue -----
+
+    public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> AddAsync(
+        string name, HttpContext http, RoomManager rooms, CancellationToken ct)
+    {
+        if (!ValidName(name))
+        {
+            return OttFailure.RoomNotFound().ToResult();
+        }
+        var (body, error) = await ApiBody.ReadObjectAsync(http.Request, ct);
+        if (error is not null)
+        {
+            return error;
+        }
+        var (request, issues) = ParseAdd(body!);
+        if (request is null)
+        {
+            return Zod(issues);
+        }
+        return Done(await rooms.SendAsync(name, new RequestCommand(ActorOf(http.GetRequiredApiCaller()), request), ct));
+    }
+
+    /// <summary>The first shape that matches of {videos}, {service, id, subtitleUrl?} and {url} (protocol.md §4.3).</summary>
+    internal static (AddRequest? Request, List<ZodIssue> Issues) ParseAdd(JsonObject body)
+    {
+        var raw = new JsonObject { ["type"] = 5 };
+        if (body["videos"] is JsonArray array)
+        {
+            var issues = new List<ZodIssue>();
+            var videos = ImmutableList.CreateBuilder<VideoAdd>();
+            for (var i = 0; i < array.Count; i++)
+            {
+                if (array[i] is not JsonObject v)
+                {
+                    issues.Add(Protocol.Zod.InvalidType("object", array[i], "videos", i));
+                    continue;
+                }
+                var itemIssues = ServiceAndId(v, subtitle: true);
+                issues.AddRange(itemIssues.Select(x => x with { Path = [.. new object[] { "videos", i }.Concat(x.Path)] }));
+                if (itemIssues.IsEmpty)
+                {
+                    videos.Add(VideoAddFrom(v));
+                }
+            }
+            if (issues.Count == 0)
+            {
+                raw["videos"] = array.DeepClone();
+                return (new AddRequest(null, videos.ToImmutable(), null) { Raw = raw }, issues);
+            }
+            return (null, issues);
+        }
+        var single = ServiceAndId(body, subtitle: true);
+        if (single.IsEmpty)
+        {
+            var video = VideoAddFrom(body);
+            raw["video"] = body.DeepClone();
+            return (new AddRequest(video, null, null) { Raw = raw }, []);
+        }
+        if (Protocol.Zod.IsString(body["url"]))
+        {
+            raw["url"] = body["url"]!.GetValue<string>();
+            return (new AddRequest(null, null, body["url"]!.GetValue<string>()) { Raw = raw }, []);
+        }
+        return (null, [.. single]);
+    }
+
+    private static VideoAdd VideoAddFrom(JsonObject v) => new(
+        v["service"]!.GetValue<string>(), v["id"]!.GetValue<string>(),
+        Protocol.Zod.TryGetDouble(v["startAt"], out var s) ? s : null,
+        Protocol.Zod.TryGetDouble(v["endAt"], out var e) ? e : null,
+        Protocol.Zod.IsString(v["subtitleUrl"]) ? v["subtitleUrl"]!.GetValue<string>() : null);
+
+    public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> EditAsync(
+        string name, HttpContext http, RoomManager rooms, CancellationToken ct)
+    {
+        if (!ValidName(name))
+        {
+            return OttFailure.RoomNotFound().ToResult();
+        }
+        var (body, error) = await ApiBody.ReadObjectAsync(http.Request, ct);
+        if (error is not null)
+        {
+            return error;
+        }
+        var issues = ServiceAndId(body!, subtitle: false);
+        if (body!["subtitleUrl"] is { } sub && !Protocol.Zod.IsString(sub))
+        {
+            issues = issues.Add(Protocol.Zod.InvalidType("string", sub, "subtitleUrl"));
+        }
+        if (!issues.IsEmpty)
+        {
+            return Zod(issues);
+        }
+        var video = new VideoId(body["service"]!.GetValue<string>(), body["id"]!.GetValue<string>());
+        var subtitle = body["subtitleUrl"]?.GetValue<string>();
+        var request = new UpdateQueueItemRequest(video, new QueueItemUpdate(false, null, false, null, true, subtitle))
+        {
+            Raw = new JsonObject
+            {
+                ["type"] = 19,
+                ["video"] = new JsonObject { ["service"] = video.Service, ["id"] = video.Id },
+                ["update"] = new JsonObject { ["subtitleUrl"] = subtitle },
+            },
+        };
+        return Done(await rooms.SendAsync(name, new RequestCommand(ActorOf(http.GetRequiredApiCaller()), request), ct));
+    }
+
+    public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> RemoveAsync(
+        string name, HttpContext http, RoomManager rooms, CancellationToken ct)
+    {
+        if (!ValidName(name))
+        {
+            return OttFailure.RoomNotFound().ToResult();
+        }
+        var (body, error) = await ApiBody.ReadObjectAsync(http.Request, ct);
+        if (error is not null)
+        {
+            return error;
+        }
+        var issues = ServiceAndId(body!, subtitle: false);
+        if (!issues.IsEmpty)
+        {
+            return Zod(issues);
+        }
+        var video = new VideoId(body!["service"]!.GetValue<string>(), body["id"]!.GetValue<string>());
+        var request = new RemoveRequest(video)
+        {
+            Raw = new JsonObject { ["type"] = 6, ["video"] = new JsonObject { ["service"] = video.Service, ["id"] = video.Id } },
+        };
+        return Done(await rooms.SendAsync(name, new RequestCommand(ActorOf(http.GetRequiredApiCaller()), request), ct));
+    }
+}
