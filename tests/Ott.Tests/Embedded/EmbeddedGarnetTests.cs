@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Ott.Sync.Storage;
@@ -70,6 +71,8 @@ public sealed class EmbeddedGarnetTests : IDisposable
     public async Task HostWithoutConnectionStringServesRoomStoreRightAfterStart()
     {
         var builder = WebApplication.CreateSlimBuilder();
+        // Any free port: several hosts start in parallel in one test process.
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Configuration["Storage:DataDir"] = _dataDir;
         builder.Configuration["Storage:KeyPrefix"] = "host:";
         builder.AddOttStorage();
@@ -91,6 +94,8 @@ public sealed class EmbeddedGarnetTests : IDisposable
     public async Task HostRejectsAnInvalidKeyPrefixAtStart()
     {
         var builder = WebApplication.CreateSlimBuilder();
+        // Any free port: several hosts start in parallel in one test process.
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Configuration["Storage:DataDir"] = _dataDir;
         builder.Configuration["Storage:KeyPrefix"] = "bad{prefix";
         builder.AddOttStorage();
@@ -108,6 +113,8 @@ public sealed class RedisHostTests(RedisServer redis) : IClassFixture<RedisServe
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         var prefix = $"t{Guid.NewGuid():N}:";
         var builder = WebApplication.CreateSlimBuilder();
+        // Any free port: several hosts start in parallel in one test process.
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Configuration["ConnectionStrings:Redis"] = redis.Endpoint;
         builder.Configuration["Storage:KeyPrefix"] = prefix;
         builder.AddOttStorage();
