@@ -105,4 +105,18 @@ public sealed class CreateScriptTests(StoreBackends backends) : StoreTest(backen
         var epochTtl = await Backends.Connection(backend).Database.KeyTimeToLiveAsync(keys.RoomEpoch("temp"));
         Assert.InRange(epochTtl!.Value, TimeSpan.FromMilliseconds(1), stateTtl);
     }
+
+    [Theory]
+    [InlineData(Backend.Redis)]
+    [InlineData(Backend.Garnet)]
+    public async Task ConcurrentCreatesOfOneNameHaveExactlyOneWinner(Backend backend)
+    {
+        var (store, _) = Backends.NewStore(backend);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 40).Select(i =>
+            store.CreateAsync(i % 2 == 0 ? "race" : "RACE", $"node-{i}", $"{{\"by\":{i}}}", Lease, null, Ct)));
+
+        var winner = Assert.Single(results, r => r is not null);
+        Assert.Equal(1, winner!.Value.Epoch);
+    }
 }
