@@ -1,0 +1,204 @@
+using StackExchange.Redis;
+
+namespace Ott.Sync.Storage;
+
+// Owns the process's one multiplexer and, in embedded mode, the Garnet server behind it. The
+// connection is made once: by the host before any hosted service starts (StartingAsync), or by
+// the first caller of ConnectAsync, whichever comes first.
+internal sealed partial class RedisConnection : IHostedLifecycleService, IAsyncDisposable, IDisposable
+{
+    // Design.md §6.1: a stalled call must resolve before the owner's hold window ends.
+    private const int DefaultAsyncTimeoutMs = 2000;
+
+    // Embedded leases last minutes (§6.2), and SAVE at shutdown may take a while.
+    private const int EmbeddedAsyncTimeoutMs = 30_000;
+
+    private readonly string? _connectionString;
+    private readonly StorageOptions _options;
+    private readonly string _dataDir;
+    private readonly RedisKeys _keys;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly Lock _gate = new();
+    private Task? _connecting;
+    private IConnectionMultiplexer? _multiplexer;
+    private EmbeddedGarnet? _garnet;
+    private bool _disposed;
+
+    public RedisConnection(string? connectionString, StorageOptions options, string contentRoot, RedisKeys keys, ILoggerFactory loggerFactory)
+    {
+        _connectionString = string.IsNullOrWhiteSpace(connectionString) ? null : connectionString;
+        _options = options;
+        _dataDir = Path.GetFullPath(Path.Combine(contentRoot, options.DataDir));
+        _keys = keys;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger<RedisConnection>();
+    }
+
+    public bool IsEmbedded => _connectionString is null;
+
+    // For code that picks defaults before anything connects (the embedded lease timings, §6.2).
+    public static bool UsesEmbedded(IConfiguration configuration) =>
+        string.IsNullOrWhiteSpace(configuration.GetConnectionString("Redis"));
+
+    public IConnectionMultiplexer Multiplexer =>
+        Volatile.Read(ref _multiplexer)
+        ?? throw new InvalidOperationException("Redis is not connected yet; await RedisConnection.ConnectAsync first (the host does so on start).");
+
+    public IDatabase Database => Multiplexer.GetDatabase();
+
+    internal EmbeddedGarnet? Embedded => _garnet;
+
+    public Task ConnectAsync(CancellationToken ct)
+    {
+        Task connecting;
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            // A failed start may be retried by the next caller; a running or finished one is shared.
+            if (_connecting is null || _connecting.IsFaulted || _connecting.IsCanceled)
+            {
+                _connecting = ConnectCoreAsync();
+            }
+
+            connecting = _connecting;
+        }
+
+        return connecting.IsCompletedSuccessfully ? connecting : connecting.WaitAsync(ct);
+    }
+
+    // Not tied to any caller's token: the connection is shared, and one caller giving up must not
+    // leave a half-started Garnet for the next.
+    private async Task ConnectCoreAsync()
+    {
+        if (_connectionString is not null)
+        {
+            var config = ConfigurationOptions.Parse(_connectionString);
+            config.AbortOnConnectFail = false;
+            if (!_connectionString.Contains("asyncTimeout", StringComparison.OrdinalIgnoreCase))
+            {
+                config.AsyncTimeout = DefaultAsyncTimeoutMs;
+            }
+
+            config.LoggerFactory ??= _loggerFactory;
+            Volatile.Write(ref _multiplexer, await ConnectionMultiplexer.ConnectAsync(config));
+            Log.Connected(_logger, config.ToString(includePassword: false));
+            return;
+        }
+
+        // Garnet's Start() is synchronous and takes most of a second.
+        var garnet = await Task.Run(() => EmbeddedGarnet.Start(_options, _dataDir, _loggerFactory));
+        try
+        {
+            var config = new ConfigurationOptions
+            {
+                EndPoints = { garnet.EndPoint },
+                AllowAdmin = true,
+                AbortOnConnectFail = true,
+                AsyncTimeout = EmbeddedAsyncTimeoutMs,
+                LoggerFactory = _loggerFactory,
+            };
+            var multiplexer = await ConnectionMultiplexer.ConnectAsync(config);
+            try
+            {
+                await EmbeddedGarnet.ClearLeftoversAsync(multiplexer, _keys, CancellationToken.None);
+            }
+            catch
+            {
+                await multiplexer.DisposeAsync();
+                throw;
+            }
+
+            _garnet = garnet;
+            Volatile.Write(ref _multiplexer, multiplexer);
+        }
+        catch
+        {
+            garnet.Dispose();
+            throw;
+        }
+    }
+
+    Task IHostedLifecycleService.StartingAsync(CancellationToken cancellationToken) => ConnectAsync(cancellationToken);
+
+    Task IHostedService.StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    Task IHostedLifecycleService.StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    Task IHostedLifecycleService.StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    Task IHostedService.StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    // The checkpoint and disconnect happen at disposal, after every hosted service has stopped,
+    // so rooms released during shutdown are in the checkpoint.
+    Task IHostedLifecycleService.StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async ValueTask DisposeAsync()
+    {
+        Task? connecting;
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            connecting = _connecting;
+        }
+
+        if (connecting is not null)
+        {
+            // Let an in-flight start finish so its Garnet is not leaked; its failure was reported
+            // to whoever awaited it.
+            try
+            {
+                await connecting;
+            }
+            catch (Exception ex)
+            {
+                Log.StartFailedAtDispose(_logger, ex);
+            }
+        }
+
+        var multiplexer = _multiplexer;
+        if (_garnet is not null && multiplexer is not null)
+        {
+            try
+            {
+                await _garnet.CheckpointAsync(multiplexer, CancellationToken.None);
+                Log.Checkpointed(_logger, _garnet.DataDir);
+            }
+            catch (Exception ex)
+            {
+                // The AOF still holds every acknowledged write; recovery just replays more of it.
+                Log.CheckpointFailed(_logger, ex);
+            }
+        }
+
+        if (multiplexer is not null)
+        {
+            await multiplexer.DisposeAsync();
+        }
+
+        _garnet?.Dispose();
+    }
+
+    // Only for containers disposed synchronously; the host disposes asynchronously.
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Information, "Connected to Redis at {Configuration}")]
+        public static partial void Connected(ILogger logger, string configuration);
+
+        [LoggerMessage(2, LogLevel.Information, "Embedded store checkpointed in {DataDir}")]
+        public static partial void Checkpointed(ILogger logger, string dataDir);
+
+        [LoggerMessage(3, LogLevel.Warning, "Embedded store checkpoint at shutdown failed; the next start replays the AOF")]
+        public static partial void CheckpointFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(4, LogLevel.Debug, "Storage start had failed before dispose")]
+        public static partial void StartFailedAtDispose(ILogger logger, Exception exception);
+    }
+}

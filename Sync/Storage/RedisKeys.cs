@@ -1,0 +1,49 @@
+using StackExchange.Redis;
+
+namespace Ott.Sync.Storage;
+
+// Every key and channel name (design.md §6.3). Room keys carry the hash tag {<lower-cased room>}
+// so one script may touch them together, and so `Foo` and `foo` are the same room (I6).
+internal sealed class RedisKeys
+{
+    public RedisKeys(string prefix)
+    {
+        Prefix = prefix;
+        ClusterNodes = prefix + "{cluster}:nodes";
+        RoomsActive = prefix + "{rooms}:active";
+        RoomsMeta = prefix + "{rooms}:meta";
+        ClusterChannel = RedisChannel.Literal(prefix + "cluster");
+        RoomLeasePattern = prefix + @"room:\{*\}:lease";
+    }
+
+    public string Prefix { get; }
+
+    public RedisKey ClusterNodes { get; }
+
+    public RedisKey RoomsActive { get; }
+
+    public RedisKey RoomsMeta { get; }
+
+    public RedisChannel ClusterChannel { get; }
+
+    // A SCAN MATCH glob for every room's lease; the braces are literal, hence escaped.
+    public string RoomLeasePattern { get; }
+
+    public static string Canonical(string room) => room.ToLowerInvariant();
+
+    public RedisKey RoomState(string room) => RoomKey(room, "state");
+
+    public RedisKey RoomLease(string room) => RoomKey(room, "lease");
+
+    public RedisKey RoomEpoch(string room) => RoomKey(room, "epoch");
+
+    public RedisChannel RoomChannel(string room) => RedisChannel.Literal(RoomName(room, "ev"));
+
+    public RedisKey Session(string tokenHash) => Prefix + "auth:" + tokenHash;
+
+    public RedisChannel NodeChannel(string nodeId) => RedisChannel.Literal(Prefix + "node:" + nodeId);
+
+    private RedisKey RoomKey(string room, string suffix) => RoomName(room, suffix);
+
+    private string RoomName(string room, string suffix) => $"{Prefix}room:{{{Canonical(room)}}}:{suffix}";
+}

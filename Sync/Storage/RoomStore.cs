@@ -1,0 +1,183 @@
+using System.Security.Cryptography;
+using StackExchange.Redis;
+
+namespace Ott.Sync.Storage;
+
+internal readonly record struct LeaseToken(string Value, long Epoch);
+
+internal abstract record AcquireResult
+{
+    private AcquireResult()
+    {
+    }
+
+    public sealed record Acquired(LeaseToken Token, string StateJson) : AcquireResult;
+
+    public sealed record Held(string HolderToken, TimeSpan Pttl) : AcquireResult;
+
+    // Only when Redis answered and the state key is absent (design.md §8).
+    public sealed record NotFound : AcquireResult;
+}
+
+internal sealed record HeartbeatResult(long RedisTimeMs, bool Added, IReadOnlyList<string> LiveNodes);
+
+// Room leases, fenced state and the room directory. Room names arrive in any case; RedisKeys
+// canonicalises them. SE.Redis cannot cancel a command once written, so tokens only stop the
+// wait (WaitAsync); the command itself completes or times out on the multiplexer.
+internal sealed class RoomStore(RedisConnection connection, RedisKeys keys)
+{
+    public async Task<LeaseToken?> CreateAsync(string room, string nodeId, string stateJson, TimeSpan leaseTtl, TimeSpan? stateTtl, CancellationToken ct)
+    {
+        var result = await EvalAsync(
+            RoomScripts.Create,
+            [keys.RoomLease(room), keys.RoomEpoch(room), keys.RoomState(room)],
+            [nodeId, NewNonce(), Ms(leaseTtl), stateJson, TtlMs(stateTtl)],
+            ct);
+        var reply = (RedisResult[])result!;
+        return (long)reply[0] == 1 ? new LeaseToken((string)reply[1]!, (long)reply[2]) : null;
+    }
+
+    public async Task<AcquireResult> AcquireAsync(string room, string nodeId, TimeSpan leaseTtl, TimeSpan temporaryStateTtl, CancellationToken ct)
+    {
+        var result = await EvalAsync(
+            RoomScripts.Acquire,
+            [keys.RoomLease(room), keys.RoomEpoch(room), keys.RoomState(room)],
+            [nodeId, NewNonce(), Ms(leaseTtl), Ms(temporaryStateTtl)],
+            ct);
+        var reply = (RedisResult[])result!;
+        return (long)reply[0] switch
+        {
+            1 => new AcquireResult.Acquired(new LeaseToken((string)reply[1]!, (long)reply[2]), (string)reply[3]!),
+            // PTTL is -1 for a lease without expiry, which no script writes; treat it as "now".
+            0 => new AcquireResult.Held((string)reply[1]!, TimeSpan.FromMilliseconds(Math.Max(0, (long)reply[2]))),
+            _ => new AcquireResult.NotFound(),
+        };
+    }
+
+    public async Task<bool> RenewAsync(string room, LeaseToken token, TimeSpan leaseTtl, TimeSpan? stateTtl, CancellationToken ct) =>
+        (long)await EvalAsync(
+            RoomScripts.Renew,
+            [keys.RoomLease(room), keys.RoomState(room), keys.RoomEpoch(room)],
+            [token.Value, Ms(leaseTtl), TtlMs(stateTtl)],
+            ct) == 1;
+
+    public async Task<bool> FencedWriteAsync(string room, LeaseToken token, string stateJson, TimeSpan? stateTtl, CancellationToken ct) =>
+        (long)await EvalAsync(
+            RoomScripts.FencedWrite,
+            [keys.RoomLease(room), keys.RoomState(room), keys.RoomEpoch(room)],
+            [token.Value, stateJson, TtlMs(stateTtl)],
+            ct) == 1;
+
+    public async Task<bool> ReleaseAsync(string room, LeaseToken token, string? finalStateJson, TimeSpan? stateTtl, CancellationToken ct) =>
+        (long)await EvalAsync(
+            RoomScripts.Release,
+            [keys.RoomLease(room), keys.RoomState(room), keys.RoomEpoch(room)],
+            [token.Value, finalStateJson ?? string.Empty, TtlMs(stateTtl)],
+            ct) == 1;
+
+    public async Task<bool> DeleteAsync(string room, LeaseToken token, CancellationToken ct) =>
+        (long)await EvalAsync(
+            RoomScripts.Delete,
+            [keys.RoomLease(room), keys.RoomState(room), keys.RoomEpoch(room)],
+            [token.Value],
+            ct) == 1;
+
+    public async Task<HeartbeatResult> HeartbeatAsync(string nodeId, TimeSpan nodeTimeout, CancellationToken ct)
+    {
+        var result = await EvalAsync(RoomScripts.Heartbeat, [keys.ClusterNodes], [nodeId, Ms(nodeTimeout)], ct);
+        var reply = (RedisResult[])result!;
+        var live = (string[])reply[2]!;
+        return new HeartbeatResult((long)reply[0], (long)reply[1] == 1, live);
+    }
+
+    public async Task<bool> StateExistsAsync(string room, CancellationToken ct)
+    {
+        var db = await DatabaseAsync(ct);
+        return await db.KeyExistsAsync(keys.RoomState(room)).WaitAsync(ct);
+    }
+
+    public async Task<string?> ReadStateAsync(string room, CancellationToken ct)
+    {
+        var db = await DatabaseAsync(ct);
+        return await db.StringGetAsync(keys.RoomState(room)).WaitAsync(ct);
+    }
+
+    // Null for a permanent room and for a missing one; StateExistsAsync tells them apart.
+    public async Task<TimeSpan?> StateTtlAsync(string room, CancellationToken ct)
+    {
+        var db = await DatabaseAsync(ct);
+        return await db.KeyTimeToLiveAsync(keys.RoomState(room)).WaitAsync(ct);
+    }
+
+    public async Task MarkActiveAsync(string room, DateTimeOffset until, string metaJson, CancellationToken ct)
+    {
+        var db = await DatabaseAsync(ct);
+        var name = RedisKeys.Canonical(room);
+        // Both keys share the {rooms} tag; pipelined, they cost one round trip.
+        var active = db.SortedSetAddAsync(keys.RoomsActive, name, until.ToUnixTimeMilliseconds());
+        var meta = db.HashSetAsync(keys.RoomsMeta, name, metaJson);
+        await Task.WhenAll(active, meta).WaitAsync(ct);
+    }
+
+    public async Task RemoveActiveAsync(string room, CancellationToken ct)
+    {
+        var db = await DatabaseAsync(ct);
+        var name = RedisKeys.Canonical(room);
+        var active = db.SortedSetRemoveAsync(keys.RoomsActive, name);
+        var meta = db.HashDeleteAsync(keys.RoomsMeta, name);
+        await Task.WhenAll(active, meta).WaitAsync(ct);
+    }
+
+    public async Task<IReadOnlyList<string>> ActiveRoomsAsync(CancellationToken ct)
+    {
+        var db = await DatabaseAsync(ct);
+        var members = await db.SortedSetRangeByRankAsync(keys.RoomsActive).WaitAsync(ct);
+        return members.ToStringArray()!;
+    }
+
+    public async Task<IReadOnlyList<string>> ListMetaAsync(DateTimeOffset now, CancellationToken ct)
+    {
+        var db = await DatabaseAsync(ct);
+        var live = await db.SortedSetRangeByScoreAsync(keys.RoomsActive, now.ToUnixTimeMilliseconds(), double.PositiveInfinity, Exclude.Start).WaitAsync(ct);
+        if (live.Length == 0)
+        {
+            return [];
+        }
+
+        var meta = await db.HashGetAsync(keys.RoomsMeta, live).WaitAsync(ct);
+        // A room between unload steps may have an active entry without meta; it is skipped.
+        return meta.Where(m => m.HasValue).Select(m => (string)m!).ToArray();
+    }
+
+    private async ValueTask<IDatabase> DatabaseAsync(CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        await connection.ConnectAsync(ct);
+        return connection.Database;
+    }
+
+    // Called by SHA; a server that has not seen the script (first call, or a restarted Redis)
+    // answers NOSCRIPT, and EVAL then runs it and caches it for the next EVALSHA.
+    private async Task<RedisResult> EvalAsync(RoomScript script, RedisKey[] scriptKeys, RedisValue[] args, CancellationToken ct)
+    {
+        var db = await DatabaseAsync(ct);
+        try
+        {
+            return await db.ScriptEvaluateAsync(script.Sha1, scriptKeys, args).WaitAsync(ct);
+        }
+        catch (RedisServerException ex) when (ex.Message.Contains("NOSCRIPT", StringComparison.OrdinalIgnoreCase))
+        {
+            return await db.ScriptEvaluateAsync(script.Text, scriptKeys, args).WaitAsync(ct);
+        }
+    }
+
+    private static string NewNonce() => RandomNumberGenerator.GetHexString(16, lowercase: true);
+
+    private static long Ms(TimeSpan value)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(value, TimeSpan.FromMilliseconds(1));
+        return (long)value.TotalMilliseconds;
+    }
+
+    private static long TtlMs(TimeSpan? stateTtl) => stateTtl is { } ttl ? Ms(ttl) : 0;
+}

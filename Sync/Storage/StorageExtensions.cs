@@ -1,0 +1,29 @@
+using Microsoft.Extensions.Options;
+
+namespace Ott.Sync.Storage;
+
+internal static class StorageExtensions
+{
+    public static WebApplicationBuilder AddOttStorage(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptionsWithValidateOnStart<StorageOptions>().BindConfiguration(StorageOptions.SectionName);
+        services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
+        services.AddSingleton(sp => new RedisKeys(sp.GetRequiredService<IOptions<StorageOptions>>().Value.KeyPrefix));
+        services.AddSingleton(sp => new RedisConnection(
+            sp.GetRequiredService<IConfiguration>().GetConnectionString("Redis"),
+            sp.GetRequiredService<IOptions<StorageOptions>>().Value,
+            sp.GetRequiredService<IHostEnvironment>().ContentRootPath,
+            sp.GetRequiredService<RedisKeys>(),
+            sp.GetRequiredService<ILoggerFactory>()));
+        // IHostedLifecycleService.StartingAsync runs before any hosted service's StartAsync, so
+        // the store is connected (and embedded leftovers cleared) before anything else starts.
+        services.AddHostedService(sp => sp.GetRequiredService<RedisConnection>());
+        services.AddSingleton<RoomStore>();
+        return builder;
+    }
+
+    // Embedded mode picks its own lease and settle defaults (design.md §6.2); an explicit
+    // configuration value still wins over them.
+    public static bool UsesEmbeddedStorage(this IConfiguration configuration) => RedisConnection.UsesEmbedded(configuration);
+}

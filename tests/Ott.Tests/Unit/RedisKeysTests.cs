@@ -1,0 +1,37 @@
+using Ott.Sync.Storage;
+
+namespace Ott.Tests.Unit;
+
+public sealed class RedisKeysTests
+{
+    private readonly RedisKeys _keys = new("ott:");
+
+    [Fact]
+    public void RoomKeysCarryTheLowerCasedRoomAsHashTag()
+    {
+        Assert.Equal("ott:room:{foo}:state", _keys.RoomState("Foo").ToString());
+        Assert.Equal("ott:room:{foo}:lease", _keys.RoomLease("FOO").ToString());
+        Assert.Equal("ott:room:{foo}:epoch", _keys.RoomEpoch("foo").ToString());
+        Assert.Equal("ott:room:{foo}:ev", _keys.RoomChannel("fOo").ToString());
+        Assert.False(_keys.RoomChannel("foo").IsPattern);
+    }
+
+    [Fact]
+    public void ClusterDirectoryAndSessionKeysFollowTheDesign()
+    {
+        Assert.Equal("ott:{cluster}:nodes", _keys.ClusterNodes.ToString());
+        Assert.Equal("ott:{rooms}:active", _keys.RoomsActive.ToString());
+        Assert.Equal("ott:{rooms}:meta", _keys.RoomsMeta.ToString());
+        Assert.Equal("ott:auth:abc_-", _keys.Session("abc_-").ToString());
+        Assert.Equal("ott:node:web-1-0b7d11aa", _keys.NodeChannel("web-1-0b7d11aa").ToString());
+        Assert.Equal("ott:cluster", _keys.ClusterChannel.ToString());
+        Assert.False(_keys.NodeChannel("n").IsPattern || _keys.ClusterChannel.IsPattern);
+    }
+
+    [Fact]
+    public void LeasePatternEscapesTheLiteralBraces() =>
+        Assert.Equal(@"ott:room:\{*\}:lease", _keys.RoomLeasePattern);
+
+    [Fact]
+    public void CanonicalNameIsInvariantLowerCase() => Assert.Equal("my-room_1", RedisKeys.Canonical("My-Room_1"));
+}
