@@ -5,8 +5,7 @@ namespace Ott.Sync.Auth;
 
 internal static class AuthServiceExtensions
 {
-    // Sessions, /api authentication and their options. Needs a SessionStorage registration
-    // (the storage layer, or AddOttAuthRedisStopgap until it lands).
+    // Sessions, /api authentication and their options, on the storage layer's connection.
     public static WebApplicationBuilder AddOttAuth(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -15,6 +14,7 @@ internal static class AuthServiceExtensions
         services.AddOptionsWithValidateOnStart<HttpOptions>().BindConfiguration(HttpOptions.Section);
         services.AddSingleton<IValidateOptions<HttpOptions>, HttpOptionsValidator>();
 
+        services.AddSingleton<SessionStorage>();
         services.AddSingleton<SessionStore>();
         services.AddSingleton<ApiAuthenticator>();
         // Later components (RoomManager, AccountStore) register the real ones; these keep auth

@@ -39,7 +39,11 @@ internal static class OttJsonExtensions
     {
         // Inserted first so the generated metadata wins over any resolver added by a library.
         builder.Services.ConfigureHttpJsonOptions(o =>
-            o.SerializerOptions.TypeInfoResolverChain.Insert(0, OttJsonContext.Default));
+        {
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, OttJsonContext.Default);
+            // API bodies are read by JSON clients, not embedded in HTML: keep Zod's quotes readable.
+            o.SerializerOptions.Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+        });
         return builder;
     }
 }

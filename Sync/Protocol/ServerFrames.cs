@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization.Metadata;
@@ -28,12 +29,15 @@ public sealed record AnnouncementFrame(string Text) : ServerFrame;
 /// <summary>Serialises frames once, to UTF-8, with the source-generated metadata (design.md §3, §13).</summary>
 public static class FrameWriter
 {
+    // Frames are UTF-8 JSON for sockets, not HTML: quotes and apostrophes need no escaping.
+    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     private static IList<JsonPropertyInfo> SyncProperties => OttJsonContext.Default.SyncableRoom.Properties;
 
     public static byte[] Write(ServerFrame frame, DateTimeOffset now)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, WriterOptions))
         {
             Write(w, frame, now);
         }
