@@ -519,7 +519,8 @@ public static class RoomTransitions
         private void MakeCurrent(QueueItem item, double position)
         {
             var queue = S.Queue.RemoveAll(i => Same(i, item));
-            if (S.CurrentSource is { } current)
+            // The queue never holds the current item (§6.1): undoing a dj-mode skip replays the same item.
+            if (S.CurrentSource is { } current && !Same(current, item))
             {
                 queue = queue.Insert(0, current with { StartAt = S.LivePosition(_now) });
             }
