@@ -156,7 +156,8 @@ public static class RoomTransitions
                     if (user is not null) Outputs.Add(new Broadcast(new ChatFrame(user.Info(S), chat.Text)));
                     break;
                 case UndoRequest undo:
-                    Undo(user, role, undo.Event);
+                    // Undo runs as the actor's connection (§4.3, §6.7): a REST caller must be connected.
+                    Undo(user ?? throw new OttException(OttFailure.ClientNotFoundInRoom(S.Name)), role, undo.Event);
                     break;
                 case ApplySettingsRequest settings:
                     ApplySettings(role, settings.Settings);
