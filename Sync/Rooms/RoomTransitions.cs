@@ -705,7 +705,9 @@ public static class RoomTransitions
             var description = patch.Description is { } d && d != S.Description ? d : null;
             var visibility = patch.Visibility is { } v && v != S.Visibility ? v : (Visibility?)null;
             var queueMode = patch.QueueMode is { } q && q != S.QueueMode ? q : (QueueMode?)null;
-            var categories = patch.AutoSkipSegmentCategories is { } c && !c.SequenceEqual(S.AutoSkipSegmentCategories) ? c : null;
+            // Categories are compared and stored normalised, whoever built the patch (§6.6).
+            var categories = patch.AutoSkipSegmentCategories is { } c && SegmentCategories.Normalize(c) is var normal
+                && !normal.SequenceEqual(S.AutoSkipSegmentCategories) ? normal : null;
             var restore = patch.RestoreQueueBehavior is { } r && r != S.RestoreQueueBehavior ? r : (RestoreQueueBehavior?)null;
             var voteSkip = patch.EnableVoteSkip is { } vs && vs != S.EnableVoteSkip ? vs : (bool?)null;
             var grantChanges = new Dictionary<Role, int>();
