@@ -118,6 +118,7 @@ public sealed class RoomQueueRestTests(OttApplication app) : IClassFixture<OttAp
         using var second = await client.SendAsync(HttpMethod.Post, $"/api/room/{upper}/queue", Direct(Second), Ct);
         await second.AssertSuccessAsync(Ct);
         var added = await socket.WaitForAsync(m => m.Action() == "event" && m["additional"]?["video"]?["id"]?.GetValue<string>() == Second, ct: Ct);
+        Assert.Equal(socket.ClientId, added["user"]!["id"].Str());
 
         using var vote = await client.SendAsync(HttpMethod.Post, $"/api/room/{upper}/vote", Direct(Second), Ct);
         await vote.AssertSuccessAsync(Ct);

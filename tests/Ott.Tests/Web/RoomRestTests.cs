@@ -328,6 +328,11 @@ public sealed class RoomRestTests(OttApplication app) : IClassFixture<OttApplica
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.True(JsonNode.DeepEquals(new JsonObject { ["status"] = "ok" }, await response.JsonAsync(Ct)));
+
+        // /api/status is outside §3.2, so even a wrong apikey is not checked there.
+        client.DefaultRequestHeaders.Add("apikey", "wrong");
+        using var withWrongKey = await client.GetAsync("/api/status", Ct);
+        Assert.Equal(HttpStatusCode.OK, withWrongKey.StatusCode);
     }
 
     private async Task<List<JsonObject>> ListAsync(HttpClient client)

@@ -67,6 +67,53 @@ public sealed class RoomStorageRestTests(OttApplication app) : IClassFixture<Ott
     }
 
     [Fact]
+    public async Task APermanentRoomsSettingsIncludingFalsyOnesSurviveARestart()
+    {
+        var prefix = $"test-{Guid.NewGuid():N}:";
+        var first = new OttApplication(app.Backend, ownsRedis: false, prefix);
+        await first.InitializeAsync();
+        string name;
+        try
+        {
+            var token = await first.GrantAsync(Ct);
+            name = await first.CreateRoomAsync(permanent: true, token: token, extra: new JsonObject
+            {
+                ["title"] = "Kept",
+                ["description"] = "",
+                ["visibility"] = "unlisted",
+                ["queueMode"] = "vote",
+            }, ct: Ct);
+            using var client = first.ApiClient(token);
+            using var patch = await client.SendAsync(HttpMethod.Patch, $"/api/room/{name}",
+                new JsonObject { ["restoreQueueBehavior"] = 0, ["enableVoteSkip"] = false }, Ct);
+            await patch.AssertSuccessAsync(Ct);
+        }
+        finally
+        {
+            await ((IAsyncLifetime)first).DisposeAsync();
+        }
+
+        var second = new OttApplication(app.Backend, ownsRedis: false, prefix);
+        await second.InitializeAsync();
+        try
+        {
+            using var client = second.ApiClient(await second.GrantAsync(Ct));
+            var room = await client.GetObjectAsync($"/api/room/{name}", Ct);
+            Assert.Equal("Kept", room["title"].Str());
+            Assert.Equal("", room["description"].Str());
+            Assert.Equal("unlisted", room["visibility"].Str());
+            Assert.Equal("vote", room["queueMode"].Str());
+            Assert.Equal(0, room["restoreQueueBehavior"]!.GetValue<int>());
+            Assert.False(room["enableVoteSkip"]!.GetValue<bool>());
+            Assert.False(room["isTemporary"]!.GetValue<bool>());
+        }
+        finally
+        {
+            await ((IAsyncLifetime)second).DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task APermanentRecordHasNoTtlAndATemporaryRecordExpiresWithinTwoHours()
     {
         var permanent = await app.CreateRoomAsync(permanent: true, ct: Ct);
