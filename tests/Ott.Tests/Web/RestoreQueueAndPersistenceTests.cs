@@ -62,6 +62,18 @@ public sealed class RestoreQueueAndPersistenceTests(QuickUnloadApplication app) 
     }
 
     [Fact]
+    public async Task AnIdleUnloadWithNothingPlayingOrQueuedStoresANullPrevQueue()
+    {
+        var room = await app.CreateRoomAsync(permanent: true, ct: Ct);
+        await (await app.JoinAsync(room, ct: Ct)).DisposeAsync();
+        await WaitUnloadedAsync(room);
+
+        Assert.Null((await app.StoredAsync(room))["prevQueue"]);
+        await using var a = await app.JoinAsync(room, ct: Ct);
+        Assert.Null(a.Messages[0]["prevQueue"]);
+    }
+
+    [Fact]
     public async Task RestoreQueueOverTheSocketBringsTheOldQueueBack()
     {
         var room = await IdleUnloadedRoomAsync("restore");
