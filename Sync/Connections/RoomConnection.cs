@@ -32,6 +32,7 @@ internal sealed partial class RoomConnection : IRoomClient, IDisposable
     private readonly Channel<ReadOnlyMemory<byte>> _outbox;
     private readonly Queue<long> _inputErrors = new();
     private readonly CancellationTokenSource _closing = new();
+    private readonly SocketBudget _budget;
     private (int Code, string Reason)? _close;
     private string? _token;
     private bool _joined;
@@ -50,6 +51,7 @@ internal sealed partial class RoomConnection : IRoomClient, IDisposable
         _time = time;
         _logger = logger;
         _metrics = metrics;
+        _budget = new SocketBudget(options.MessagesPerSecond, options.MessageBurst, time);
         _outbox = Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(options.OutboxCapacity)
         {
             SingleReader = true,
@@ -193,6 +195,12 @@ internal sealed partial class RoomConnection : IRoomClient, IDisposable
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
                     return;
+                }
+                if (!_budget.TryTake())
+                {
+                    // Over budget: dropped and answered; it counts as an input error (protocol.md §9).
+                    Reject(OttFailure.TooManyRequests());
+                    continue;
                 }
                 if (result.MessageType == WebSocketMessageType.Binary)
                 {

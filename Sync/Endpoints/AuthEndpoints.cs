@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Ott.Sync.Auth;
+using Ott.Sync.Limits;
 
 namespace Ott.Sync.Endpoints;
 
@@ -19,8 +20,8 @@ internal static class AuthEndpoints
 
     // Protocol §3.1: a Bearer token with a live session is handed back (and counts as a use);
     // anything else gets a new anonymous session. Only the header counts here, not the cookie.
-    public static async Task<Ok<GrantResponse>> GrantAsync(
-        HttpContext http, SessionStore sessions, IOptionsSnapshot<HttpOptions> options, CancellationToken ct)
+    public static async Task<Results<Ok<GrantResponse>, OttErrorResult>> GrantAsync(
+        HttpContext http, SessionStore sessions, IOptionsSnapshot<HttpOptions> options, PointsLimiter limiter, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(http);
         ArgumentNullException.ThrowIfNull(sessions);
@@ -28,7 +29,11 @@ internal static class AuthEndpoints
         var token = ApiAuthenticator.BearerFrom(http.Request);
         if (token is null || await sessions.GetAsync(token, ct) is null)
         {
-            // TODO(rate limits): the per-IP new-session cap (protocol §9) is charged here.
+            // Ott: at most NewSessionsPerHour new sessions per IP; a live token is never limited.
+            if (await limiter.CountNewSessionAsync(http, ct) is { } tooMany)
+            {
+                return tooMany;
+            }
             (token, _) = await sessions.MintAsync(ct);
         }
         http.Response.Headers.CacheControl = "no-store";

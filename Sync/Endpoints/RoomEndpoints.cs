@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Ott.Sync.Auth;
 using Ott.Sync.Connections;
+using Ott.Sync.Limits;
 using Ott.Sync.Protocol;
 using Ott.Sync.Rooms;
 
@@ -100,7 +101,7 @@ internal static partial class RoomEndpoints
     }
 
     public static async Task<Results<Created<GenerateResponse>, OttErrorResult>> GenerateAsync(
-        HttpContext http, RoomManager rooms, IOptions<RoomsOptions> options, IAccountDirectory accounts, CancellationToken ct)
+        HttpContext http, RoomManager rooms, IOptions<RoomsOptions> options, IAccountDirectory accounts, PointsLimiter limiter, CancellationToken ct)
     {
         if (!options.Value.EnableCreateTemporary)
         {
@@ -121,6 +122,10 @@ internal static partial class RoomEndpoints
         {
             return Zod(issues);
         }
+        if (await limiter.ChargeAsync(http, 50, ct) is { } limited)
+        {
+            return limited;
+        }
         var name = Guid.NewGuid().ToString();
         var owner = await OwnerOfAsync(http.GetRequiredApiCaller(), accounts, ct);
         var failure = await rooms.CreateAsync(new CreateRoomSpec(name, true, AutoSkipSegmentCategories: categories), owner, ct);
@@ -135,7 +140,7 @@ internal static partial class RoomEndpoints
             : null;
 
     public static async Task<Results<Created<SuccessResponse>, OttErrorResult>> CreateAsync(
-        HttpContext http, RoomManager rooms, IOptions<RoomsOptions> options, IAccountDirectory accounts, CancellationToken ct)
+        HttpContext http, RoomManager rooms, IOptions<RoomsOptions> options, IAccountDirectory accounts, PointsLimiter limiter, CancellationToken ct)
     {
         var (body, error) = await ApiBody.ReadObjectAsync(http.Request, ct);
         if (error is not null)
@@ -150,6 +155,10 @@ internal static partial class RoomEndpoints
         if (spec.IsTemporary ? !options.Value.EnableCreateTemporary : !options.Value.EnableCreatePermanent)
         {
             return OttFailure.FeatureDisabled(spec.IsTemporary ? "Temporary rooms are disabled." : "Permanent rooms are disabled.").ToResult();
+        }
+        if (await limiter.ChargeAsync(http, spec.IsTemporary ? 50 : 200, ct) is { } limited)
+        {
+            return limited;
         }
         var owner = await OwnerOfAsync(http.GetRequiredApiCaller(), accounts, ct);
         var failure = await rooms.CreateAsync(spec, owner, ct);
@@ -390,7 +399,7 @@ internal static partial class RoomEndpoints
     // ----- queue -----
 
     public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> AddAsync(
-        string name, HttpContext http, RoomManager rooms, CancellationToken ct)
+        string name, HttpContext http, RoomManager rooms, PointsLimiter limiter, CancellationToken ct)
     {
         if (!ValidName(name))
         {
@@ -405,6 +414,10 @@ internal static partial class RoomEndpoints
         if (request is null)
         {
             return Zod(issues);
+        }
+        if (await limiter.ChargeAsync(http, request.Videos is { } videos ? 3 * videos.Count : 5, ct) is { } limited)
+        {
+            return limited;
         }
         return Done(await rooms.SendAsync(name, new RequestCommand(ActorOf(http.GetRequiredApiCaller()), request), ct));
     }
@@ -460,7 +473,7 @@ internal static partial class RoomEndpoints
         Protocol.Zod.IsString(v["subtitleUrl"]) ? v["subtitleUrl"]!.GetValue<string>() : null);
 
     public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> EditAsync(
-        string name, HttpContext http, RoomManager rooms, CancellationToken ct)
+        string name, HttpContext http, RoomManager rooms, PointsLimiter limiter, CancellationToken ct)
     {
         if (!ValidName(name))
         {
@@ -480,6 +493,10 @@ internal static partial class RoomEndpoints
         {
             return Zod(issues);
         }
+        if (await limiter.ChargeAsync(http, 5, ct) is { } limited)
+        {
+            return limited;
+        }
         var video = new VideoId(body["service"]!.GetValue<string>(), body["id"]!.GetValue<string>());
         var subtitle = body["subtitleUrl"]?.GetValue<string>();
         var request = new UpdateQueueItemRequest(video, new QueueItemUpdate(false, null, false, null, true, subtitle))
@@ -495,7 +512,7 @@ internal static partial class RoomEndpoints
     }
 
     public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> RemoveAsync(
-        string name, HttpContext http, RoomManager rooms, CancellationToken ct)
+        string name, HttpContext http, RoomManager rooms, PointsLimiter limiter, CancellationToken ct)
     {
         if (!ValidName(name))
         {
@@ -510,6 +527,10 @@ internal static partial class RoomEndpoints
         if (!issues.IsEmpty)
         {
             return Zod(issues);
+        }
+        if (await limiter.ChargeAsync(http, 5, ct) is { } limited)
+        {
+            return limited;
         }
         var video = new VideoId(body!["service"]!.GetValue<string>(), body["id"]!.GetValue<string>());
         var request = new RemoveRequest(video)

@@ -47,6 +47,23 @@ internal sealed partial class RedisConnection : IHostedLifecycleService, IAsyncD
 
     public IDatabase Database => Multiplexer.GetDatabase();
 
+    // Called by SHA; a server that has not seen the script (first call, or a restarted Redis)
+    // answers NOSCRIPT, and EVAL then runs it and caches it for the next EVALSHA.
+    public async Task<RedisResult> EvaluateAsync(RoomScript script, RedisKey[] keys, RedisValue[] args, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        await ConnectAsync(ct);
+        var db = Database;
+        try
+        {
+            return await db.ScriptEvaluateAsync(script.Sha1, keys, args).WaitAsync(ct);
+        }
+        catch (RedisServerException ex) when (ex.Message.Contains("NOSCRIPT", StringComparison.OrdinalIgnoreCase))
+        {
+            return await db.ScriptEvaluateAsync(script.Text, keys, args).WaitAsync(ct);
+        }
+    }
+
     /// <summary>Connected now (false before the first connect and while the multiplexer reconnects).</summary>
     public bool IsConnected => Volatile.Read(ref _multiplexer) is { IsConnected: true };
 

@@ -41,6 +41,9 @@ internal sealed class RedisKeys
 
     public RedisKey Session(string tokenHash) => Prefix + "auth:" + tokenHash;
 
+    // Rate-limit counters: one hash tag per client IP, so one script may touch them together.
+    public RedisKey RateLimit(string ip, string suffix) => $"{Prefix}ratelimit:{{{ip}}}:{suffix}";
+
     public RedisChannel NodeChannel(string nodeId) => RedisChannel.Literal(Prefix + "node:" + nodeId);
 
     private RedisKey RoomKey(string room, string suffix) => RoomName(room, suffix);

@@ -156,20 +156,8 @@ internal sealed class RoomStore(RedisConnection connection, RedisKeys keys)
         return connection.Database;
     }
 
-    // Called by SHA; a server that has not seen the script (first call, or a restarted Redis)
-    // answers NOSCRIPT, and EVAL then runs it and caches it for the next EVALSHA.
-    private async Task<RedisResult> EvalAsync(RoomScript script, RedisKey[] scriptKeys, RedisValue[] args, CancellationToken ct)
-    {
-        var db = await DatabaseAsync(ct);
-        try
-        {
-            return await db.ScriptEvaluateAsync(script.Sha1, scriptKeys, args).WaitAsync(ct);
-        }
-        catch (RedisServerException ex) when (ex.Message.Contains("NOSCRIPT", StringComparison.OrdinalIgnoreCase))
-        {
-            return await db.ScriptEvaluateAsync(script.Text, scriptKeys, args).WaitAsync(ct);
-        }
-    }
+    private Task<RedisResult> EvalAsync(RoomScript script, RedisKey[] scriptKeys, RedisValue[] args, CancellationToken ct) =>
+        connection.EvaluateAsync(script, scriptKeys, args, ct);
 
     private static string NewNonce() => RandomNumberGenerator.GetHexString(16, lowercase: true);
 
