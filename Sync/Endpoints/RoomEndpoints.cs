@@ -7,6 +7,7 @@ using Ott.Sync.Auth;
 using Ott.Sync.Connections;
 using Ott.Sync.Protocol;
 using Ott.Sync.Rooms;
+using Ott.Sync.Storage;
 
 namespace Ott.Sync.Endpoints;
 
@@ -283,8 +284,9 @@ internal static partial class RoomEndpoints
     }
 
     public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> DeleteAsync(
-        string name, HttpContext http, RoomManager rooms, CancellationToken ct)
+        string name, HttpContext http, RoomManager rooms, RoomStore store, CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(store);
         if (!ValidName(name))
         {
             return OttFailure.RoomNotFound().ToResult();
@@ -318,9 +320,13 @@ internal static partial class RoomEndpoints
             {
                 return OttErrors.Create(StatusCodes.Status403Forbidden, "PermissionDeniedException", "Only the owner can permanently delete this room.");
             }
-            return await rooms.UnloadAsync(name, UnloadReason.Deleted, ct)
-                ? TypedResults.Ok(SuccessResponse.Ok)
-                : OttErrors.Create(StatusCodes.Status500InternalServerError, "Unknown", "Failed to delete room from storage.");
+            // The actor deletes the record as it unloads and logs (rather than reports) a failed
+            // delete, so the record itself is the answer.
+            if (!await rooms.UnloadAsync(name, UnloadReason.Deleted, ct) || await store.StateExistsAsync(name, ct))
+            {
+                return OttErrors.Create(StatusCodes.Status500InternalServerError, "Unknown", "Failed to delete room from storage.");
+            }
+            return TypedResults.Ok(SuccessResponse.Ok);
         }
         catch (OttException e)
         {
