@@ -12,6 +12,7 @@ builder.AddOttRooms();
 builder.AddOttConnections();
 builder.AddOttJson();
 builder.AddOttAuth();
+builder.AddOttAccounts();
 
 var app = builder.Build();
 app.UseWebSockets();
@@ -19,5 +20,6 @@ app.UseMiddleware<RoomSocketMiddleware>();
 app.MapStatusEndpoints();
 app.MapAuthEndpoints();
 app.MapUserEndpoints();
+app.MapAccountEndpoints();
 app.MapRoomEndpoints();
 app.Run();

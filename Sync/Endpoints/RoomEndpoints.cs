@@ -136,8 +136,10 @@ internal static partial class RoomEndpoints
             : null;
 
     public static async Task<Results<Created<SuccessResponse>, OttErrorResult>> CreateAsync(
-        HttpContext http, RoomManager rooms, IOptions<RoomsOptions> options, IAccountDirectory accounts, CancellationToken ct)
+        HttpContext http, RoomManager rooms, IOptions<RoomsOptions> options, IAccountDirectory accounts, AccountStore owned,
+        CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(owned);
         var (body, error) = await ApiBody.ReadObjectAsync(http.Request, ct);
         if (error is not null)
         {
@@ -153,6 +155,11 @@ internal static partial class RoomEndpoints
             return OttFailure.FeatureDisabled(spec.IsTemporary ? "Temporary rooms are disabled." : "Permanent rooms are disabled.").ToResult();
         }
         var owner = await OwnerOfAsync(http.GetRequiredApiCaller(), accounts, ct);
+        if (owner is not null && !spec.IsTemporary)
+        {
+            // Listed before it exists (design.md §6.3): owned-rooms drops the name if the create fails.
+            await owned.AddOwnedRoomAsync(owner.Id, spec.Name, ct);
+        }
         var failure = await rooms.CreateAsync(spec, owner, ct);
         return failure is null ? TypedResults.Created($"/api/room/{spec.Name}", SuccessResponse.Ok) : failure.ToResult();
     }
@@ -240,8 +247,9 @@ internal static partial class RoomEndpoints
     }
 
     public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> PatchAsync(
-        string name, HttpContext http, RoomManager rooms, IAccountDirectory accounts, CancellationToken ct)
+        string name, HttpContext http, RoomManager rooms, IAccountDirectory accounts, AccountStore owned, CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(owned);
         if (!ValidName(name))
         {
             return OttFailure.RoomNotFound().ToResult();
@@ -269,6 +277,9 @@ internal static partial class RoomEndpoints
             if (caller.Session is { IsLoggedIn: true, UserId: { } id } && await accounts.FindUsernameAsync(id, ct) is { } username)
             {
                 actor = actor with { Name = username };
+                // Listed before the claim (design.md §6.3); owned-rooms drops it if the claim fails
+                // or the room is temporary.
+                await owned.AddOwnedRoomAsync(id, name, ct);
             }
             return Done(await rooms.SendAsync(name, new ClaimCommand(actor), ct));
         }
@@ -284,9 +295,10 @@ internal static partial class RoomEndpoints
     }
 
     public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> DeleteAsync(
-        string name, HttpContext http, RoomManager rooms, RoomStore store, CancellationToken ct)
+        string name, HttpContext http, RoomManager rooms, RoomStore store, AccountStore owned, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(owned);
         if (!ValidName(name))
         {
             return OttFailure.RoomNotFound().ToResult();
@@ -326,6 +338,7 @@ internal static partial class RoomEndpoints
             {
                 return OttErrors.Create(StatusCodes.Status500InternalServerError, "Unknown", "Failed to delete room from storage.");
             }
+            await owned.RemoveOwnedRoomAsync(accountId, name, ct);
             return TypedResults.Ok(SuccessResponse.Ok);
         }
         catch (OttException e)

@@ -31,6 +31,10 @@ namespace Ott.Sync.Protocol;
 [JsonSerializable(typeof(RoomResponse))]
 [JsonSerializable(typeof(GenerateResponse))]
 [JsonSerializable(typeof(StatusResponse))]
+[JsonSerializable(typeof(AccountRecord))]
+[JsonSerializable(typeof(AccountUserResponse))]
+[JsonSerializable(typeof(AccountResponse))]
+[JsonSerializable(typeof(OwnedRoomsResponse))]
 internal sealed partial class OttJsonContext : JsonSerializerContext;
 
 internal static class OttJsonExtensions
