@@ -16,6 +16,7 @@ builder.AddOttJson();
 builder.AddOttAuth();
 builder.AddOttLimits();
 builder.AddOttTelemetry();
+builder.AddOttAccounts();
 
 var app = builder.Build();
 app.UseOttLimits();
@@ -24,6 +25,7 @@ app.UseMiddleware<RoomSocketMiddleware>();
 app.MapStatusEndpoints();
 app.MapAuthEndpoints();
 app.MapUserEndpoints();
+app.MapAccountEndpoints();
 app.MapRoomEndpoints();
 app.MapAnnounceEndpoints();
 app.MapOttOperations();

@@ -107,7 +107,16 @@ internal sealed partial class RoomConnection : IRoomClient, IDisposable
         var sending = SendLoopAsync(linked.Token);
         try
         {
-            await ReceiveLoopAsync(linked.Token);
+            var receiving = ReceiveLoopAsync(linked.Token);
+            if (await Task.WhenAny(receiving, sending) == sending && !receiving.IsCompleted
+                && await Task.WhenAny(receiving, Task.Delay(CloseTimeout, _time, CancellationToken.None)) != receiving)
+            {
+                // The server closed the socket (kick, unload, slow consumer) and the peer has not
+                // answered within CloseTimeout: abort, so the receive ends and the room gets the
+                // Leave now rather than whenever the peer (or the keepalive) gives up.
+                _socket.Abort();
+            }
+            await receiving;
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException)
         {

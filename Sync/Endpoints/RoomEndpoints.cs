@@ -8,6 +8,7 @@ using Ott.Sync.Connections;
 using Ott.Sync.Limits;
 using Ott.Sync.Protocol;
 using Ott.Sync.Rooms;
+using Ott.Sync.Storage;
 
 namespace Ott.Sync.Endpoints;
 
@@ -140,8 +141,10 @@ internal static partial class RoomEndpoints
             : null;
 
     public static async Task<Results<Created<SuccessResponse>, OttErrorResult>> CreateAsync(
-        HttpContext http, RoomManager rooms, IOptions<RoomsOptions> options, IAccountDirectory accounts, PointsLimiter limiter, CancellationToken ct)
+        HttpContext http, RoomManager rooms, IOptions<RoomsOptions> options, IAccountDirectory accounts, AccountStore owned,
+        PointsLimiter limiter, CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(owned);
         var (body, error) = await ApiBody.ReadObjectAsync(http.Request, ct);
         if (error is not null)
         {
@@ -161,6 +164,11 @@ internal static partial class RoomEndpoints
             return limited;
         }
         var owner = await OwnerOfAsync(http.GetRequiredApiCaller(), accounts, ct);
+        if (owner is not null && !spec.IsTemporary)
+        {
+            // Listed before it exists (design.md §6.3): owned-rooms drops the name if the create fails.
+            await owned.AddOwnedRoomAsync(owner.Id, spec.Name, ct);
+        }
         var failure = await rooms.CreateAsync(spec, owner, ct);
         return failure is null ? TypedResults.Created($"/api/room/{spec.Name}", SuccessResponse.Ok) : failure.ToResult();
     }
@@ -248,8 +256,9 @@ internal static partial class RoomEndpoints
     }
 
     public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> PatchAsync(
-        string name, HttpContext http, RoomManager rooms, IAccountDirectory accounts, CancellationToken ct)
+        string name, HttpContext http, RoomManager rooms, IAccountDirectory accounts, AccountStore owned, CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(owned);
         if (!ValidName(name))
         {
             return OttFailure.RoomNotFound().ToResult();
@@ -277,6 +286,9 @@ internal static partial class RoomEndpoints
             if (caller.Session is { IsLoggedIn: true, UserId: { } id } && await accounts.FindUsernameAsync(id, ct) is { } username)
             {
                 actor = actor with { Name = username };
+                // Listed before the claim (design.md §6.3); owned-rooms drops it if the claim fails
+                // or the room is temporary.
+                await owned.AddOwnedRoomAsync(id, name, ct);
             }
             return Done(await rooms.SendAsync(name, new ClaimCommand(actor), ct));
         }
@@ -292,8 +304,10 @@ internal static partial class RoomEndpoints
     }
 
     public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> DeleteAsync(
-        string name, HttpContext http, RoomManager rooms, CancellationToken ct)
+        string name, HttpContext http, RoomManager rooms, RoomStore store, AccountStore owned, CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(owned);
         if (!ValidName(name))
         {
             return OttFailure.RoomNotFound().ToResult();
@@ -327,9 +341,14 @@ internal static partial class RoomEndpoints
             {
                 return OttErrors.Create(StatusCodes.Status403Forbidden, "PermissionDeniedException", "Only the owner can permanently delete this room.");
             }
-            return await rooms.UnloadAsync(name, UnloadReason.Deleted, ct)
-                ? TypedResults.Ok(SuccessResponse.Ok)
-                : OttErrors.Create(StatusCodes.Status500InternalServerError, "Unknown", "Failed to delete room from storage.");
+            // The actor deletes the record as it unloads and logs (rather than reports) a failed
+            // delete, so the record itself is the answer.
+            if (!await rooms.UnloadAsync(name, UnloadReason.Deleted, ct) || await store.StateExistsAsync(name, ct))
+            {
+                return OttErrors.Create(StatusCodes.Status500InternalServerError, "Unknown", "Failed to delete room from storage.");
+            }
+            await owned.RemoveOwnedRoomAsync(accountId, name, ct);
+            return TypedResults.Ok(SuccessResponse.Ok);
         }
         catch (OttException e)
         {

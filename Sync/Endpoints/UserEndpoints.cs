@@ -14,7 +14,7 @@ internal sealed record SuccessResponse(bool Success)
     public static SuccessResponse Ok { get; } = new(true);
 }
 
-// /api/user (protocol §3.3). Register, login, logout and the account routes come with accounts.
+// GET and POST /api/user (protocol §3.3). Register, login, logout and the account routes are AccountEndpoints.
 internal static class UserEndpoints
 {
     public const int MaxUsernameLength = 48;
@@ -49,8 +49,9 @@ internal static class UserEndpoints
     }
 
     public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> SetUsernameAsync(
-        HttpContext http, SessionStore sessions, ISessionChangeListener changes, CancellationToken ct)
+        HttpContext http, SessionStore sessions, AccountStore accounts, ISessionChangeListener changes, CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(accounts);
         ArgumentNullException.ThrowIfNull(http);
         ArgumentNullException.ThrowIfNull(sessions);
         ArgumentNullException.ThrowIfNull(changes);
@@ -80,10 +81,18 @@ internal static class UserEndpoints
         {
             return OttErrors.LengthOutOfRange($"Username length must be less than or equal to {MaxUsernameLength}");
         }
-        if (session.IsLoggedIn)
+        if (session is { IsLoggedIn: true, UserId: { } accountId })
         {
-            // TODO(accounts): rename the account, with UsernameTaken (protocol §3.3).
-            return OttErrors.FeatureDisabled("Accounts are not available yet.");
+            // The account is renamed; usernames are unique ignoring case (protocol §3.3).
+            switch (await accounts.RenameAsync(accountId, username, ct))
+            {
+                case AccountChange.Taken:
+                    return OttErrors.UsernameTaken("Username is already taken.");
+                case AccountChange.NotFound:
+                    return OttErrors.Unauthorized();
+            }
+            await changes.SessionChangedAsync(sessionKey, ct);
+            return TypedResults.Ok(SuccessResponse.Ok);
         }
         if (!await sessions.RenameAsync(token, username, ct))
         {

@@ -118,11 +118,14 @@ internal sealed class PointsLimiter(RedisConnection redis, RedisKeys keys, IOpti
     }
 }
 
-/// <summary>The client IP: the connection's remote address, already rewritten by the forwarded-headers middleware for trusted proxies.</summary>
+/// <summary>
+/// The client IP, the hash tag of its limit keys: the connection's remote address (already rewritten by
+/// the forwarded-headers middleware for trusted proxies), with IPv4-mapped IPv6 folded to IPv4.
+/// </summary>
 internal static class ClientIp
 {
     public static string Of(HttpContext http) =>
-        http.Connection.RemoteIpAddress is { } ip ? (ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip).ToString() : "local";
+        http.Connection.RemoteIpAddress is { } ip ? (ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip).ToString() : "unknown";
 }
 
 internal static class LimitExtensions

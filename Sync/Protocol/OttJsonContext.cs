@@ -32,6 +32,10 @@ namespace Ott.Sync.Protocol;
 [JsonSerializable(typeof(GenerateResponse))]
 [JsonSerializable(typeof(StatusResponse))]
 [JsonSerializable(typeof(OwnershipView))]
+[JsonSerializable(typeof(AccountRecord))]
+[JsonSerializable(typeof(AccountUserResponse))]
+[JsonSerializable(typeof(AccountResponse))]
+[JsonSerializable(typeof(OwnedRoomsResponse))]
 internal sealed partial class OttJsonContext : JsonSerializerContext;
 
 internal static class OttJsonExtensions

@@ -1,3 +1,4 @@
+using System.Globalization;
 using StackExchange.Redis;
 
 namespace Ott.Sync.Storage;
@@ -43,6 +44,22 @@ internal sealed class RedisKeys
 
     // Rate-limit counters: one hash tag per client IP, so one script may touch them together.
     public RedisKey RateLimit(string ip, string suffix) => $"{Prefix}ratelimit:{{{ip}}}:{suffix}";
+    // Accounts (design.md §6.3): the record, its two indexes, its owned permanent rooms, the id counter.
+    public RedisKey User(long id) => Prefix + "user:" + id.ToString(CultureInfo.InvariantCulture);
+
+    public RedisKey UserByName(string username) => Prefix + "user:byname:" + username.ToLowerInvariant();
+
+    public RedisKey UserByEmail(string email) => Prefix + "user:byemail:" + email;
+
+    public RedisKey UserRooms(long id) => Prefix + "user:" + id.ToString(CultureInfo.InvariantCulture) + ":rooms";
+
+    public RedisKey UserNextId => Prefix + "user:nextid";
+
+    // Login limits (protocol §9): failures from one IP today, and consecutive failures for one
+    // identifier from that IP. The IP is the hash tag, so both sit in one slot.
+    public RedisKey LoginFailures(string ip) => $"{Prefix}ratelimit:{{{ip}}}:logins";
+
+    public RedisKey LoginFailures(string ip, string identifierHash) => $"{Prefix}ratelimit:{{{ip}}}:login:{identifierHash}";
 
     public RedisChannel NodeChannel(string nodeId) => RedisChannel.Literal(Prefix + "node:" + nodeId);
 

@@ -1,0 +1,124 @@
+using Ott.Sync.Auth;
+using Ott.Sync.Limits;
+using Ott.Sync.Storage;
+using Ott.Tests.Infrastructure;
+
+namespace Ott.Tests.Scripts;
+
+// The account and login-limit scripts on both backends (design.md §8: every script has a contract
+// test on redis-server and embedded Garnet).
+[Collection(BackendsCollection.Name)]
+public sealed class AccountScriptTests(StoreBackends backends) : StoreTest(backends)
+{
+    private (AccountStore Accounts, RedisKeys Keys, RedisConnection Connection) NewAccounts(Backend backend)
+    {
+        var (rooms, keys) = Backends.NewStore(backend);
+        var connection = Backends.Connection(backend);
+        return (new AccountStore(connection, keys, rooms), keys, connection);
+    }
+
+    [Theory]
+    [InlineData(Backend.Redis)]
+    [InlineData(Backend.Garnet)]
+    public async Task UsernamesAreUniqueIgnoringCaseAndEmailsExactly(Backend backend)
+    {
+        var (accounts, _, _) = NewAccounts(backend);
+
+        var alice = await accounts.RegisterAsync("Alice", "alice@example.test", "Abcdefgh", Ct);
+        var sameName = await accounts.RegisterAsync("ALICE", null, "Abcdefgh", Ct);
+        var sameEmail = await accounts.RegisterAsync("Alicia", "alice@example.test", "Abcdefgh", Ct);
+        var otherCaseEmail = await accounts.RegisterAsync("Alicia", "Alice@example.test", "Abcdefgh", Ct);
+
+        Assert.NotNull(alice.Account);
+        Assert.Equal("username", sameName.TakenField);
+        Assert.Equal("email", sameEmail.TakenField);
+        Assert.NotNull(otherCaseEmail.Account);
+        Assert.NotEqual(alice.Account!.Id, otherCaseEmail.Account!.Id);
+        Assert.Equal(alice.Account.Id, (await accounts.FindByIdentifierAsync("alice", Ct))!.Id);
+        Assert.Equal(alice.Account.Id, (await accounts.FindByIdentifierAsync("alice@example.test", Ct))!.Id);
+        Assert.Equal(otherCaseEmail.Account.Id, (await accounts.FindByIdentifierAsync("Alice@example.test", Ct))!.Id);
+    }
+
+    [Theory]
+    [InlineData(Backend.Redis)]
+    [InlineData(Backend.Garnet)]
+    public async Task ConcurrentRegistrationsOfOneNameHaveExactlyOneWinner(Backend backend)
+    {
+        var (accounts, _, _) = NewAccounts(backend);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
+            accounts.RegisterAsync(i % 2 == 0 ? "race" : "RACE", null, "Abcdefgh", Ct)));
+
+        Assert.Single(results, r => r.Account is not null);
+        Assert.All(results.Where(r => r.Account is null), r => Assert.Equal("username", r.TakenField));
+    }
+
+    [Theory]
+    [InlineData(Backend.Redis)]
+    [InlineData(Backend.Garnet)]
+    public async Task RenameMovesTheNameIndexAndRefusesATakenName(Backend backend)
+    {
+        var (accounts, keys, connection) = NewAccounts(backend);
+        var a = (await accounts.RegisterAsync("first", null, "Abcdefgh", Ct)).Account!;
+        var b = (await accounts.RegisterAsync("second", null, "Abcdefgh", Ct)).Account!;
+
+        Assert.Equal(AccountChange.Taken, await accounts.RenameAsync(a.Id, "SECOND", Ct));
+        Assert.Equal(AccountChange.Done, await accounts.RenameAsync(a.Id, "renamed", Ct));
+        Assert.Equal(AccountChange.Done, await accounts.RenameAsync(a.Id, "ReNamed", Ct));
+        Assert.Equal(AccountChange.NotFound, await accounts.RenameAsync(987654, "nobody", Ct));
+
+        Assert.Equal("ReNamed", await accounts.FindUsernameAsync(a.Id, Ct));
+        Assert.Equal("second", await accounts.FindUsernameAsync(b.Id, Ct));
+        Assert.False(await connection.Database.KeyExistsAsync(keys.UserByName("first")));
+        Assert.Equal(a.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            (string?)await connection.Database.StringGetAsync(keys.UserByName("renamed")));
+        Assert.NotNull((await accounts.RegisterAsync("First", null, "Abcdefgh", Ct)).Account);
+    }
+
+    [Theory]
+    [InlineData(Backend.Redis)]
+    [InlineData(Backend.Garnet)]
+    public async Task UpdateSwapsTheEmailIndexAndChangesNothingWhenTheEmailIsTaken(Backend backend)
+    {
+        var (accounts, keys, connection) = NewAccounts(backend);
+        var a = (await accounts.RegisterAsync("a", "a@example.test", "Abcdefgh", Ct)).Account!;
+        _ = (await accounts.RegisterAsync("b", "b@example.test", "Abcdefgh", Ct)).Account!;
+        var none = (await accounts.RegisterAsync("c", null, "Abcdefgh", Ct)).Account!;
+
+        Assert.Equal(AccountChange.Taken, await accounts.UpdateAsync(a.Id, "b@example.test", "Zyxwvut1", Ct));
+        var unchanged = (await accounts.FindAsync(a.Id, Ct))!;
+        Assert.Equal(a, unchanged);
+
+        Assert.Equal(AccountChange.Done, await accounts.UpdateAsync(a.Id, "new@example.test", "Zyxwvut1", Ct));
+        Assert.Equal(AccountChange.Done, await accounts.UpdateAsync(none.Id, "c@example.test", null, Ct));
+
+        var changed = (await accounts.FindAsync(a.Id, Ct))!;
+        Assert.Equal("new@example.test", changed.Email);
+        Assert.True(AccountStore.VerifyPassword(changed, "Zyxwvut1"));
+        Assert.False(AccountStore.VerifyPassword(changed, "Abcdefgh"));
+        Assert.False(await connection.Database.KeyExistsAsync(keys.UserByEmail("a@example.test")));
+        Assert.Equal(none.Id, await accounts.EmailOwnerAsync("c@example.test", Ct));
+        Assert.Equal(a.Id, (await accounts.VerifyCredentialsAsync("new@example.test", "Zyxwvut1", Ct))!.Id);
+        Assert.Null(await accounts.VerifyCredentialsAsync("new@example.test", "Abcdefgh", Ct));
+    }
+
+    [Theory]
+    [InlineData(Backend.Redis)]
+    [InlineData(Backend.Garnet)]
+    public async Task LimitCounterGetsItsWindowAndIsReArmedToTheBlockAtTheLimit(Backend backend)
+    {
+        var (_, keys, connection) = NewAccounts(backend);
+        var db = connection.Database;
+        var key = keys.LoginFailures("192.0.2.1", "abc");
+
+        var first = (long)await db.EvaluateAsync(LoginLimiter.Count, [key], [60_000, 3, 3_600_000], Ct);
+        var firstTtl = await db.KeyTimeToLiveAsync(key);
+        var second = (long)await db.EvaluateAsync(LoginLimiter.Count, [key], [60_000, 3, 3_600_000], Ct);
+        var third = (long)await db.EvaluateAsync(LoginLimiter.Count, [key], [60_000, 3, 3_600_000], Ct);
+        var blockTtl = await db.KeyTimeToLiveAsync(key);
+
+        Assert.Equal([1L, 2L, 3L], new[] { first, second, third });
+        Assert.InRange(firstTtl!.Value, TimeSpan.FromSeconds(50), TimeSpan.FromSeconds(60));
+        Assert.InRange(blockTtl!.Value, TimeSpan.FromMinutes(59), TimeSpan.FromHours(1));
+    }
+}
