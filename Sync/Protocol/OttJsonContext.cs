@@ -32,6 +32,7 @@ namespace Ott.Sync.Protocol;
 [JsonSerializable(typeof(GenerateResponse))]
 [JsonSerializable(typeof(StatusResponse))]
 [JsonSerializable(typeof(OwnershipView))]
+[JsonSerializable(typeof(PreviewAddResponse))]
 internal sealed partial class OttJsonContext : JsonSerializerContext;
 
 internal static class OttJsonExtensions
