@@ -1,7 +1,9 @@
 using System.Collections.Frozen;
 using System.Collections.Immutable;
+using Microsoft.Extensions.Options;
 using Ott.Sync.Protocol;
 using Ott.Sync.Rooms;
+using Ott.Sync.Storage;
 
 namespace Ott.Sync.Media;
 
@@ -15,6 +17,27 @@ public interface IMediaResolver
 
     /// <summary>The metadata of one video. Throws <see cref="OttException"/> with a protocol error.</summary>
     Task<QueueItem> ResolveAsync(VideoId id, CancellationToken ct);
+
+    /// <summary>The collection (a playlist) a URL names for previewAdd, or null; most services have none.</summary>
+    MediaCollection? CollectionOf(Uri url) => null;
+
+    /// <summary>A collection's videos, complete enough to queue. Throws <see cref="OttException"/>.</summary>
+    Task<IReadOnlyList<QueueItem>> ResolveCollectionAsync(string collectionId, CancellationToken ct) =>
+        throw new NotSupportedException();
+}
+
+/// <summary>A playlist: its id, and the video the URL also named (previewAdd highlights it).</summary>
+public sealed record MediaCollection(string Id, string? Highlight);
+
+/// <summary>previewAdd's search text provider (protocol.md §4.4).</summary>
+public interface IMediaSearch
+{
+    string Service { get; }
+
+    /// <summary>False when the provider is not configured (for example no API key).</summary>
+    bool IsEnabled { get; }
+
+    Task<IReadOnlyList<QueueItem>> SearchAsync(string query, CancellationToken ct);
 }
 
 /// <summary>Measures a media file's length when it can (the media issue plugs ffprobe in here).</summary>
@@ -97,21 +120,39 @@ internal sealed class DirectResolver(IMediaProbe probe) : IMediaResolver
     }
 }
 
-/// <summary>Runs the resolvers for Add and PlayNow before a command reaches its room (design.md §5.4).</summary>
-internal sealed class MediaService(IEnumerable<IMediaResolver> resolvers)
+/// <summary>previewAdd's answer: the videos, the highlighted one, and how long clients may cache it.</summary>
+internal sealed record MediaPreview(IReadOnlyList<QueueItem> Videos, QueueItem? Highlighted, TimeSpan MaxAge);
+
+/// <summary>
+/// Runs the resolvers for Add and PlayNow before a command reaches its room, and for previewAdd
+/// (design.md §5.4). Every lookup goes through <see cref="MediaCache"/>: Redis, shared by all nodes,
+/// with single-flight per key.
+/// </summary>
+internal sealed class MediaService(
+    IEnumerable<IMediaResolver> resolvers, IEnumerable<IMediaSearch> searches, MediaCache cache, RedisKeys keys,
+    IOptions<MediaOptions> options)
 {
     private readonly FrozenDictionary<string, IMediaResolver> _byService =
         resolvers.ToFrozenDictionary(r => r.Service, StringComparer.Ordinal);
 
-    public static readonly TimeSpan LookupTimeout = TimeSpan.FromSeconds(10);
+    // `direct` goes last: a more specific service (hls, dash, youtube) wins over a file extension.
+    private readonly IMediaResolver[] _matchOrder =
+        [.. resolvers.Where(r => r.Service != "direct"), .. resolvers.Where(r => r.Service == "direct")];
+
+    private readonly IMediaSearch[] _searches = [.. searches];
+
+    private MediaOptions Options => options.Value;
+
+    private static bool IsUrl(string text, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Uri? url) =>
+        Uri.TryCreate(text, UriKind.Absolute, out url) && url.Host.Length > 0;
 
     /// <summary>The video a URL names, or the UnsupportedServiceException it earns.</summary>
     public (VideoId? Id, OttFailure? Failure) Recognise(string input)
     {
         var text = input.Trim();
-        if (Uri.TryCreate(text, UriKind.Absolute, out var url) && url.Host.Length > 0)
+        if (IsUrl(text, out var url))
         {
-            foreach (var resolver in _byService.Values)
+            foreach (var resolver in _matchOrder)
             {
                 if (resolver.Match(url) is { } id)
                 {
@@ -128,9 +169,112 @@ internal sealed class MediaService(IEnumerable<IMediaResolver> resolvers)
         {
             throw new OttException(OttFailure.UnsupportedService(id.Id));
         }
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(LookupTimeout);
-        return await resolver.ResolveAsync(id, timeout.Token);
+        var item = await cache.GetOrFetchAsync(keys.MediaVideo(id.Service, id.Id), MediaFailures.Display(id.Service),
+            OttJsonContext.Default.QueueItem, token => resolver.ResolveAsync(id, token), TtlOf, ct);
+        // Items are cached as resolved; a preview's highlight never travels into a queue.
+        return item.Highlight is null ? item : item with { Highlight = null };
+    }
+
+    // Items whose length could not be measured are retried sooner.
+    private TimeSpan TtlOf(QueueItem item) => item.Length is null ? Options.SearchCacheTtl : Options.VideoCacheTtl;
+
+    /// <summary>previewAdd (protocol.md §4.4): several lines, one URL, or search text.</summary>
+    public async Task<MediaPreview> PreviewAsync(string input, string? adapter, CancellationToken ct)
+    {
+        var text = input.Trim();
+        if (text.Contains('\n', StringComparison.Ordinal) || text.Contains('\r', StringComparison.Ordinal))
+        {
+            var ids = new List<VideoId>();
+            foreach (var line in text.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (!IsUrl(line, out _))
+                {
+                    continue;
+                }
+                var (id, failure) = Recognise(line);
+                ids.Add(id ?? throw new OttException(failure!));
+            }
+            // Bounded, so one pasted list cannot start a probe or API call per line all at once.
+            var items = new QueueItem[ids.Count];
+            await Parallel.ForEachAsync(Enumerable.Range(0, ids.Count),
+                new ParallelOptions { CancellationToken = ct, MaxDegreeOfParallelism = 8 },
+                async (i, token) => items[i] = await ResolveAsync(ids[i], token));
+            return new MediaPreview(items, null, Options.PreviewMaxAge);
+        }
+        if (IsUrl(text, out var url))
+        {
+            foreach (var resolver in _matchOrder)
+            {
+                if (resolver.CollectionOf(url) is { } collection)
+                {
+                    return await PreviewCollectionAsync(resolver, collection, ct);
+                }
+            }
+            var (id, failure) = Recognise(text);
+            var item = await ResolveAsync(id ?? throw new OttException(failure!), ct);
+            return new MediaPreview([item], null, Options.PreviewMaxAge);
+        }
+        if (text.Length < Options.SearchMinLength)
+        {
+            throw new OttException(new OttFailure("InvalidAddPreviewInputException",
+                $"Your search query must at least {Options.SearchMinLength} characters, or supply a Youtube video, playlist, or channel link."));
+        }
+        var provider = string.IsNullOrEmpty(adapter) ? Options.SearchProvider : adapter;
+        var search = _searches.FirstOrDefault(s => s.Service == provider && s.IsEnabled)
+            ?? throw new OttException(OttFailure.FeatureDisabled("Searching has been disabled by an administrator.", 400));
+        var results = await cache.GetOrFetchAsync(keys.MediaSearch(search.Service, text), MediaFailures.Display(search.Service),
+            OttJsonContext.Default.ListQueueItem, async token => (await search.SearchAsync(text, token)).ToList(),
+            _ => Options.SearchCacheTtl, ct);
+        await CacheItemsAsync(results);
+        return new MediaPreview(results, null, Options.SearchPreviewMaxAge);
+    }
+
+    // A playlist with the URL's own video highlighted: marked in place when the playlist holds
+    // it, otherwise looked up and put first. When the playlist cannot be read, the video alone
+    // is the answer (as OTT does).
+    private async Task<MediaPreview> PreviewCollectionAsync(IMediaResolver resolver, MediaCollection collection, CancellationToken ct)
+    {
+        List<QueueItem> items;
+        try
+        {
+            items = await cache.GetOrFetchAsync(keys.MediaCollection(resolver.Service, collection.Id),
+                MediaFailures.Display(resolver.Service), OttJsonContext.Default.ListQueueItem,
+                async token => (await resolver.ResolveCollectionAsync(collection.Id, token)).ToList(),
+                _ => Options.SearchCacheTtl, ct);
+        }
+        catch (OttException) when (collection.Highlight is not null)
+        {
+            var single = await ResolveAsync(new VideoId(resolver.Service, collection.Highlight), ct);
+            return new MediaPreview([single], null, Options.PreviewMaxAge);
+        }
+        await CacheItemsAsync(items);
+        if (collection.Highlight is not { } highlight)
+        {
+            return new MediaPreview(items, null, Options.PreviewMaxAge);
+        }
+        var index = items.FindIndex(i => i.Id == highlight);
+        var highlighted = (index >= 0 ? items[index] : await ResolveAsync(new VideoId(resolver.Service, highlight), ct))
+            with
+        { Highlight = true };
+        if (index >= 0)
+        {
+            items[index] = highlighted;
+        }
+        else
+        {
+            items.Insert(0, highlighted);
+        }
+        return new MediaPreview(items, highlighted, Options.PreviewMaxAge);
+    }
+
+    // Playlist and search items are complete, so adding one of them later needs no upstream call.
+    private async Task CacheItemsAsync(IEnumerable<QueueItem> items)
+    {
+        foreach (var item in items.Where(i => i.Length is not null))
+        {
+            await cache.WriteAsync(keys.MediaVideo(item.Service, item.Id), item with { Highlight = null },
+                OttJsonContext.Default.QueueItem, Options.VideoCacheTtl);
+        }
     }
 
     /// <summary>Everything an Add or PlayNow needs, looked up outside the room; errors are carried, not thrown.</summary>

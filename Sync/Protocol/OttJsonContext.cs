@@ -36,6 +36,7 @@ namespace Ott.Sync.Protocol;
 [JsonSerializable(typeof(AccountUserResponse))]
 [JsonSerializable(typeof(AccountResponse))]
 [JsonSerializable(typeof(OwnedRoomsResponse))]
+[JsonSerializable(typeof(PreviewAddResponse))]
 internal sealed partial class OttJsonContext : JsonSerializerContext;
 
 internal static class OttJsonExtensions

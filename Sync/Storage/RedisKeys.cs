@@ -63,6 +63,20 @@ internal sealed class RedisKeys
 
     public RedisChannel NodeChannel(string nodeId) => RedisChannel.Literal(Prefix + "node:" + nodeId);
 
+    // Media metadata caches (`{p}cache:*`, media issue). Ids of URL services are URLs; long ones
+    // and free-text search queries are hashed so a key stays short and printable.
+    public RedisKey MediaVideo(string service, string id) => $"{Prefix}cache:video:{service}:{CacheId(id)}";
+
+    public RedisKey MediaCollection(string service, string id) => $"{Prefix}cache:collection:{service}:{CacheId(id)}";
+
+    public RedisKey MediaSearch(string service, string query) =>
+        $"{Prefix}cache:search:{service}:{Hash(query.Trim().ToLowerInvariant())}";
+
+    private static string CacheId(string id) => id.Length <= 200 ? id : "sha256-" + Hash(id);
+
+    private static string Hash(string text) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
+
     private RedisKey RoomKey(string room, string suffix) => RoomName(room, suffix);
 
     private string RoomName(string room, string suffix) => $"{Prefix}room:{{{Canonical(room)}}}:{suffix}";

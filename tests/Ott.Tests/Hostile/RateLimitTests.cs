@@ -57,6 +57,10 @@ public sealed class RateLimitCostTests(RateLimitedApplication app) : IClassFixtu
         });
         Assert.Equal(before - 274, Remaining(remove));
 
+        using var search = await http.GetAsync("/api/data/previewAdd?input=ab");
+        Assert.Equal(HttpStatusCode.BadRequest, search.StatusCode);
+        Assert.Equal(before - 349, Remaining(search));
+
         using var get = await http.GetAsync($"/api/room/{room}");
         Assert.False(get.Headers.Contains("X-RateLimit-Remaining"), "room GET is not rate-limited");
     }
