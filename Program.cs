@@ -4,6 +4,7 @@ using Ott.Sync.Connections;
 using Ott.Sync.Endpoints;
 using Ott.Sync.Protocol;
 using Ott.Sync.Storage;
+using Ott.Sync.Telemetry;
 
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.AddOttStorage();
@@ -12,6 +13,7 @@ builder.AddOttRooms();
 builder.AddOttConnections();
 builder.AddOttJson();
 builder.AddOttAuth();
+builder.AddOttTelemetry();
 
 var app = builder.Build();
 app.UseWebSockets();
@@ -21,5 +23,8 @@ app.MapStatusEndpoints();
 app.MapAuthEndpoints();
 app.MapUserEndpoints();
 app.MapRoomEndpoints();
+app.MapAnnounceEndpoints();
+app.MapOttOperations();
+app.MapDebugEndpoints(app.Configuration, app.Environment);
 app.MapWatchPageEndpoints();
 app.Run();

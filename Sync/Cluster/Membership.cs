@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Ott.Sync.Storage;
+using Ott.Sync.Telemetry;
 
 namespace Ott.Sync.Cluster;
 
@@ -11,6 +12,7 @@ internal sealed partial class Membership(
     RoomStore store,
     NodeIdentity node,
     ClusterClock clock,
+    OttMetrics metrics,
     IOptions<ClusterOptions> options,
     ILogger<Membership> logger) : BackgroundService
 {
@@ -34,7 +36,9 @@ internal sealed partial class Membership(
     {
         var sent = clock.Time.GetUtcNow();
         var result = await store.HeartbeatAsync(node.Id, options.Value.NodeTimeout, ct);
-        clock.Sample(result.RedisTimeMs, sent, clock.Time.GetUtcNow());
+        var received = clock.Time.GetUtcNow();
+        clock.Sample(result.RedisTimeMs, sent, received);
+        metrics.RedisRoundTrip(received - sent);
         return UpdateLive(result.LiveNodes);
     }
 

@@ -5,6 +5,7 @@ using Ott.Sync.Auth;
 using Ott.Sync.Cluster;
 using Ott.Sync.Protocol;
 using Ott.Sync.Rooms;
+using Ott.Sync.Telemetry;
 
 namespace Ott.Sync.Connections;
 
@@ -27,6 +28,7 @@ internal sealed partial class RoomConnection : IRoomClient, IDisposable
     private readonly ConnectionsOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly OttMetrics _metrics;
     private readonly Channel<ReadOnlyMemory<byte>> _outbox;
     private readonly Queue<long> _inputErrors = new();
     private readonly CancellationTokenSource _closing = new();
@@ -35,7 +37,7 @@ internal sealed partial class RoomConnection : IRoomClient, IDisposable
     private bool _joined;
 
     public RoomConnection(WebSocket socket, string room, RoomManager rooms, ApiAuthenticator auth, IAccountDirectory accounts,
-        ClientManager clients, NodeIdentity node, ConnectionsOptions options, TimeProvider time, ILogger logger)
+        ClientManager clients, NodeIdentity node, ConnectionsOptions options, TimeProvider time, ILogger logger, OttMetrics metrics)
     {
         _socket = socket;
         _room = room;
@@ -47,6 +49,7 @@ internal sealed partial class RoomConnection : IRoomClient, IDisposable
         _options = options;
         _time = time;
         _logger = logger;
+        _metrics = metrics;
         _outbox = Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(options.OutboxCapacity)
         {
             SingleReader = true,
@@ -63,6 +66,7 @@ internal sealed partial class RoomConnection : IRoomClient, IDisposable
         if (!_outbox.Writer.TryWrite(frame) && _close is null)
         {
             Log.SlowConsumer(_logger, ClientId, _room);
+            _metrics.SlowConsumer();
             Close(1013, "Too slow", discard: true);
         }
     }
@@ -96,6 +100,7 @@ internal sealed partial class RoomConnection : IRoomClient, IDisposable
     public async Task RunAsync(CancellationToken ct)
     {
         _clients.Register(this);
+        _metrics.SocketOpened();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var sending = SendLoopAsync(linked.Token);
         try
@@ -109,6 +114,7 @@ internal sealed partial class RoomConnection : IRoomClient, IDisposable
         finally
         {
             _clients.Unregister(this);
+            _metrics.SocketClosed();
             if (_joined)
             {
                 _rooms.Leave(_room, ClientId);
@@ -135,6 +141,7 @@ internal sealed partial class RoomConnection : IRoomClient, IDisposable
             await foreach (var frame in _outbox.Reader.ReadAllAsync(both.Token))
             {
                 await _socket.SendAsync(frame, WebSocketMessageType.Text, true, both.Token);
+                _metrics.FrameSent(frame.Length);
             }
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException)
@@ -303,6 +310,7 @@ internal sealed partial class RoomConnection : IRoomClient, IDisposable
     private void Reject(OttFailure failure)
     {
         Send(FrameWriter.Write(new ErrorFrame(failure), _time.GetUtcNow()));
+        _metrics.Error(failure.IsInputError ? "input" : "domain", failure.Name ?? "Error");
         if (!failure.IsInputError)
         {
             return;

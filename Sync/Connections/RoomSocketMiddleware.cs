@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Ott.Sync.Auth;
 using Ott.Sync.Cluster;
 using Ott.Sync.Rooms;
+using Ott.Sync.Telemetry;
 
 namespace Ott.Sync.Connections;
 
@@ -22,6 +23,7 @@ internal sealed partial class RoomSocketMiddleware(
     IOptions<ConnectionsOptions> options,
     IOptions<HttpOptions> http,
     TimeProvider time,
+    OttMetrics metrics,
     ILogger<RoomConnection> logger)
 {
     [GeneratedRegex("^[A-Za-z0-9_-]+$")]
@@ -61,7 +63,7 @@ internal sealed partial class RoomSocketMiddleware(
             await CloseAsync(socket, 4001, "Invalid room name");
             return;
         }
-        using var connection = new RoomConnection(socket, room, rooms, auth, accounts, clients, node, options.Value, time, logger);
+        using var connection = new RoomConnection(socket, room, rooms, auth, accounts, clients, node, options.Value, time, logger, metrics);
         using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, clients.DrainToken);
         await connection.RunAsync(lifetime.Token);
     }

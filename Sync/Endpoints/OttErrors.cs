@@ -50,6 +50,7 @@ internal sealed class OttErrorResult(int statusCode, OttError body) : IResult, I
         ArgumentNullException.ThrowIfNull(httpContext);
         var response = httpContext.Response;
         response.StatusCode = StatusCode;
+        httpContext.RequestServices.GetService<Ott.Sync.Telemetry.OttMetrics>()?.Error("http", Body.Error.Name ?? "Error");
         if (RetryAfter is { } retryAfter)
         {
             // Whole seconds, rounded up so a client never retries early.

@@ -21,7 +21,9 @@ public sealed record InvalidClientMessage(OttFailure Failure) : ClientMessage;
 public static class ClientMessageParser
 {
     private static readonly JsonNodeOptions NodeOptions = new() { PropertyNameCaseInsensitive = false };
-    private static readonly JsonDocumentOptions DocOptions = new() { MaxDepth = 64 };
+    // Duplicate keys are rejected while parsing: JsonObject would otherwise throw ArgumentException on
+    // first access, which is a fault (Unknown) instead of the InvalidMessage a malformed frame gets.
+    private static readonly JsonDocumentOptions DocOptions = new() { MaxDepth = 64, AllowDuplicateProperties = false };
     public static readonly string[] Statuses = ["none", "ready", "buffering", "error"];
 
     public static ClientMessage Parse(ReadOnlySpan<byte> utf8)

@@ -31,6 +31,7 @@ namespace Ott.Sync.Protocol;
 [JsonSerializable(typeof(RoomResponse))]
 [JsonSerializable(typeof(GenerateResponse))]
 [JsonSerializable(typeof(StatusResponse))]
+[JsonSerializable(typeof(OwnershipView))]
 internal sealed partial class OttJsonContext : JsonSerializerContext;
 
 internal static class OttJsonExtensions

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Ott.Sync.Cluster;
 using Ott.Sync.Protocol;
 using Ott.Sync.Storage;
+using Ott.Sync.Telemetry;
 
 namespace Ott.Sync.Rooms;
 
@@ -35,6 +36,7 @@ internal sealed partial class RoomActor : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Action<RoomActor> _onStopped;
     private readonly Func<FetchSegments, RoomActor, Task>? _fetchSegments;
+    private readonly OttMetrics _metrics;
     private readonly Dictionary<string, IRoomClient> _clients = new(StringComparer.Ordinal);
     private readonly List<IRoomClient> _attached = [];
     private readonly CancellationTokenSource _stop = new();
@@ -47,7 +49,7 @@ internal sealed partial class RoomActor : IAsyncDisposable
     public RoomActor(
         string key, LeaseToken token, RoomState state, string storedJson, long deadline,
         RoomStore store, ClusterClock clock, RoomsOptions rooms, LeaseOptions lease, RoomContext ctx,
-        ILogger logger, Action<RoomActor> onStopped, Func<FetchSegments, RoomActor, Task>? fetchSegments)
+        ILogger logger, Action<RoomActor> onStopped, Func<FetchSegments, RoomActor, Task>? fetchSegments, OttMetrics metrics)
     {
         Key = key;
         Token = token;
@@ -62,6 +64,7 @@ internal sealed partial class RoomActor : IAsyncDisposable
         _logger = logger;
         _onStopped = onStopped;
         _fetchSegments = fetchSegments;
+        _metrics = metrics;
         _mailbox = Channel.CreateBounded<Envelope>(new BoundedChannelOptions(rooms.MailboxCapacity)
         {
             SingleReader = true,
@@ -86,6 +89,12 @@ internal sealed partial class RoomActor : IAsyncDisposable
     public TimeSpan? StateTtl => _state.IsTemporary ? _rooms.TemporaryStateTtl : null;
 
     public bool DeadlineValid => _clock.Time.GetTimestamp() < Volatile.Read(ref _deadline);
+
+    public TimeSpan DeadlineRemaining(TimeProvider time)
+    {
+        var ticks = Volatile.Read(ref _deadline) - time.GetTimestamp();
+        return TimeSpan.FromSeconds((double)ticks / time.TimestampFrequency);
+    }
 
     /// <summary>Called by the lease keeper after a successful renew that started at <paramref name="sentAt"/>.</summary>
     public void ExtendDeadline(long sentAt) =>
@@ -197,6 +206,10 @@ internal sealed partial class RoomActor : IAsyncDisposable
             {
                 _clients.Remove(failedJoin.User.ClientId);
             }
+            if (envelope.Command is not TickCommand)
+            {
+                _metrics.Request(CommandName(envelope.Command), outcome.Failed ? "rejected" : "ok");
+            }
             state = outcome.State;
             outputs.AddRange(outcome.Outputs);
             replies.Add((envelope, outcome.Error));
@@ -239,6 +252,12 @@ internal sealed partial class RoomActor : IAsyncDisposable
         return true;
     }
 
+    private static string CommandName(RoomCommand command) => command switch
+    {
+        RequestCommand r => r.Request.Type.ToString(),
+        _ => command.GetType().Name.Replace("Command", "", StringComparison.Ordinal),
+    };
+
     private static TimeSpan IdleFor(RoomState state, DateTimeOffset now) =>
         state.Users.IsEmpty ? now - state.LastActiveAt : TimeSpan.Zero;
 
@@ -253,7 +272,10 @@ internal sealed partial class RoomActor : IAsyncDisposable
         {
             try
             {
-                return await _store.FencedWriteAsync(Key, Token, json, StateTtl, ct);
+                var sent = _clock.Time.GetTimestamp();
+                var accepted = await _store.FencedWriteAsync(Key, Token, json, StateTtl, ct);
+                _metrics.FencedWrite(_clock.Time.GetElapsedTime(sent), accepted);
+                return accepted;
             }
             catch (Exception e) when (e is TimeoutException or StackExchange.Redis.RedisConnectionException or StackExchange.Redis.RedisTimeoutException)
             {
@@ -297,6 +319,7 @@ internal sealed partial class RoomActor : IAsyncDisposable
 
     private void Release(RoomState before, RoomState after, List<RoomOutput> outputs, DateTimeOffset now)
     {
+        var started = _clock.Time.GetTimestamp();
         foreach (var output in outputs)
         {
             switch (output)
@@ -337,6 +360,7 @@ internal sealed partial class RoomActor : IAsyncDisposable
                 client.Send(delta);
             }
         }
+        _metrics.FanOut(_clock.Time.GetElapsedTime(started));
     }
 
     private async Task UnloadNowAsync(UnloadReason reason)
@@ -383,6 +407,7 @@ internal sealed partial class RoomActor : IAsyncDisposable
     private Task DemoteAsync()
     {
         Log.Demoted(_logger, Key, Token.Epoch);
+        _metrics.LeaseLost();
         foreach (var client in _clients.Values)
         {
             client.Close(1012, "Room moved");

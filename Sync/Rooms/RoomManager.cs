@@ -5,6 +5,7 @@ using Ott.Sync.Cluster;
 using Ott.Sync.Media;
 using Ott.Sync.Protocol;
 using Ott.Sync.Storage;
+using Ott.Sync.Telemetry;
 
 namespace Ott.Sync.Rooms;
 
@@ -37,6 +38,7 @@ internal sealed partial class RoomManager(
     IOptions<RoomsOptions> roomsOptions,
     IOptions<LeaseOptions> leaseOptions,
     IOptions<SponsorBlockOptions> sponsorBlock,
+    OttMetrics metrics,
     ILoggerFactory loggers) : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, RoomActor> _actors = new(StringComparer.Ordinal);
@@ -188,13 +190,18 @@ internal sealed partial class RoomManager(
     {
         var deadline = sentAt + (long)((Lease.Ttl - Lease.EffectiveMargin).TotalSeconds * clock.Time.TimestampFrequency);
         var actor = new RoomActor(key, token, state, json, deadline, store, clock, Rooms, Lease, _ctx,
-            loggers.CreateLogger<RoomActor>(), OnStopped, FetchSegmentsAsync);
+            loggers.CreateLogger<RoomActor>(), OnStopped, FetchSegmentsAsync, metrics);
         _actors[key] = actor;
+        metrics.LeaseAcquired();
+        metrics.RoomLoaded();
         return actor;
     }
 
-    private void OnStopped(RoomActor actor) =>
+    private void OnStopped(RoomActor actor)
+    {
         _actors.TryRemove(new KeyValuePair<string, RoomActor>(actor.Key, actor));
+        metrics.RoomStopped();
+    }
 
     private async Task FetchSegmentsAsync(FetchSegments fetch, RoomActor actor)
     {
@@ -301,6 +308,7 @@ internal sealed partial class RoomManager(
     public async Task RestoreAsync(CancellationToken ct)
     {
         await membership.WaitSettledAsync(ct);
+        var started = clock.Time.GetTimestamp();
         var rooms = await store.ActiveRoomsAsync(ct);
         await Parallel.ForEachAsync(rooms, new ParallelOptions { CancellationToken = ct, MaxDegreeOfParallelism = Rooms.RestoreConcurrency }, async (room, token) =>
         {
@@ -316,6 +324,7 @@ internal sealed partial class RoomManager(
                 Log.RestoreFailed(_logger, e, room);
             }
         });
+        metrics.Restored(clock.Time.GetElapsedTime(started));
         Log.Restored(_logger, rooms.Count, node.Id);
     }
 

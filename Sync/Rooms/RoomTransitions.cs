@@ -156,7 +156,8 @@ public static class RoomTransitions
                     if (user is not null) Outputs.Add(new Broadcast(new ChatFrame(user.Info(S), chat.Text)));
                     break;
                 case UndoRequest undo:
-                    Undo(user, role, undo.Event);
+                    // Undo runs as the actor's connection (§4.3, §6.7): a REST caller must be connected.
+                    Undo(user ?? throw new OttException(OttFailure.ClientNotFoundInRoom(S.Name)), role, undo.Event);
                     break;
                 case ApplySettingsRequest settings:
                     ApplySettings(role, settings.Settings);
@@ -519,7 +520,8 @@ public static class RoomTransitions
         private void MakeCurrent(QueueItem item, double position)
         {
             var queue = S.Queue.RemoveAll(i => Same(i, item));
-            if (S.CurrentSource is { } current)
+            // The queue never holds the current item (§6.1): undoing a dj-mode skip replays the same item.
+            if (S.CurrentSource is { } current && !Same(current, item))
             {
                 queue = queue.Insert(0, current with { StartAt = S.LivePosition(_now) });
             }
@@ -703,7 +705,9 @@ public static class RoomTransitions
             var description = patch.Description is { } d && d != S.Description ? d : null;
             var visibility = patch.Visibility is { } v && v != S.Visibility ? v : (Visibility?)null;
             var queueMode = patch.QueueMode is { } q && q != S.QueueMode ? q : (QueueMode?)null;
-            var categories = patch.AutoSkipSegmentCategories is { } c && !c.SequenceEqual(S.AutoSkipSegmentCategories) ? c : null;
+            // Categories are compared and stored normalised, whoever built the patch (§6.6).
+            var categories = patch.AutoSkipSegmentCategories is { } c && SegmentCategories.Normalize(c) is var normal
+                && !normal.SequenceEqual(S.AutoSkipSegmentCategories) ? normal : null;
             var restore = patch.RestoreQueueBehavior is { } r && r != S.RestoreQueueBehavior ? r : (RestoreQueueBehavior?)null;
             var voteSkip = patch.EnableVoteSkip is { } vs && vs != S.EnableVoteSkip ? vs : (bool?)null;
             var grantChanges = new Dictionary<Role, int>();
@@ -764,58 +768,58 @@ public static class RoomTransitions
             switch ((RequestType)recorded.Type)
             {
                 case RequestType.Seek:
-                {
-                    Gate(role, Permissions.Seek);
-                    var echoed = echo["additional"] is JsonObject additional && Zod.TryGetDouble(additional["prevPosition"], out var p) && p >= 0
-                        ? p : recorded.PrevPosition ?? 0;
-                    MarkUndone(idx);
-                    Seek(user, echoed, new JsonObject { ["type"] = (int)RequestType.Seek, ["value"] = echoed });
-                    break;
-                }
+                    {
+                        Gate(role, Permissions.Seek);
+                        var echoed = echo["additional"] is JsonObject additional && Zod.TryGetDouble(additional["prevPosition"], out var p) && p >= 0
+                            ? p : recorded.PrevPosition ?? 0;
+                        MarkUndone(idx);
+                        Seek(user, echoed, new JsonObject { ["type"] = (int)RequestType.Seek, ["value"] = echoed });
+                        break;
+                    }
                 case RequestType.Skip:
-                {
-                    var item = recorded.Video!;
-                    Gate(role, Permissions.PlayNow);
-                    Gate(role, S.Queue.Any(i => Same(i, item)) ? Permissions.Order : Permissions.Add);
-                    MarkUndone(idx);
-                    var speed = S.PlaybackSpeed;
-                    MakeCurrent(item, recorded.PrevPosition ?? 0);
-                    S = S with { PlaybackSpeed = speed };
-                    break;
-                }
+                    {
+                        var item = recorded.Video!;
+                        Gate(role, Permissions.PlayNow);
+                        Gate(role, S.Queue.Any(i => Same(i, item)) ? Permissions.Order : Permissions.Add);
+                        MarkUndone(idx);
+                        var speed = S.PlaybackSpeed;
+                        MakeCurrent(item, recorded.PrevPosition ?? 0);
+                        S = S with { PlaybackSpeed = speed };
+                        break;
+                    }
                 case RequestType.Add:
-                {
-                    Gate(role, Permissions.Remove);
-                    var queued = recorded.Videos!.Where(v => S.Queue.Any(q => Same(q, v))).ToList();
-                    if (queued.Count == 0)
                     {
-                        throw new OttException(OttFailure.VideoNotFound());
-                    }
-                    MarkUndone(idx);
-                    foreach (var item in queued)
-                    {
-                        var videoId = new VideoId(item.Service, item.Id);
-                        Remove(user, videoId, new JsonObject
+                        Gate(role, Permissions.Remove);
+                        var queued = recorded.Videos!.Where(v => S.Queue.Any(q => Same(q, v))).ToList();
+                        if (queued.Count == 0)
                         {
-                            ["type"] = (int)RequestType.Remove,
-                            ["video"] = new JsonObject { ["service"] = item.Service, ["id"] = item.Id },
-                        });
+                            throw new OttException(OttFailure.VideoNotFound());
+                        }
+                        MarkUndone(idx);
+                        foreach (var item in queued)
+                        {
+                            var videoId = new VideoId(item.Service, item.Id);
+                            Remove(user, videoId, new JsonObject
+                            {
+                                ["type"] = (int)RequestType.Remove,
+                                ["video"] = new JsonObject { ["service"] = item.Service, ["id"] = item.Id },
+                            });
+                        }
+                        break;
                     }
-                    break;
-                }
                 case RequestType.Remove:
-                {
-                    Gate(role, Permissions.Add);
-                    var item = recorded.Video!;
-                    if (IsCurrentOrQueued(new VideoId(item.Service, item.Id)))
                     {
-                        throw new OttException(OttFailure.VideoAlreadyQueued());
+                        Gate(role, Permissions.Add);
+                        var item = recorded.Video!;
+                        if (IsCurrentOrQueued(new VideoId(item.Service, item.Id)))
+                        {
+                            throw new OttException(OttFailure.VideoAlreadyQueued());
+                        }
+                        MarkUndone(idx);
+                        var at = Math.Min(recorded.QueueIdx ?? S.Queue.Count, S.Queue.Count);
+                        S = S with { Queue = S.Queue.Insert(at, item) };
+                        break;
                     }
-                    MarkUndone(idx);
-                    var at = Math.Min(recorded.QueueIdx ?? S.Queue.Count, S.Queue.Count);
-                    S = S with { Queue = S.Queue.Insert(at, item) };
-                    break;
-                }
                 default:
                     throw new OttException(OttFailure.BadApiArgument("event", "this event cannot be undone"));
             }

@@ -47,6 +47,9 @@ internal sealed partial class RedisConnection : IHostedLifecycleService, IAsyncD
 
     public IDatabase Database => Multiplexer.GetDatabase();
 
+    /// <summary>Connected now (false before the first connect and while the multiplexer reconnects).</summary>
+    public bool IsConnected => Volatile.Read(ref _multiplexer) is { IsConnected: true };
+
     internal EmbeddedGarnet? Embedded => _garnet;
 
     public Task ConnectAsync(CancellationToken ct)

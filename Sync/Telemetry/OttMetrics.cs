@@ -1,0 +1,80 @@
+using System.Diagnostics.Metrics;
+
+namespace Ott.Sync.Telemetry;
+
+/// <summary>
+/// The <c>Ott</c> meter (design.md §16). Instruments come from IMeterFactory, never a static Meter,
+/// because several apps share one process in tests. Names are <c>ott.&lt;area&gt;.&lt;name&gt;</c>, which the
+/// Prometheus exporter turns into <c>ott_*</c> series.
+/// </summary>
+internal sealed class OttMetrics
+{
+    public const string MeterName = "Ott";
+
+    private readonly Counter<long> _requests;
+    private readonly Counter<long> _errors;
+    private readonly UpDownCounter<long> _sockets;
+    private readonly Counter<long> _frames;
+    private readonly Counter<long> _frameBytes;
+    private readonly Counter<long> _slowConsumers;
+    private readonly Histogram<double> _fencedWrite;
+    private readonly Histogram<double> _redisRoundTrip;
+    private readonly Counter<long> _rejectedWrites;
+    private readonly Counter<long> _leaseAcquisitions;
+    private readonly Counter<long> _leaseLosses;
+    private readonly UpDownCounter<long> _roomsLoaded;
+    private readonly Histogram<double> _restore;
+    private readonly Histogram<double> _fanOut;
+
+    public OttMetrics(IMeterFactory factory)
+    {
+        var meter = factory.Create(MeterName);
+        _requests = meter.CreateCounter<long>("ott.room.requests", description: "Room commands applied, by type and outcome");
+        _errors = meter.CreateCounter<long>("ott.errors", description: "Rejected messages and requests, by kind and name");
+        _sockets = meter.CreateUpDownCounter<long>("ott.sockets.connected", description: "Open room WebSockets on this node");
+        _frames = meter.CreateCounter<long>("ott.frames.sent", description: "Server frames written to sockets");
+        _frameBytes = meter.CreateCounter<long>("ott.frames.bytes", unit: "By", description: "Bytes of server frames written to sockets");
+        _slowConsumers = meter.CreateCounter<long>("ott.sockets.slow_consumer_closes", description: "Sockets closed with 1013 because their outbox was full");
+        _fencedWrite = meter.CreateHistogram<double>("ott.redis.fenced_write.duration", unit: "s", description: "Fenced writes of a room's stored record");
+        _redisRoundTrip = meter.CreateHistogram<double>("ott.redis.heartbeat.duration", unit: "s", description: "Heartbeat round trips to the store");
+        _rejectedWrites = meter.CreateCounter<long>("ott.redis.rejected_writes", description: "Fenced writes refused because the lease token no longer matched");
+        _leaseAcquisitions = meter.CreateCounter<long>("ott.lease.acquisitions", description: "Room leases taken by create or activation");
+        _leaseLosses = meter.CreateCounter<long>("ott.lease.losses", description: "Room leases lost (demotions)");
+        _roomsLoaded = meter.CreateUpDownCounter<long>("ott.rooms.loaded", description: "Rooms owned and loaded on this node");
+        _restore = meter.CreateHistogram<double>("ott.rooms.restore.duration", unit: "s", description: "Eager restore of the rooms that were loaded at the last stop");
+        _fanOut = meter.CreateHistogram<double>("ott.room.release.duration", unit: "s", description: "Release of a batch's outputs to local sockets (fan-out)");
+    }
+
+    public void Request(string type, string outcome) =>
+        _requests.Add(1, new KeyValuePair<string, object?>("type", type), new KeyValuePair<string, object?>("outcome", outcome));
+
+    public void Error(string kind, string name) =>
+        _errors.Add(1, new KeyValuePair<string, object?>("kind", kind), new KeyValuePair<string, object?>("name", name));
+
+    public void SocketOpened() => _sockets.Add(1);
+    public void SocketClosed() => _sockets.Add(-1);
+
+    public void FrameSent(int bytes)
+    {
+        _frames.Add(1);
+        _frameBytes.Add(bytes);
+    }
+
+    public void SlowConsumer() => _slowConsumers.Add(1);
+    public void FencedWrite(TimeSpan elapsed, bool accepted)
+    {
+        _fencedWrite.Record(elapsed.TotalSeconds);
+        if (!accepted)
+        {
+            _rejectedWrites.Add(1);
+        }
+    }
+
+    public void RedisRoundTrip(TimeSpan elapsed) => _redisRoundTrip.Record(elapsed.TotalSeconds);
+    public void LeaseAcquired() => _leaseAcquisitions.Add(1);
+    public void LeaseLost() => _leaseLosses.Add(1);
+    public void RoomLoaded() => _roomsLoaded.Add(1);
+    public void RoomStopped() => _roomsLoaded.Add(-1);
+    public void Restored(TimeSpan elapsed) => _restore.Record(elapsed.TotalSeconds);
+    public void FanOut(TimeSpan elapsed) => _fanOut.Record(elapsed.TotalSeconds);
+}

@@ -1,0 +1,225 @@
+using System.Collections;
+using System.Text.Json;
+using Ott.Sync.Protocol;
+using Ott.Sync.Rooms;
+
+namespace Ott.Tests.Unit;
+
+/// <summary>
+/// The actor persists when <c>before.ToStorable()</c> and <c>after.ToStorable()</c> serialise differently
+/// (design.md §3). These tests check that every storable change a transition makes shows in that JSON,
+/// and that presence-only commands leave it byte for byte identical.
+/// </summary>
+public class StorableChangedGuardTests
+{
+    private static string Stored(RoomState s) => JsonSerializer.Serialize(s.ToStorable(), OttJsonContext.Default.StorableRoom);
+
+    /// <summary>Storable data as the record holds it: every positional member, compared by value.</summary>
+    private static bool StorableMembersDiffer(RoomState a, RoomState b)
+    {
+        var members = typeof(RoomState).GetConstructors().Single(c => c.GetParameters().Length > 1).GetParameters().Select(p => p.Name!);
+        foreach (var name in members)
+        {
+            var property = typeof(RoomState).GetProperty(name)!;
+            var va = property.GetValue(a);
+            var vb = property.GetValue(b);
+            var same = va is IEnumerable ea && vb is IEnumerable eb && va is not string
+                ? ea.Cast<object>().SequenceEqual(eb.Cast<object>())
+                : Equals(va, vb);
+            if (!same)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    public enum Expect { Unchanged, Changed }
+
+    public static TheoryData<string, Expect> Cases() => new()
+    {
+        { "join", Expect.Unchanged },
+        { "leave", Expect.Unchanged },
+        { "status", Expect.Unchanged },
+        { "update-user", Expect.Unchanged },
+        { "chat", Expect.Unchanged },
+        { "vote", Expect.Unchanged },
+        { "vote-skip-first-vote", Expect.Unchanged },
+        { "kick", Expect.Unchanged },
+        { "tick-mid-item", Expect.Unchanged },
+        { "play-when-playing", Expect.Unchanged },
+        { "pause-when-paused", Expect.Unchanged },
+        { "skip-nothing-current", Expect.Unchanged },
+        { "order-same-index", Expect.Unchanged },
+        { "play-now-current", Expect.Unchanged },
+        { "settings-unchanged", Expect.Unchanged },
+        { "failed-add", Expect.Unchanged },
+        { "play", Expect.Changed },
+        { "pause", Expect.Changed },
+        { "seek", Expect.Changed },
+        { "skip", Expect.Changed },
+        { "add", Expect.Changed },
+        { "add-list", Expect.Changed },
+        { "remove", Expect.Changed },
+        { "order", Expect.Changed },
+        { "promote", Expect.Changed },
+        { "undo-seek", Expect.Changed },
+        { "settings-title", Expect.Changed },
+        { "settings-grants", Expect.Changed },
+        { "settings-categories", Expect.Changed },
+        { "play-now", Expect.Changed },
+        { "shuffle", Expect.Changed },
+        { "speed", Expect.Changed },
+        { "restore-queue", Expect.Changed },
+        { "update-queue-item", Expect.Changed },
+        { "claim", Expect.Changed },
+        { "tick-end-of-media", Expect.Changed },
+        { "segments-loaded", Expect.Changed },
+        { "vote-mode-leave", Expect.Unchanged },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void StoredJsonChangesExactlyWhenStorableDataChanges(string command, Expect expect)
+    {
+        var room = new TestRoom(isTemporary: false).WithMedia("v1", "v2", "v3", "v4");
+        room.Catalog[new Sync.Protocol.VideoId("direct", "v1")] = TestRoom.Item("v1", length: 60);
+        room.State = room.State with { CurrentSource = TestRoom.Item("v1", length: 60), PrevQueue = [TestRoom.Item("old")] };
+        var a = room.Join("alice", accountId: 1);
+        var b = room.Join("bob");
+        room.Join("carol");
+        room.State = room.State with { Owner = null };
+
+        // Set-up steps some cases need, before the command under test.
+        switch (command)
+        {
+            case "play-when-playing" or "pause" or "tick-mid-item" or "tick-end-of-media":
+                room.Play(a);
+                break;
+            case "undo-seek":
+                room.Seek(a, 10);
+                break;
+            case "vote-skip-first-vote":
+                room.State = room.State with { EnableVoteSkip = true };
+                break;
+            case "vote-mode-leave":
+                room.State = room.State with { QueueMode = QueueMode.Vote };
+                room.Vote(b, "v4");
+                break;
+            case "kick":
+                room.State = room.State with { Owner = new RoomOwner(1, "alice") };
+                break;
+            case "skip-nothing-current":
+                room.State = room.State with { CurrentSource = null, Queue = [] };
+                break;
+        }
+        var seekEvent = room.Events() is [.., var last] ? last : null;
+        room.Elapse(5);
+
+        var before = room.State;
+        var outcome = command switch
+        {
+            "join" => room.Run(new JoinCommand(room.NewUser("dave"))),
+            "leave" => room.Run(new LeaveCommand(b)),
+            "status" => room.Run(new StatusCommand(b, "ready")),
+            "update-user" => room.Run(new UpdateUserCommand(b, "bobby", false, null)),
+            "chat" => room.Chat(a, "hello"),
+            "vote" => room.Vote(a, "v3"),
+            "vote-skip-first-vote" => room.Skip(a),
+            "kick" => room.Kick(a, b),
+            "tick-mid-item" => room.Tick(),
+            "play-when-playing" or "play" => room.Play(a),
+            "pause-when-paused" or "pause" => room.Pause(a),
+            "skip-nothing-current" or "skip" => room.Skip(a),
+            "order-same-index" => room.Order(a, 1, 1),
+            "play-now-current" => room.PlayNow(a, "v1"),
+            "settings-unchanged" => room.Settings(a, """{"title":"","grants":[[0,113250303],[4,1]]}"""),
+            "failed-add" => room.Add(a, "v2"),
+            "seek" => room.Seek(a, 30),
+            "add" => room.Add(a, "v9"),
+            "add-list" => room.AddList(a, "v8", "v9"),
+            "remove" => room.Remove(a, "v3"),
+            "order" => room.Order(a, 0, 2),
+            "promote" => PromoteAsOwner(room, a),
+            "undo-seek" => room.Undo(a, seekEvent!),
+            "settings-title" => room.Settings(a, """{"title":"New"}"""),
+            "settings-grants" => SettingsAsAdmin(room),
+            "settings-categories" => room.Settings(a, """{"autoSkipSegmentCategories":["intro"]}"""),
+            "play-now" => room.PlayNow(a, "v3"),
+            "shuffle" => room.Shuffle(a),
+            "speed" => room.Speed(a, 2),
+            "restore-queue" => room.RestoreQueue(a, discard: true),
+            "update-queue-item" => room.Edit(a, "v2", """{"subtitleUrl":"https://s.example/a.vtt"}"""),
+            "claim" => room.Run(new ClaimCommand(TestRoom.ActorOf(room.User(a)))),
+            "tick-end-of-media" => room.Elapse(60).Tick(),
+            "segments-loaded" => room.Run(new SegmentsLoadedCommand(TestRoom.Item("v1"), [new Segment { Uuid = "s", Category = "intro", StartTime = 1, EndTime = 2 }])),
+            "vote-mode-leave" => room.Run(new LeaveCommand(b)),
+            _ => throw new ArgumentOutOfRangeException(nameof(command)),
+        };
+
+        Assert.True(outcome.Error is null || command == "failed-add", outcome.Error?.Message);
+        var membersChanged = StorableMembersDiffer(before, room.State);
+        var jsonChanged = Stored(before) != Stored(room.State);
+        Assert.Equal(membersChanged, jsonChanged);
+        Assert.Equal(expect == Expect.Changed, jsonChanged);
+    }
+
+    private static RoomOutcome PromoteAsOwner(TestRoom room, string a)
+    {
+        room.State = room.State with { Owner = new RoomOwner(1, "alice") };
+        var registered = room.Join("reg", accountId: 2);
+        return room.Promote(a, registered, 2);
+    }
+
+    private static RoomOutcome SettingsAsAdmin(TestRoom room)
+    {
+        room.State = room.State with { UserRoles = UserRoles.Empty.Assign(9, Role.Administrator) };
+        var admin = room.Join("admin", accountId: 9);
+        return room.Settings(admin, """{"grants":[[0,1]]}""");
+    }
+
+    [Fact]
+    public void EveryRequestTypeIsCoveredByTheGuard()
+    {
+        var covered = new[] { "play", "skip", "seek", "add", "remove", "order", "vote", "promote", "chat", "undo-seek", "settings-title", "play-now", "shuffle", "speed", "restore-queue", "kick", "update-queue-item" };
+        var cases = Cases().Select(row => (string)row[0]).ToHashSet();
+
+        Assert.All(covered, c => Assert.Contains(c, cases));
+        Assert.Equal(17, covered.Length); // request types 2–9 and 11–19
+    }
+
+    [Fact]
+    public void ARetriedRequestIdIsAcknowledgedWithoutApplyingTwice()
+    {
+        var room = new TestRoom().WithMedia("v1", "v2");
+        var a = room.Join("a");
+        var request = TestRoom.Parse("""{"type":5,"video":{"service":"direct","id":"v9"}}""");
+        var command = new RequestCommand(TestRoom.ActorOf(room.User(a)), request, room.LookupFor(request)) { ReqId = "req-1" };
+
+        room.Run(command).Succeeds();
+        Assert.Contains("req-1", room.State.RecentRequestIds);
+        Assert.Contains("req-1", Stored(room.State), StringComparison.Ordinal);
+        var after = room.State;
+
+        var retry = room.Run(command);
+
+        Assert.Null(retry.Error);
+        Assert.Empty(retry.Outputs);
+        Assert.Same(after, room.State);
+    }
+
+    [Fact]
+    public void OnlyTheLastRequestIdsAreKept()
+    {
+        var room = new TestRoom().WithMedia("v1");
+        var a = room.Join("a");
+        for (var i = 0; i < RoomTransitions.KeptRequestIds + 5; i++)
+        {
+            var request = TestRoom.Parse($$"""{"type":4,"value":{{i}}}""");
+            room.Run(new RequestCommand(TestRoom.ActorOf(room.User(a)), request) { ReqId = $"r{i}" });
+        }
+
+        Assert.Equal(RoomTransitions.KeptRequestIds, room.State.RecentRequestIds.Count);
+        Assert.Equal("r5", room.State.RecentRequestIds[0]);
+    }
+}
