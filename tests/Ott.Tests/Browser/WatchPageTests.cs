@@ -3,10 +3,19 @@ using Ott.Tests.Infrastructure;
 
 namespace Ott.Tests.Browser;
 
+// Alone, after the parallel classes: the 0.5 s position checks measure two players on a shared
+// 2-core machine, and under the full suite's load a page step can take seconds.
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class BrowserCollection
+{
+    public const string Name = "Browser";
+}
+
 /// <summary>
 /// The watch page in a real browser (issue 9): two pages in one room, the way two people use it.
 /// Positions are read from each page's &lt;video&gt; element at the same moment.
 /// </summary>
+[Collection(BrowserCollection.Name)]
 public sealed class WatchPageTests(BrowserFixture fixture) : IClassFixture<BrowserFixture>
 {
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(12);
@@ -27,6 +36,11 @@ public sealed class WatchPageTests(BrowserFixture fixture) : IClassFixture<Brows
         await AddAsync(a, fixture.Media.UrlOf("clip-a.mp4"));
         await AddAsync(a, fixture.Media.UrlOf("clip-b.mp4"));
         await WaitForTextAsync(b, "#queue-count", "(1)");
+        // A rejected add is explained, and the URL stays in the box to be fixed.
+        await a.FillAsync("#add-url", fixture.Media.UrlOf("clip-b.mp4"));
+        await a.ClickAsync("#add-form button[type=submit]");
+        await Assertions.Expect(a.Locator("#alerts")).ToContainTextAsync("already in the queue");
+        await Assertions.Expect(a.Locator("#add-url")).ToHaveValueAsync(fixture.Media.UrlOf("clip-b.mp4"));
         await UntilAsync(async () => await SourceAsync(a) == "clip-a.mp4" && await SourceAsync(b) == "clip-a.mp4", "both pages load the first clip");
         // Each page reports its player's status, so both users show as ready on the other page.
         await UntilAsync(async () => await a.Locator("#users .user[data-status=ready]").CountAsync() == 2, "both users are ready");
@@ -161,6 +175,45 @@ public sealed class WatchPageTests(BrowserFixture fixture) : IClassFixture<Brows
 
         await desktop.Context.CloseAsync();
         await phone.Context.CloseAsync();
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task DriftRuleNudgesSmallDriftSeeksLargeDriftAndFollowsTheLivePosition()
+    {
+        var page = await fixture.NewPageAsync();
+        await page.GotoAsync(fixture.BaseUrl + "/");
+        var result = await page.EvaluateAsync<double[]>("""
+            async () => {
+              const { correct, PlaybackClock } = await import('/js/timing.js');
+              let now = 0;
+              const clock = new PlaybackClock(() => now);
+              clock.apply({ isPlaying: true, playbackPosition: 10, playbackSpeed: 1 });
+              now = 2000;
+              const live = clock.live();                               // 12
+              clock.apply({ playbackSpeed: 2 });                       // OTT sends no position: flush at 1×
+              now = 3000;
+              const afterSpeed = clock.live();                         // 12 + 2
+              clock.apply({ isPlaying: false, playbackPosition: 20 });
+              now = 9000;
+              const paused = clock.live();                             // 20
+              const behind = correct(-0.3, 1, true);                   // nudge faster
+              const ahead = correct(0.3, 1.5, true);                   // nudge slower
+              const far = correct(1.5, 1, true);                       // seek
+              const small = correct(0.02, 1, true);                    // leave alone
+              const youTube = correct(0.5, 1, true, false);            // no nudging: wait for 1 s
+              return [live, afterSpeed, paused, behind.rate, behind.seek ? 1 : 0, ahead.rate, far.seek ? 1 : 0,
+                      small.rate, youTube.rate, youTube.seek ? 1 : 0];
+            }
+            """);
+        Assert.Equal([12, 14, 20], result[..3]);
+        Assert.InRange(result[3], 1.05, 1.1);
+        Assert.Equal(0, result[4]);
+        Assert.InRange(result[5], 1.5 * 0.9, 1.5 * 0.95);
+        Assert.Equal(1, result[6]);
+        Assert.Equal(1, result[7]);
+        Assert.Equal(1, result[8]);
+        Assert.Equal(0, result[9]);
+        await page.Context.CloseAsync();
     }
 
     // ----- helpers -----
