@@ -1,0 +1,51 @@
+namespace Ott.Bench.Hosting;
+
+// What a scenario drives: a base URL, plus, when the server runs locally, its pid (RSS and CPU from
+// /proc), its Redis (the restore scenario seeds it) and a way to stop and start it.
+internal interface IBenchTarget : IAsyncDisposable
+{
+    string Name { get; }
+
+    Uri BaseUrl { get; }
+
+    int? ServerPid { get; }
+
+    int? StorePid { get; }
+
+    // "host:port" of the Redis the server uses, when the bench can reach it.
+    string? Redis { get; }
+
+    string KeyPrefix { get; }
+
+    bool CanRestart { get; }
+
+    // Starts the server and returns once it answers GET /api/status.
+    Task StartAsync(CancellationToken ct);
+
+    // Stops the server gracefully (SIGTERM for a child process), keeping its store.
+    Task StopAsync(CancellationToken ct);
+}
+
+// A server somebody else started: nothing to stop, start or read from /proc.
+internal sealed class UrlTarget(Uri url) : IBenchTarget
+{
+    public string Name => "url";
+
+    public Uri BaseUrl => url;
+
+    public int? ServerPid => null;
+
+    public int? StorePid => null;
+
+    public string? Redis => null;
+
+    public string KeyPrefix => "ott:";
+
+    public bool CanRestart => false;
+
+    public Task StartAsync(CancellationToken ct) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}

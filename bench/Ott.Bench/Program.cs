@@ -1,0 +1,109 @@
+using System.Globalization;
+using System.Text.Json;
+using Ott.Bench.Hosting;
+using Ott.Bench.Report;
+using Ott.Bench.Scenarios;
+using Spectre.Console;
+
+namespace Ott.Bench;
+
+// Ott.Bench: a load generator that speaks OTT only over the wire (REST + raw WebSockets).
+//   run <scenario> [--target ott|baseline|url] [--store redis|embedded] [--url U] [--repeats N]
+//                  [--out DIR] [--label NAME] [--smoke] [--<parameter> <number>]...
+//   report --results DIR [--readme FILE]
+// A named class rather than top-level statements: the test project sees this assembly's internals
+// and already has Ott's public Program.
+internal static class BenchProgram
+{
+    public static async Task<int> Main(string[] args)
+    {
+        // Thousands of receive loops plus one schedule per sender: with the default minimum (one thread per
+        // core) a brief block lets the pool grow only slowly, and sends drift from their schedule.
+        ThreadPool.SetMinThreads(Math.Max(16, Environment.ProcessorCount * 4), Environment.ProcessorCount * 4);
+        if (args.Length == 0 || args[0] is "-h" or "--help")
+        {
+            Console.WriteLine("usage: Ott.Bench run <" + string.Join('|', BenchRunner.Scenarios) + "> [options] | report --results DIR [--readme FILE]");
+            return 0;
+        }
+        var options = new Dictionary<string, string>(StringComparer.Ordinal);
+        var numbers = new Dictionary<string, double>(StringComparer.Ordinal);
+        var flags = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = args[0] == "run" ? 2 : 1; i < args.Length; i++)
+        {
+            var name = args[i].TrimStart('-');
+            if (name == "smoke")
+            {
+                flags.Add(name);
+            }
+            else if (i + 1 < args.Length)
+            {
+                var value = args[++i];
+                if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
+                {
+                    numbers[name] = number;
+                }
+                options[name] = value;
+            }
+        }
+
+        using var cts = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
+
+        if (args[0] == "report")
+        {
+            var dir = options.GetValueOrDefault("results", "bench/results");
+            Summary.Write(dir, options.GetValueOrDefault("readme"));
+            return 0;
+        }
+
+        if (args[0] != "run" || args.Length < 2)
+        {
+            Console.Error.WriteLine("expected `run <scenario>` or `report`");
+            return 2;
+        }
+        var scenario = args[1];
+        if (BenchRunner.NotYetMeasurable.Contains(scenario))
+        {
+            AnsiConsole.MarkupLineInterpolated($"[yellow]{scenario}[/]: {BenchRunner.NotYetMeasurableText}");
+            return 0;
+        }
+        var parameters = flags.Contains("smoke") ? BenchRunner.SmokeParameters(scenario) : [];
+        foreach (var (k, v) in numbers)
+        {
+            parameters[k] = v;
+        }
+        var repeats = (int)numbers.GetValueOrDefault("repeats", 1);
+        parameters.Remove("repeats");
+        var outDir = options.GetValueOrDefault("out", "bench/results");
+        Directory.CreateDirectory(outDir);
+        var label = options.GetValueOrDefault("label", scenario);
+        var targetKind = scenario == "baseline" ? "baseline" : options.GetValueOrDefault("target", "ott");
+        var store = options.GetValueOrDefault("store", "redis") == "embedded" ? StoreKind.Embedded : StoreKind.Redis;
+        var root = options.GetValueOrDefault("root", ".");
+        var results = new List<RunResult>();
+
+        for (var repeat = 1; repeat <= repeats; repeat++)
+        {
+            await using IBenchTarget target = targetKind switch
+            {
+                "url" => new UrlTarget(new Uri(options["url"])),
+                "baseline" => new LocalServer(ServerKind.Baseline, StoreKind.Embedded,
+                    options.GetValueOrDefault("baseline-dll", Path.Combine(root, "bench/Ott.Bench.Baseline/bin/Release/net10.0/Ott.Bench.Baseline.dll"))),
+                _ => new LocalServer(ServerKind.Ott, store, options.GetValueOrDefault("ott-dll", Path.Combine(root, "bin/Release/net10.0/Ott.dll"))),
+            };
+            RunResult? result = null;
+            await AnsiConsole.Status().Spinner(Spinner.Known.Dots).StartAsync($"{label}: starting {target.Name}", async status =>
+            {
+                await target.StartAsync(cts.Token);
+                result = await BenchRunner.RunAsync(scenario, target, parameters, text => status.Status(Markup.Escape(text)), repeat, cts.Token);
+            });
+            result = result! with { Scenario = label };
+            results.Add(result);
+            var file = Path.Combine(outDir, $"{label}-{target.Name}-r{repeat}.json");
+            await File.WriteAllTextAsync(file, JsonSerializer.Serialize(result, BenchJson.Default.RunResult), cts.Token);
+            AnsiConsole.MarkupLineInterpolated($"[green]{label}[/] {target.Name} repeat {repeat}/{repeats} -> {file}");
+        }
+        Summary.PrintTable(results);
+        return 0;
+    }
+}

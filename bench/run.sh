@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs the standard scenarios (sized for a 2-core machine; about 9 minutes with 3 repeats) and
+# writes bench/results/*.json, the latency histogram PNGs and the figures section of bench/README.md.
+#   bash bench/run.sh            # REPEATS=3 by default
+#   REPEATS=1 bash bench/run.sh  # a quicker look
+# Every server is a child process on 127.0.0.1 started by the bench (Ott with its own redis-server or
+# embedded Garnet; Connections:MaxPerIp=0 and RateLimit:Enabled=false); every load loop is bounded.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repeats=${REPEATS:-3}
+out=bench/results
+
+command -v redis-server >/dev/null || { echo "redis-server is needed (apt-get install -y redis-server)"; exit 1; }
+dotnet build Ott.csproj -c Release -v q -nologo
+dotnet build bench/Ott.Bench.Baseline/Ott.Bench.Baseline.csproj -c Release -v q -nologo
+dotnet build bench/Ott.Bench/Ott.Bench.csproj -c Release -v q -nologo
+rm -rf "$out" && mkdir -p "$out"
+
+bench() { dotnet bench/Ott.Bench/bin/Release/net10.0/Ott.Bench.dll run "$@" --repeats "$repeats" --out "$out"; }
+once() { dotnet bench/Ott.Bench/bin/Release/net10.0/Ott.Bench.dll run "$@" --repeats 1 --out "$out"; }
+
+# Other work on the machine skews every figure: record the load around the run.
+{ echo "nproc: $(nproc)"; lscpu | grep -E 'Model name|^CPU\(s\)'; grep MemTotal /proc/meminfo
+  redis-server --version; echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"; } > "$out/machine.txt"
+start=$(date +%s)
+# fanout at a normal load: 100 rooms x 10 members, 2 requests/s per room (200 sends/s, 2,000 deliveries/s).
+bench fanout --store redis --warmup 2 --duration 6
+bench fanout --store embedded --warmup 2 --duration 6
+bench baseline --label fanout --warmup 2 --duration 6
+# fanout at a heavier load: 10 requests/s per room (1,000 sends/s, 10,000 deliveries/s).
+bench fanout --label fanout-10rps --rate 10 --duration 6 --store redis
+bench baseline --label fanout-10rps --rate 10 --duration 6
+# fanout at the issue's largest size, once (joining 10,000 sockets alone takes ~25 s here):
+# 1,000 rooms x 10 members, one request per room every 5 s.
+once fanout --label fanout-10k --rooms 1000 --members 10 --rate 0.2 --join-concurrency 64 --store redis
+once baseline --label fanout-10k --rooms 1000 --members 10 --rate 0.2 --join-concurrency 64
+# chatty: 40 rooms x 5 members, everyone chatting every 50 ms (4,000 chats/s, 20,000 deliveries/s).
+bench chatty --store redis --duration 6
+bench chatty --target baseline --duration 6
+bench joins --store redis
+bench joins --store embedded
+bench idle --store redis --sockets 2000 --rooms 200 --hold 3
+bench idle --store embedded --sockets 2000 --rooms 200 --hold 3
+bench restore --store redis --rooms 300
+bench restore --store embedded --rooms 300
+dotnet bench/Ott.Bench/bin/Release/net10.0/Ott.Bench.dll run forward
+dotnet bench/Ott.Bench/bin/Release/net10.0/Ott.Bench.dll run failover
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); runs took $(( $(date +%s) - start )) s" >> "$out/machine.txt"
+cat "$out/machine.txt"
+
+dotnet bench/Ott.Bench/bin/Release/net10.0/Ott.Bench.dll report --results "$out" --readme bench/README.md > /dev/null
+echo "wrote $out and the figures in bench/README.md"
