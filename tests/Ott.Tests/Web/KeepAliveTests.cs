@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
@@ -18,7 +19,10 @@ public sealed class KestrelKeepAliveApplication : OttApplication
     public KestrelKeepAliveApplication()
     {
         Settings["Connections:KeepAliveInterval"] = "00:00:01";
-        UseKestrel(0);
+        // An explicit loopback listener on port 0 rather than UseKestrel(0): the latter rewrites the
+        // server addresses after the host is built, which intermittently fails with "cannot be
+        // modified after the server has started".
+        UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
     }
 
     public Uri Address => new(Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
