@@ -83,6 +83,17 @@ public sealed class KeepAliveTests(KestrelKeepAliveApplication app) : IClassFixt
         Assert.Contains(before.Concat(socket.Texts), t => JsonNode.Parse(t)!["action"]!.GetValue<string>() == "you");
     }
 
+    [Fact]
+    public async Task ClientPingIsAnsweredWithItsPayload()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var (room, _) = await app.CreateRoomOverHttpAsync(cts.Token);
+        using var socket = await RawSocket.ConnectAsync(app.Address, $"/api/room/{room}", cts.Token);
+        var payload = Encoding.ASCII.GetBytes("are-you-there");
+        await socket.SendPingAsync(payload, cts.Token);
+        Assert.Equal(payload, await socket.ReadUntilPongAsync(cts.Token));
+    }
+
     // A hand-written RFC 6455 client: enough to upgrade, send masked text frames, and see control frames.
     private sealed class RawSocket : IDisposable
     {
@@ -117,6 +128,8 @@ public sealed class KeepAliveTests(KestrelKeepAliveApplication app) : IClassFixt
             return socket;
         }
 
+        public Task SendPingAsync(byte[] payload, CancellationToken ct) => SendFrameAsync(0x9, payload, ct);
+
         public async Task SendTextAsync(string text, CancellationToken ct) => await SendFrameAsync(0x1, Encoding.UTF8.GetBytes(text), ct);
 
         private async Task SendFrameAsync(byte opcode, byte[] payload, CancellationToken ct)
@@ -142,6 +155,15 @@ public sealed class KeepAliveTests(KestrelKeepAliveApplication app) : IClassFixt
         public async Task<List<string>> ReadUntilPingAsync(CancellationToken ct)
         {
             var texts = new List<string>();
+            await ReadUntilAsync(0x9, texts, ct);
+            return texts;
+        }
+
+        /// <summary>Reads frames until a pong (opcode 0xA), answering pings on the way; returns its payload.</summary>
+        public Task<byte[]> ReadUntilPongAsync(CancellationToken ct) => ReadUntilAsync(0xA, [], ct);
+
+        private async Task<byte[]> ReadUntilAsync(int wanted, List<string> texts, CancellationToken ct)
+        {
             while (true)
             {
                 var head = new byte[2];
@@ -172,7 +194,11 @@ public sealed class KeepAliveTests(KestrelKeepAliveApplication app) : IClassFixt
                         throw new InvalidOperationException("The server closed the socket before pinging it.");
                     case 0x9:
                         await SendFrameAsync(0xA, payload, ct);
-                        return texts;
+                        break;
+                }
+                if (opcode == wanted)
+                {
+                    return payload;
                 }
             }
         }
