@@ -19,11 +19,11 @@ internal static class ConnTestKit
         m.Action() == "event" && m["request"]?["type"]?.GetValue<int>() == type;
 
     /// <summary>The room's stored record exactly as Redis holds it: every applied change is written before it is released.</summary>
-    public static async Task<string?> StoredAsync(this OttApplication app, string room) =>
+    public static async Task<string?> StoredTextAsync(this OttApplication app, string room) =>
         await app.Store.ReadStateAsync(room, CancellationToken.None);
 
     public static async Task<JsonObject> StoredJsonAsync(this OttApplication app, string room) =>
-        JsonNode.Parse((await app.StoredAsync(room))!)!.AsObject();
+        JsonNode.Parse((await app.StoredTextAsync(room))!)!.AsObject();
 
     /// <summary>
     /// Sends a chat from <paramref name="sender"/> and asserts that it is the very next frame each of

@@ -33,7 +33,7 @@ public sealed class MessageErrorTests(OttApplication app) : IClassFixture<OttApp
     /// </summary>
     private async Task<JsonObject> RejectedAsync(string room, OttTestClient a, OttTestClient b, Func<Task> send, string name, CancellationToken ct)
     {
-        var before = await app.StoredAsync(room);
+        var before = await app.StoredTextAsync(room);
         await send();
         var error = await a.NextAsync(ct);
         Assert.Equal("error", error.Action());
@@ -43,7 +43,7 @@ public sealed class MessageErrorTests(OttApplication app) : IClassFixture<OttApp
         // The chat goes through the same room after the rejected message, so anything the rejection
         // had sent or changed would be visible by the time it arrives.
         await ConnTestKit.ChatIsNextAsync(a, ct, a, b);
-        Assert.Equal(before, await app.StoredAsync(room));
+        Assert.Equal(before, await app.StoredTextAsync(room));
         Assert.Equal(WebSocketState.Open, a.Socket.State);
         return error;
     }
@@ -230,7 +230,7 @@ public sealed class MessageErrorTests(OttApplication app) : IClassFixture<OttApp
         }
         await a.WaitForAsync(m => m.Action() == "sync" && m["grants"] is not null, ct: cts.Token);
         await b.WaitForAsync(m => m.Action() == "sync" && m["grants"] is not null, ct: cts.Token);
-        var before = await app.StoredAsync(room);
+        var before = await app.StoredTextAsync(room);
 
         await a.RequestAsync(new JsonObject { ["type"] = 11, ["text"] = "denied" }, cts.Token);
         var error = await a.NextAsync(cts.Token);
@@ -241,7 +241,7 @@ public sealed class MessageErrorTests(OttApplication app) : IClassFixture<OttApp
         await a.RequestAsync(new JsonObject { ["type"] = 2, ["state"] = true }, cts.Token);
         Assert.True((await a.NextAsync(cts.Token)).IsEvent(2));
         Assert.True((await b.NextAsync(cts.Token)).IsEvent(2));
-        Assert.NotEqual(before, await app.StoredAsync(room));
+        Assert.NotEqual(before, await app.StoredTextAsync(room));
     }
 
     [Fact]

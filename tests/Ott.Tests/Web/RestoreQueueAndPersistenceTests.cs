@@ -6,15 +6,6 @@ using static Ott.Tests.Web.RoomFlow;
 namespace Ott.Tests.Web;
 
 /// <summary>Empty rooms unload after a second, so idle unloads can be observed.</summary>
-public sealed class QuickUnloadApplication : OttApplication
-{
-    public QuickUnloadApplication()
-    {
-        Settings["Rooms:UnloadAfter"] = "00:00:01";
-        Settings["Rooms:TickInterval"] = "00:00:00.100";
-    }
-}
-
 // protocol.md §11 "Restore queue and persistence", end to end over sockets, REST and the stored record.
 public sealed class RestoreQueueAndPersistenceTests(QuickUnloadApplication app) : IClassFixture<QuickUnloadApplication>, IDisposable
 {

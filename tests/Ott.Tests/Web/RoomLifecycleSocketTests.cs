@@ -3,15 +3,6 @@ using Ott.Tests.Infrastructure;
 
 namespace Ott.Tests.Web;
 
-public sealed class QuickUnloadApplication : OttApplication
-{
-    public QuickUnloadApplication()
-    {
-        Settings["Rooms:UnloadAfter"] = "00:00:01";
-        Settings["Rooms:TickInterval"] = "00:00:00.100";
-    }
-}
-
 // protocol.md §1.7 (4003) and §8.3: unloads as the room's sockets see them.
 public sealed class RoomUnloadSocketTests(QuickUnloadApplication app) : IClassFixture<QuickUnloadApplication>
 {
