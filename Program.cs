@@ -21,6 +21,7 @@ builder.AddOttTelemetry();
 builder.AddOttAccounts();
 
 var app = builder.Build();
+app.UseOttBasePath();
 app.UseOttLimits();
 app.UseWebSockets();
 app.UseMiddleware<RoomSocketMiddleware>();

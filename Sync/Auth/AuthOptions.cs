@@ -29,3 +29,20 @@ internal sealed class HttpOptions
 
 [OptionsValidator]
 internal sealed partial class HttpOptionsValidator : IValidateOptions<HttpOptions>;
+
+internal static class BasePathExtensions
+{
+    /// <summary>
+    /// Serves the REST API under <c>Http:BasePath</c> (protocol.md §0) as well as at the root, the way a
+    /// reverse proxy that keeps or strips the prefix expects. The socket middleware applies the same rule.
+    /// </summary>
+    public static WebApplication UseOttBasePath(this WebApplication app)
+    {
+        var basePath = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<HttpOptions>>().Value.BasePath;
+        if (basePath.Length > 0)
+        {
+            app.UsePathBase(basePath);
+        }
+        return app;
+    }
+}

@@ -64,6 +64,10 @@ internal static partial class RoomEndpoints
 
     private static bool ValidName(string name) => NamePattern().IsMatch(name);
 
+    /// <summary>A named room's request body: a name outside the alphabet is 404 with no lookup (protocol.md §4.1).</summary>
+    private static async Task<(JsonObject? Body, OttErrorResult? Error)> RoomBodyAsync(string name, HttpContext http, CancellationToken ct) =>
+        ValidName(name) ? await ApiBody.ReadObjectAsync(http.Request, ct) : (null, OttFailure.RoomNotFound().ToResult());
+
     /// <summary>The token has a connection in the loaded room (vote and undo need one, protocol.md §4.3).</summary>
     private static bool Connected(RoomManager rooms, string name, ApiCaller caller) =>
         caller.SessionKey is { } key && rooms.Loaded(name) is { } actor && actor.State.Users.Any(u => u.SessionKey == key);
@@ -259,11 +263,7 @@ internal static partial class RoomEndpoints
         string name, HttpContext http, RoomManager rooms, IAccountDirectory accounts, AccountStore owned, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(owned);
-        if (!ValidName(name))
-        {
-            return OttFailure.RoomNotFound().ToResult();
-        }
-        var (body, error) = await ApiBody.ReadObjectAsync(http.Request, ct);
+        var (body, error) = await RoomBodyAsync(name, http, ct);
         if (error is not null)
         {
             return error;
@@ -361,11 +361,7 @@ internal static partial class RoomEndpoints
     public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> UndoAsync(
         string name, HttpContext http, RoomManager rooms, CancellationToken ct)
     {
-        if (!ValidName(name))
-        {
-            return OttFailure.RoomNotFound().ToResult();
-        }
-        var (body, error) = await ApiBody.ReadObjectAsync(http.Request, ct);
+        var (body, error) = await RoomBodyAsync(name, http, ct);
         if (error is not null)
         {
             return error;
@@ -387,11 +383,7 @@ internal static partial class RoomEndpoints
     public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> VoteAsync(
         string name, bool add, HttpContext http, RoomManager rooms, CancellationToken ct)
     {
-        if (!ValidName(name))
-        {
-            return OttFailure.RoomNotFound().ToResult();
-        }
-        var (body, error) = await ApiBody.ReadObjectAsync(http.Request, ct);
+        var (body, error) = await RoomBodyAsync(name, http, ct);
         if (error is not null)
         {
             return error;
@@ -420,11 +412,7 @@ internal static partial class RoomEndpoints
     public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> AddAsync(
         string name, HttpContext http, RoomManager rooms, PointsLimiter limiter, CancellationToken ct)
     {
-        if (!ValidName(name))
-        {
-            return OttFailure.RoomNotFound().ToResult();
-        }
-        var (body, error) = await ApiBody.ReadObjectAsync(http.Request, ct);
+        var (body, error) = await RoomBodyAsync(name, http, ct);
         if (error is not null)
         {
             return error;
@@ -494,11 +482,7 @@ internal static partial class RoomEndpoints
     public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> EditAsync(
         string name, HttpContext http, RoomManager rooms, PointsLimiter limiter, CancellationToken ct)
     {
-        if (!ValidName(name))
-        {
-            return OttFailure.RoomNotFound().ToResult();
-        }
-        var (body, error) = await ApiBody.ReadObjectAsync(http.Request, ct);
+        var (body, error) = await RoomBodyAsync(name, http, ct);
         if (error is not null)
         {
             return error;
@@ -533,11 +517,7 @@ internal static partial class RoomEndpoints
     public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> RemoveAsync(
         string name, HttpContext http, RoomManager rooms, PointsLimiter limiter, CancellationToken ct)
     {
-        if (!ValidName(name))
-        {
-            return OttFailure.RoomNotFound().ToResult();
-        }
-        var (body, error) = await ApiBody.ReadObjectAsync(http.Request, ct);
+        var (body, error) = await RoomBodyAsync(name, http, ct);
         if (error is not null)
         {
             return error;

@@ -17,6 +17,17 @@ public sealed class NestedBasePathApplication : OttApplication
 // protocol.md §1.1 rule 2 under a base path: the base is removed before the path rules apply.
 public abstract class BasePathSocketTests(OttApplication app, string basePath)
 {
+    [Fact]
+    public async Task TheRestApiAnswersUnderTheBasePath()
+    {
+        var token = await app.GrantAsync();
+        var room = await app.CreateRoomAsync(token: token);
+        using var http = app.ApiClient(token);
+        Assert.Equal("{\"status\":\"ok\"}", await http.GetStringAsync(basePath + "/api/status"));
+        var state = JsonNode.Parse(await http.GetStringAsync($"{basePath}/api/room/{room}"))!;
+        Assert.Equal(room, state["name"]!.GetValue<string>());
+    }
+
     [Theory]
     [InlineData("/api/room/{0}")]
     [InlineData("/api/room/{0}/")]
