@@ -8,11 +8,19 @@ using Xunit.Abstractions;
 
 namespace Ott.Tests.Hostile;
 
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class SoakCollection
+{
+    // Memory and handle counts are process-wide: nothing else may run beside the soak.
+    public const string Name = "Soak";
+}
+
 /// <summary>
 /// A test-sized version of OTT's "average load": users join rooms, act and leave, over and over. The
 /// server must end where it started: no sockets, no users, and memory and handles flat. Set
 /// OTT_SOAK_SECONDS for a longer run (bench/soak.sh runs 10 minutes).
 /// </summary>
+[Collection(SoakCollection.Name)]
 public sealed class SoakTests(FuzzApplication app, ITestOutputHelper output) : IClassFixture<FuzzApplication>
 {
     [Fact]
