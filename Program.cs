@@ -22,6 +22,7 @@ builder.AddOttAccounts();
 
 var app = builder.Build();
 app.UseOttBasePath();
+app.UseOttApiErrors();
 app.UseOttLimits();
 app.UseWebSockets();
 app.UseMiddleware<RoomSocketMiddleware>();

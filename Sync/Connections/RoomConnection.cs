@@ -36,6 +36,8 @@ internal sealed partial class RoomConnection : IRoomClient, IDisposable
     private (int Code, string Reason)? _close;
     private string? _token;
     private bool _joined;
+    private bool _joinPosted;
+    private volatile bool _discard;
 
     public RoomConnection(WebSocket socket, string room, RoomManager rooms, ApiAuthenticator auth, IAccountDirectory accounts,
         ClientManager clients, NodeIdentity node, ConnectionsOptions options, TimeProvider time, ILogger logger, OttMetrics metrics)
@@ -88,10 +90,12 @@ internal sealed partial class RoomConnection : IRoomClient, IDisposable
         _outbox.Writer.TryComplete();
         if (discard)
         {
+            // Queued frames are dropped and the close frame goes next; a send stuck on a full TCP
+            // buffer gets 1 s to finish before it is cancelled, which aborts the socket (design.md §12).
+            _discard = true;
             try
             {
-                // Unblocks a send stuck on a full TCP buffer; the socket is then aborted.
-                _closing.Cancel();
+                _closing.CancelAfter(CloseTimeout);
             }
             catch (ObjectDisposedException)
             {
@@ -126,9 +130,13 @@ internal sealed partial class RoomConnection : IRoomClient, IDisposable
         {
             _clients.Unregister(this);
             _metrics.SocketClosed();
-            if (_joined)
+            // A join that was posted may still be applied after this socket gave up waiting for it,
+            // so its Leave is sent whenever the join was posted (a Leave of an unknown client is harmless).
+            if (_joined || _joinPosted)
             {
-                _rooms.Leave(_room, ClientId);
+                // A disconnect's Leave must arrive even when the room is busy: it waits for mailbox space.
+                using var leaving = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                await _rooms.LeaveAsync(_room, ClientId, leaving.Token);
             }
             Close(1000, "");
             // The send loop sends the close frame (with a timeout) and ends.
@@ -151,6 +159,10 @@ internal sealed partial class RoomConnection : IRoomClient, IDisposable
             using var both = CancellationTokenSource.CreateLinkedTokenSource(ct, _closing.Token);
             await foreach (var frame in _outbox.Reader.ReadAllAsync(both.Token))
             {
+                if (_discard)
+                {
+                    break;
+                }
                 await _socket.SendAsync(frame, WebSocketMessageType.Text, true, both.Token);
                 _metrics.FrameSent(frame.Length);
             }
@@ -238,6 +250,10 @@ internal sealed partial class RoomConnection : IRoomClient, IDisposable
     {
         switch (message)
         {
+            case InvalidClientMessage { Action: "req" or "status" } when _token is null:
+                // req, status and notify need a completed handshake, malformed or not (protocol.md §1.2).
+                Close(4004, "Not authenticated");
+                return;
             case InvalidClientMessage invalid:
                 Reject(invalid.Failure);
                 return;
@@ -278,13 +294,25 @@ internal sealed partial class RoomConnection : IRoomClient, IDisposable
             Close(4004, "Invalid token");
             return;
         }
-        _token = token;
         SessionKey = SessionStore.KeyOf(token);
         var user = new RoomUser(ClientId, SessionKey, await NameOfAsync(session, ct), session.IsLoggedIn, session.UserId, "none", _node.Id);
-        var failure = await _rooms.SendAsync(_room, new JoinCommand(user), ct, client: this);
+        _joinPosted = true;
+        OttFailure? failure;
+        try
+        {
+            failure = await _rooms.SendAsync(_room, new JoinCommand(user), ct, client: this);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The store failed under the join: an infrastructure failure, so the client retries (protocol.md §1.7).
+            Log.MessageFailed(_logger, e, ClientId, _room);
+            Close(1013, "Room is temporarily unavailable");
+            return;
+        }
         switch (failure?.Name)
         {
             case null:
+                _token = token;
                 _joined = true;
                 break;
             case "RoomNotFoundException":

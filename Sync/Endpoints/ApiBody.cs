@@ -11,6 +11,8 @@ internal static class ApiBody
 {
     public const int MaxBytes = 1024 * 1024;
 
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64, AllowDuplicateProperties = false };
+
     public static async Task<(JsonObject? Body, OttErrorResult? Error)> ReadObjectAsync(HttpRequest request, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -50,7 +52,8 @@ internal static class ApiBody
         {
             // Like body-parser: an object is the body, an array has no named keys (so it reads as
             // `{}`), and a bare primitive is not a valid body.
-            return JsonNode.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)) switch
+            // Duplicate keys are invalid JSON here, as on the socket: JsonObject would throw on first use.
+            return JsonNode.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), documentOptions: DocumentOptions) switch
             {
                 JsonObject obj => (obj, null),
                 JsonArray => ([], null),

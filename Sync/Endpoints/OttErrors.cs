@@ -219,3 +219,36 @@ internal static class OttFailureResults
             RetryAfter = failure.Name == "RoomUnavailable" ? TimeSpan.FromSeconds(1) : null,
         };
 }
+
+internal static partial class ApiErrorHandling
+{
+    /// <summary>
+    /// An unexpected fault under <c>/api</c> still answers OTT's error JSON (500 <c>Unknown</c>), never a bare
+    /// 500 or ProblemDetails: the OTT client shows <c>error.message</c> (protocol.md §4.1, §4.2).
+    /// </summary>
+    public static WebApplication UseOttApiErrors(this WebApplication app)
+    {
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Ott.Api");
+        app.Use(async (http, next) =>
+        {
+            try
+            {
+                await next(http);
+            }
+            catch (Exception e) when (!http.Response.HasStarted && !http.RequestAborted.IsCancellationRequested
+                && http.Request.Path.StartsWithSegments("/api", StringComparison.Ordinal))
+            {
+                Log.Unhandled(logger, e, http.Request.Method, http.Request.Path.Value ?? "");
+                http.Response.Clear();
+                await OttFailure.Unknown().ToResult().ExecuteAsync(http);
+            }
+        });
+        return app;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(LogLevel.Error, "Unhandled error in {Method} {Path}")]
+        public static partial void Unhandled(ILogger logger, Exception e, string method, string path);
+    }
+}

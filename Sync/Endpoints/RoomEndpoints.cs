@@ -293,14 +293,7 @@ internal static partial class RoomEndpoints
             return Done(await rooms.SendAsync(name, new ClaimCommand(actor), ct));
         }
         var claimIssue = body["claim"] is null ? Protocol.Zod.Required("boolean", "claim") : Protocol.Zod.InvalidType("boolean", body["claim"], "claim");
-        if (settingsIssues.All(i => i.IsCheck))
-        {
-            return Zod(settingsIssues);
-        }
-        // Every alternative failed on a type: the messages are joined with ", or ".
-        var joined = new[] { string.Join("; ", settingsIssues.Select(i => i.Describe())), claimIssue.Describe() }.Distinct();
-        return OttErrors.ZodValidation("Validation error: " + string.Join(", or ", joined),
-            new JsonArray([.. settingsIssues.Append(claimIssue).Select(i => (JsonNode?)i.ToJson())]));
+        return Alternatives(settingsIssues, [claimIssue]);
     }
 
     public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> DeleteAsync(
@@ -417,10 +410,10 @@ internal static partial class RoomEndpoints
         {
             return error;
         }
-        var (request, issues) = ParseAdd(body!);
+        var (request, invalid) = ParseAdd(body!);
         if (request is null)
         {
-            return Zod(issues);
+            return invalid!;
         }
         if (await limiter.ChargeAsync(http, request.Videos is { } videos ? 3 * videos.Count : 5, ct) is { } limited)
         {
@@ -430,47 +423,66 @@ internal static partial class RoomEndpoints
     }
 
     /// <summary>The first shape that matches of {videos}, {service, id, subtitleUrl?} and {url} (protocol.md §4.3).</summary>
-    internal static (AddRequest? Request, List<ZodIssue> Issues) ParseAdd(JsonObject body)
+    internal static (AddRequest? Request, OttErrorResult? Error) ParseAdd(JsonObject body)
     {
         var raw = new JsonObject { ["type"] = 5 };
+        var videosIssues = new List<ZodIssue>();
         if (body["videos"] is JsonArray array)
         {
-            var issues = new List<ZodIssue>();
             var videos = ImmutableList.CreateBuilder<VideoAdd>();
             for (var i = 0; i < array.Count; i++)
             {
                 if (array[i] is not JsonObject v)
                 {
-                    issues.Add(Protocol.Zod.InvalidType("object", array[i], "videos", i));
+                    videosIssues.Add(Protocol.Zod.InvalidType("object", array[i], "videos", i));
                     continue;
                 }
                 var itemIssues = ServiceAndId(v, subtitle: true);
-                issues.AddRange(itemIssues.Select(x => x with { Path = [.. new object[] { "videos", i }.Concat(x.Path)] }));
+                videosIssues.AddRange(itemIssues.Select(x => x with { Path = [.. new object[] { "videos", i }.Concat(x.Path)] }));
                 if (itemIssues.IsEmpty)
                 {
                     videos.Add(VideoAddFrom(v));
                 }
             }
-            if (issues.Count == 0)
+            if (videosIssues.Count == 0)
             {
                 raw["videos"] = array.DeepClone();
-                return (new AddRequest(null, videos.ToImmutable(), null) { Raw = raw }, issues);
+                return (new AddRequest(null, videos.ToImmutable(), null) { Raw = raw }, null);
             }
-            return (null, issues);
+        }
+        else
+        {
+            videosIssues.Add(body["videos"] is null ? Protocol.Zod.Required("array", "videos") : Protocol.Zod.InvalidType("array", body["videos"], "videos"));
         }
         var single = ServiceAndId(body, subtitle: true);
         if (single.IsEmpty)
         {
             var video = VideoAddFrom(body);
             raw["video"] = body.DeepClone();
-            return (new AddRequest(video, null, null) { Raw = raw }, []);
+            return (new AddRequest(video, null, null) { Raw = raw }, null);
         }
         if (Protocol.Zod.IsString(body["url"]))
         {
             raw["url"] = body["url"]!.GetValue<string>();
-            return (new AddRequest(null, null, body["url"]!.GetValue<string>()) { Raw = raw }, []);
+            return (new AddRequest(null, null, body["url"]!.GetValue<string>()) { Raw = raw }, null);
         }
-        return (null, [.. single]);
+        var url = body["url"] is null ? Protocol.Zod.Required("string", "url") : Protocol.Zod.InvalidType("string", body["url"], "url");
+        return (null, Alternatives(videosIssues, [.. single], [url]));
+    }
+
+    /// <summary>
+    /// Zod's union error (protocol.md §4.1): the first alternative that failed only on checks is
+    /// reported alone; when every one failed on a type, their messages are joined with ", or ".
+    /// </summary>
+    private static OttErrorResult Alternatives(params List<ZodIssue>[] alternatives)
+    {
+        if (alternatives.FirstOrDefault(a => a.All(i => i.IsCheck)) is { } checksOnly)
+        {
+            return Zod(checksOnly);
+        }
+        var joined = alternatives.Select(a => string.Join("; ", a.Select(i => i.Describe()))).Distinct();
+        return OttErrors.ZodValidation("Validation error: " + string.Join(", or ", joined),
+            new JsonArray([.. alternatives.SelectMany(a => a).Select(i => (JsonNode?)i.ToJson())]));
     }
 
     private static VideoAdd VideoAddFrom(JsonObject v) => new(
@@ -508,7 +520,7 @@ internal static partial class RoomEndpoints
             {
                 ["type"] = 19,
                 ["video"] = new JsonObject { ["service"] = video.Service, ["id"] = video.Id },
-                ["update"] = new JsonObject { ["subtitleUrl"] = subtitle },
+                ["update"] = body.ContainsKey("subtitleUrl") ? new JsonObject { ["subtitleUrl"] = subtitle } : new JsonObject(),
             },
         };
         return Done(await rooms.SendAsync(name, new RequestCommand(ActorOf(http.GetRequiredApiCaller()), request), ct));

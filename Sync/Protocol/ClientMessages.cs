@@ -12,7 +12,8 @@ public sealed record RequestMessage(RoomRequest Request) : ClientMessage;
 public sealed record StatusMessage(string Status) : ClientMessage;
 public sealed record NotifyMessage(bool UsernameChanged) : ClientMessage;
 public sealed record KickMeMessage(int Code) : ClientMessage;
-public sealed record InvalidClientMessage(OttFailure Failure) : ClientMessage;
+/// <summary>An input error; <see cref="Action"/> is the frame's action when it had a string one.</summary>
+public sealed record InvalidClientMessage(OttFailure Failure, string? Action = null) : ClientMessage;
 
 /// <summary>
 /// Parses client frames by hand rather than through polymorphic deserialization, so every input error
@@ -48,7 +49,7 @@ public static class ClientMessageParser
         var action = actionNode!.GetValue<string>();
         try
         {
-            return action switch
+            var message = action switch
             {
                 "auth" => new AuthMessage(obj["token"] is { } t && Zod.IsString(t) ? t.GetValue<string>() : null),
                 "req" => ParseReq(obj),
@@ -57,10 +58,14 @@ public static class ClientMessageParser
                 "kickme" => new KickMeMessage(KickCode(obj["reason"])),
                 _ => new InvalidClientMessage(OttFailure.UnknownAction(action)),
             };
+            // Keep the action on a malformed req or status: before auth it closes with 4004 (protocol.md §1.2).
+            return message is InvalidClientMessage { Action: null } invalid && action is "req" or "status"
+                ? invalid with { Action = action }
+                : message;
         }
         catch (OttException e)
         {
-            return new InvalidClientMessage(e.Failure);
+            return new InvalidClientMessage(e.Failure, action);
         }
     }
 

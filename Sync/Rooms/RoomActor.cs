@@ -121,11 +121,35 @@ internal sealed partial class RoomActor : IAsyncDisposable
         }
     }
 
-    /// <summary>Fire-and-forget posting for commands whose result nobody awaits (leave, segments).</summary>
+    /// <summary>Posting for commands whose result nobody awaits (segments); dropped when the mailbox is full.</summary>
     public void Post(RoomCommand command) => _mailbox.Writer.TryWrite(new Envelope(command, null));
 
-    public Task<OttFailure?> UnloadAsync(UnloadReason reason, CancellationToken ct) =>
-        SendAsync(new UnloadCommand(reason), null, ct);
+    /// <summary>Posting that waits for mailbox space (a disconnect's Leave must not be lost); a stopped room ignores it.</summary>
+    public async Task PostAsync(RoomCommand command, CancellationToken ct)
+    {
+        try
+        {
+            await _mailbox.Writer.WriteAsync(new Envelope(command, null), ct);
+        }
+        catch (Exception e) when (e is ChannelClosedException or OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Unloads the room; waits for mailbox space rather than being refused when the room is busy.</summary>
+    public async Task<OttFailure?> UnloadAsync(UnloadReason reason, CancellationToken ct)
+    {
+        var envelope = new Envelope(new UnloadCommand(reason), null);
+        try
+        {
+            await _mailbox.Writer.WriteAsync(envelope, ct);
+        }
+        catch (ChannelClosedException)
+        {
+            return null; // already stopped
+        }
+        return await envelope.Reply.Task.WaitAsync(ct);
+    }
 
     private async Task RunAsync(CancellationToken ct)
     {
@@ -153,6 +177,7 @@ internal sealed partial class RoomActor : IAsyncDisposable
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
+            Fail(batch, OttFailure.RoomUnavailable());
         }
         catch (Exception e)
         {
@@ -404,7 +429,7 @@ internal sealed partial class RoomActor : IAsyncDisposable
     }
 
     /// <summary>Drops the room without writing (design.md §7.4); the clients reconnect and re-activate it.</summary>
-    private Task DemoteAsync()
+    private async Task DemoteAsync()
     {
         Log.Demoted(_logger, Key, Token.Epoch);
         _metrics.LeaseLost();
@@ -413,7 +438,16 @@ internal sealed partial class RoomActor : IAsyncDisposable
             client.Close(1012, "Room moved");
         }
         _stop.Cancel();
-        return Task.CompletedTask;
+        try
+        {
+            // Best effort, writing no state: frees a lease this node may still hold (after an
+            // unexpected fault), and is a no-op under the token check when the lease is really lost.
+            await _store.ReleaseAsync(Key, Token, null, StateTtl, CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            Log.UnloadFailed(_logger, e, Key, UnloadReason.Shutdown);
+        }
     }
 
     /// <summary>The lease is lost: expire the deadline so the next batch re-checks it and demotes.</summary>

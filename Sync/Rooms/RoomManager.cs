@@ -42,7 +42,7 @@ internal sealed partial class RoomManager(
     ILoggerFactory loggers) : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, RoomActor> _actors = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, Task<RoomActor?>> _activations = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<RoomActor?>>> _activations = new(StringComparer.Ordinal);
     private readonly ILogger _logger = loggers.CreateLogger<RoomManager>();
     private readonly RoomContext _ctx = new(() => Guid.NewGuid().ToString(), Random.Shared, sponsorBlock.Value.Enabled);
     private volatile bool _draining;
@@ -102,21 +102,21 @@ internal sealed partial class RoomManager(
             {
                 throw new OttException(OttFailure.RoomUnavailable());
             }
-            var activation = _activations.GetOrAdd(key, k => ActivateAsync(k));
+            // Lazy makes the activation truly single-flight: GetOrAdd may run its factory twice.
+            var activation = _activations.GetOrAdd(key, k => new Lazy<Task<RoomActor?>>(() => ActivateOnceAsync(k)));
+            RoomActor? actor;
             try
             {
-                var actor = await activation.WaitAsync(ct);
-                if (actor is null || !actor.IsStopped)
-                {
-                    return actor;
-                }
+                actor = await activation.Value.WaitAsync(ct);
             }
-            finally
+            catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
             {
-                if (activation.IsCompleted)
-                {
-                    _activations.TryRemove(new KeyValuePair<string, Task<RoomActor?>>(key, activation));
-                }
+                // The store failed under the activation: the room is unavailable, not missing.
+                throw new OttException(OttFailure.RoomUnavailable());
+            }
+            if (actor is null || !actor.IsStopped)
+            {
+                return actor;
             }
         }
     }
@@ -124,6 +124,19 @@ internal sealed partial class RoomManager(
     /// <summary>The owned actor if the room is loaded here; never activates.</summary>
     public RoomActor? Loaded(string room) =>
         _actors.TryGetValue(KeyOf(room), out var actor) && !actor.IsStopped ? actor : null;
+
+    /// <summary>One activation; it removes its own entry when done, whoever is still waiting for it.</summary>
+    private async Task<RoomActor?> ActivateOnceAsync(string key)
+    {
+        try
+        {
+            return await ActivateAsync(key);
+        }
+        finally
+        {
+            _activations.TryRemove(key, out _);
+        }
+    }
 
     private async Task<RoomActor?> ActivateAsync(string key)
     {
@@ -140,6 +153,8 @@ internal sealed partial class RoomManager(
                     return null;
                 case AcquireResult.Acquired acquired:
                     return await LoadAsync(key, acquired, sent);
+                case AcquireResult.Held when _actors.TryGetValue(key, out var local) && !local.IsStopped:
+                    return local;
                 case AcquireResult.Held held:
                     // A previous incarnation's lease (a crash less than a TTL ago) lapses by itself.
                     if (clock.Time.GetElapsedTime(giveUp) > budget)
@@ -248,8 +263,14 @@ internal sealed partial class RoomManager(
         }
     }
 
-    /// <summary>Sends a disconnect's Leave; never throws, never activates.</summary>
-    public void Leave(string room, string clientId) => Loaded(room)?.Post(new LeaveCommand(clientId));
+    /// <summary>Sends a disconnect's Leave, waiting for mailbox space; never throws, never activates.</summary>
+    public async Task LeaveAsync(string room, string clientId, CancellationToken ct)
+    {
+        if (Loaded(room) is { } actor)
+        {
+            await actor.PostAsync(new LeaveCommand(clientId), ct);
+        }
+    }
 
     public async Task<bool> UnloadAsync(string room, UnloadReason reason, CancellationToken ct)
     {
@@ -309,7 +330,21 @@ internal sealed partial class RoomManager(
     {
         await membership.WaitSettledAsync(ct);
         var started = clock.Time.GetTimestamp();
-        var rooms = await store.ActiveRoomsAsync(ct);
+        IReadOnlyList<string> rooms;
+        while (true)
+        {
+            try
+            {
+                rooms = await store.ActiveRoomsAsync(ct);
+                break;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A store blip right after start must not stop the node: retry (house style #8).
+                Log.RestoreFailed(_logger, e, "*");
+                await Task.Delay(TimeSpan.FromSeconds(1), clock.Time, ct);
+            }
+        }
         await Parallel.ForEachAsync(rooms, new ParallelOptions { CancellationToken = ct, MaxDegreeOfParallelism = Rooms.RestoreConcurrency }, async (room, token) =>
         {
             try
@@ -332,6 +367,15 @@ internal sealed partial class RoomManager(
     public async Task ReleaseAllAsync(CancellationToken ct)
     {
         _draining = true;
+        // An activation already in flight may start an actor after the snapshot below: go round again.
+        for (var round = 0; round < 3 && !_actors.IsEmpty; round++)
+        {
+            await ReleaseSnapshotAsync(ct);
+        }
+    }
+
+    private async Task ReleaseSnapshotAsync(CancellationToken ct)
+    {
         await Parallel.ForEachAsync(_actors.Values.ToList(), new ParallelOptions { CancellationToken = ct, MaxDegreeOfParallelism = 32 }, async (actor, token) =>
         {
             try

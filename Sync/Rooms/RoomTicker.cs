@@ -55,6 +55,10 @@ internal sealed partial class RoomTicker(
             {
                 continue;
             }
+            if (actor.IsStopped)
+            {
+                continue; // unloaded meanwhile: its directory entry is gone and must stay gone
+            }
             await rooms.PublishDirectoryAsync(actor, ct);
             _published[actor.Key] = (item, now);
         }

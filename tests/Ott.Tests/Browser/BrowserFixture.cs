@@ -79,7 +79,8 @@ public sealed class BrowserFixture : IAsyncLifetime
     public async Task<IPage> NewPageAsync(int width = 1280, int height = 860)
     {
         var context = await Browser.NewContextAsync(new() { ViewportSize = new() { Width = width, Height = height } });
-        context.SetDefaultTimeout(15_000);
+        // Generous: CI runs the browser tests on 2 cores right after the rest of the suite.
+        context.SetDefaultTimeout(30_000);
         return await context.NewPageAsync();
     }
 
