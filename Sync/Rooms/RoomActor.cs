@@ -286,7 +286,8 @@ internal sealed partial class RoomActor : IAsyncDisposable
     private static TimeSpan IdleFor(RoomState state, DateTimeOffset now) =>
         state.Users.IsEmpty ? now - state.LastActiveAt : TimeSpan.Zero;
 
-    private static string Serialize(RoomState state) =>
+    /// <summary>The stored record's JSON: what is written, and what "storable data changed" is judged by.</summary>
+    internal static string Serialize(RoomState state) =>
         JsonSerializer.Serialize(state.ToStorable(), OttJsonContext.Default.StorableRoom);
 
     /// <summary>The fenced write; a timeout (outcome unknown) is retried with the same token until the hold ends.</summary>

@@ -75,7 +75,7 @@ internal sealed partial class RoomManager(
             Owner = owner,
             AutoSkipSegmentCategories = spec.AutoSkipSegmentCategories is { } c ? SegmentCategories.Normalize(c) : SegmentCategories.All,
         };
-        var json = Serialize(state);
+        var json = RoomActor.Serialize(state);
         var sent = clock.Time.GetTimestamp();
         var token = await store.CreateAsync(key, node.Id, json, Lease.Ttl, spec.IsTemporary ? Rooms.TemporaryStateTtl : null, ct);
         if (token is not { } t)
@@ -184,12 +184,12 @@ internal sealed partial class RoomManager(
             await store.ReleaseAsync(key, acquired.Token, null, null, CancellationToken.None);
             throw new OttException(OttFailure.Unknown() with { Reason = "unreadable" });
         }
-        var json = Serialize(state);
+        var json = RoomActor.Serialize(state);
         if (json != acquired.StateJson)
         {
             // The load transition (restore-queue rules) changed the record: persist it before anyone sees it.
             state = state with { Version = state.Version + 1 };
-            json = Serialize(state);
+            json = RoomActor.Serialize(state);
             if (!await store.FencedWriteAsync(key, acquired.Token, json, state.IsTemporary ? Rooms.TemporaryStateTtl : null, CancellationToken.None))
             {
                 throw new OttException(OttFailure.RoomUnavailable());
@@ -385,7 +385,7 @@ internal sealed partial class RoomManager(
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                Log.RestoreFailed(_logger, e, actor.Key);
+                Log.ReleaseFailed(_logger, e, actor.Key);
             }
         });
     }
@@ -397,9 +397,6 @@ internal sealed partial class RoomManager(
             await actor.DisposeAsync();
         }
     }
-
-    private static string Serialize(RoomState state) =>
-        JsonSerializer.Serialize(state.ToStorable(), OttJsonContext.Default.StorableRoom);
 
     private static partial class Log
     {
@@ -420,6 +417,9 @@ internal sealed partial class RoomManager(
 
         [LoggerMessage(LogLevel.Error, "Room {Room}: restore failed")]
         public static partial void RestoreFailed(ILogger logger, Exception e, string room);
+
+        [LoggerMessage(LogLevel.Error, "Room {Room}: release at shutdown failed")]
+        public static partial void ReleaseFailed(ILogger logger, Exception e, string room);
 
         [LoggerMessage(LogLevel.Information, "Restored {Count} room(s) on node {NodeId}")]
         public static partial void Restored(ILogger logger, int count, string nodeId);
