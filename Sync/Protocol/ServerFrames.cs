@@ -148,8 +148,9 @@ public static class FrameWriter
     /// Compares each syncable property with Equals (records by value; unchanged collections keep their
     /// reference), and adds the live position whenever a jump could have happened (protocol.md §6.3).
     /// </summary>
-    private static void WriteDelta(Utf8JsonWriter w, RoomState before, RoomState after, DateTimeOffset now)
+    private static bool WriteDelta(Utf8JsonWriter w, RoomState before, RoomState after, DateTimeOffset now)
     {
+        var wrote = false;
         var a = before.ToSyncable();
         var b = after.ToSyncable();
         var jumped = a.IsPlaying != b.IsPlaying || !Equals(a.CurrentSource, b.CurrentSource)
@@ -163,6 +164,7 @@ public static class FrameWriter
                 if (jumped)
                 {
                     w.WriteNumber("playbackPosition", live.PlaybackPosition);
+                    wrote = true;
                 }
                 continue;
             }
@@ -172,30 +174,35 @@ public static class FrameWriter
             {
                 w.WritePropertyName(p.Name);
                 JsonSerializer.Serialize(w, vb, OttJsonContext.Default.GetTypeInfo(p.PropertyType)!);
+                wrote = true;
             }
         }
+        return wrote;
     }
 
-    /// <summary>True when a delta between the two states has anything to say.</summary>
-    public static bool HasDelta(RoomState before, RoomState after)
+    /// <summary>
+    /// The delta sync between two states, or null when it would say nothing: one pass over the views,
+    /// so a batch's release does not diff them twice.
+    /// </summary>
+    public static byte[]? WriteDeltaOrNull(RoomState before, RoomState after, DateTimeOffset now)
     {
         if (ReferenceEquals(before, after))
         {
-            return false;
+            return null;
         }
-        var a = before.ToSyncable();
-        var b = after.ToSyncable();
-        if (before.PlaybackPosition != after.PlaybackPosition || before.PlaybackAnchor != after.PlaybackAnchor)
+        var buffer = new ArrayBufferWriter<byte>(256);
+        bool wrote;
+        using (var w = new Utf8JsonWriter(buffer, WriterOptions))
         {
-            return true;
+            w.WriteStartObject();
+            w.WriteString("action", "sync");
+            wrote = WriteDelta(w, before, after, now);
+            w.WriteEndObject();
         }
-        foreach (var p in SyncProperties)
-        {
-            if (!Equals(p.Get!(a), p.Get!(b)))
-            {
-                return true;
-            }
-        }
-        return false;
+        return wrote ? buffer.WrittenSpan.ToArray() : null;
     }
+
+    /// <summary>True when a delta between the two states has anything to say.</summary>
+    public static bool HasDelta(RoomState before, RoomState after) =>
+        WriteDeltaOrNull(before, after, DateTimeOffset.UnixEpoch) is not null;
 }

@@ -378,9 +378,8 @@ internal sealed partial class RoomActor : IAsyncDisposable
                     break;
             }
         }
-        if (!ReferenceEquals(before, after) && FrameWriter.HasDelta(before, after))
+        if (FrameWriter.WriteDeltaOrNull(before, after, now) is { } delta)
         {
-            var delta = FrameWriter.Write(new DeltaSyncFrame(before, after), now);
             foreach (var client in _attached)
             {
                 client.Send(delta);
