@@ -68,6 +68,20 @@ internal static partial class RoomEndpoints
     private static async Task<(JsonObject? Body, OttErrorResult? Error)> RoomBodyAsync(string name, HttpContext http, CancellationToken ct) =>
         ValidName(name) ? await ApiBody.ReadObjectAsync(http.Request, ct) : (null, OttFailure.RoomNotFound().ToResult());
 
+    /// <summary>A named room's body that must be exactly a video's {service, id} (vote, remove).</summary>
+    private static async Task<(VideoId Video, OttErrorResult? Error)> RoomVideoAsync(string name, HttpContext http, CancellationToken ct)
+    {
+        var (body, error) = await RoomBodyAsync(name, http, ct);
+        if (error is not null)
+        {
+            return (default, error);
+        }
+        var issues = ServiceAndId(body!, subtitle: false);
+        return issues.IsEmpty
+            ? (new VideoId(body!["service"]!.GetValue<string>(), body["id"]!.GetValue<string>()), null)
+            : (default, Zod(issues));
+    }
+
     /// <summary>The token has a connection in the loaded room (vote and undo need one, protocol.md §4.3).</summary>
     private static bool Connected(RoomManager rooms, string name, ApiCaller caller) =>
         caller.SessionKey is { } key && rooms.Loaded(name) is { } actor && actor.State.Users.Any(u => u.SessionKey == key);
@@ -376,22 +390,16 @@ internal static partial class RoomEndpoints
     public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> VoteAsync(
         string name, bool add, HttpContext http, RoomManager rooms, CancellationToken ct)
     {
-        var (body, error) = await RoomBodyAsync(name, http, ct);
+        var (video, error) = await RoomVideoAsync(name, http, ct);
         if (error is not null)
         {
             return error;
-        }
-        var issues = ServiceAndId(body!, subtitle: false);
-        if (!issues.IsEmpty)
-        {
-            return Zod(issues);
         }
         var caller = http.GetRequiredApiCaller();
         if (!Connected(rooms, name, caller))
         {
             return OttFailure.ClientNotFoundInRoom(name).ToResult();
         }
-        var video = new VideoId(body!["service"]!.GetValue<string>(), body["id"]!.GetValue<string>());
         var request = new VoteRequest(video, add)
         {
             Raw = new JsonObject { ["type"] = 8, ["video"] = new JsonObject { ["service"] = video.Service, ["id"] = video.Id }, ["add"] = add },
@@ -529,21 +537,15 @@ internal static partial class RoomEndpoints
     public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> RemoveAsync(
         string name, HttpContext http, RoomManager rooms, PointsLimiter limiter, CancellationToken ct)
     {
-        var (body, error) = await RoomBodyAsync(name, http, ct);
+        var (video, error) = await RoomVideoAsync(name, http, ct);
         if (error is not null)
         {
             return error;
-        }
-        var issues = ServiceAndId(body!, subtitle: false);
-        if (!issues.IsEmpty)
-        {
-            return Zod(issues);
         }
         if (await limiter.ChargeAsync(http, 5, ct) is { } limited)
         {
             return limited;
         }
-        var video = new VideoId(body!["service"]!.GetValue<string>(), body["id"]!.GetValue<string>());
         var request = new RemoveRequest(video)
         {
             Raw = new JsonObject { ["type"] = 6, ["video"] = new JsonObject { ["service"] = video.Service, ["id"] = video.Id } },
