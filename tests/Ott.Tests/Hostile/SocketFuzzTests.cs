@@ -14,6 +14,8 @@ public sealed class FuzzApplication : OttApplication
         Settings["Connections:MaxInputErrors"] = "10000";
         Settings["Connections:MessagesPerSecond"] = "100000";
         Settings["Connections:MessageBurst"] = "100000";
+        // The fuzz is about the protocol, not media: no ffprobe run per added URL (no network here).
+        Settings["Media:Ffprobe:Path"] = "";
     }
 }
 
