@@ -47,6 +47,9 @@ internal static class OttServiceExtensions
             host.ShutdownTimeout = lifecycle.Value.DrainTimeout + TimeSpan.FromSeconds(5));
         services.AddSingleton<NodeIdentity>();
         services.AddSingleton<ClusterClock>();
+        // The bus subscribes to the node and cluster channels before the first heartbeat (design.md §9.1).
+        services.AddSingleton<NodeBus>();
+        services.AddHostedService(sp => sp.GetRequiredService<NodeBus>());
         services.AddSingleton<Membership>();
         services.AddHostedService(sp => sp.GetRequiredService<Membership>());
         services.AddSingleton<LeaseKeeper>();
@@ -65,6 +68,7 @@ internal static class OttServiceExtensions
         services.AddSingleton<IMediaResolver, DirectResolver>();
         services.AddSingleton<MediaService>();
         services.AddSingleton<RoomManager>();
+        services.AddSingleton<INodeRequestHandler>(sp => sp.GetRequiredService<RoomManager>());
         services.AddHostedService<RoomTicker>();
         services.AddSingleton<RoomRestorer>();
         services.AddHostedService(sp => sp.GetRequiredService<RoomRestorer>());
@@ -77,7 +81,10 @@ internal static class OttServiceExtensions
         services.AddOptionsWithValidateOnStart<ConnectionsOptions>().BindConfiguration("Connections");
         services.AddSingleton<IValidateOptions<ConnectionsOptions>, ConnectionsOptionsValidator>();
         services.AddSingleton<ClientManager>();
+        services.AddHostedService(sp => sp.GetRequiredService<ClientManager>());
         services.AddSingleton<ISessionChangeListener>(sp => sp.GetRequiredService<ClientManager>());
+        services.AddSingleton<IGatewayHandler>(sp => sp.GetRequiredService<ClientManager>());
+        services.AddSingleton<IRoomFanout, RoomFanout>();
         services.AddHostedService<ShutdownCoordinator>();
         return builder;
     }

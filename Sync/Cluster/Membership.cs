@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using Ott.Sync.Storage;
 using Ott.Sync.Telemetry;
@@ -6,7 +7,9 @@ namespace Ott.Sync.Cluster;
 
 /// <summary>
 /// Heartbeats into the membership set, keeps the live set and the cluster clock, and reports when the
-/// live set has settled (design.md §4, §10.1). The core runs one node; the same loop serves many.
+/// live set has settled (design.md §4, §10.1). It also reports the changes other parts act on (§9.6):
+/// a node that left (missing from two timely heartbeat results), this node having been pruned (it must
+/// re-join its clients), and this node being cut off from the store for 2 × the lease TTL.
 /// </summary>
 internal sealed partial class Membership(
     RoomStore store,
@@ -14,12 +17,20 @@ internal sealed partial class Membership(
     ClusterClock clock,
     OttMetrics metrics,
     IOptions<ClusterOptions> options,
+    IOptions<LeaseOptions> lease,
+    IServiceProvider services,
     ILogger<Membership> logger) : BackgroundService
 {
     private readonly TaskCompletionSource _settled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ConcurrentDictionary<string, long> _suspects = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _missing = new(StringComparer.Ordinal);
     private volatile IReadOnlyList<string> _live = [];
     private volatile bool _healthy;
     private volatile bool _stopped;
+    private bool _beaten;
+    private long _lastBeatCompleted;
+    private long _lastSuccess;
+    private bool _cutOff;
 
     public IReadOnlyList<string> LiveNodes => _live;
 
@@ -27,9 +38,80 @@ internal sealed partial class Membership(
 
     public bool LastHeartbeatSucceeded => _healthy;
 
+    public bool IsStopped => _stopped;
+
     public Task WaitSettledAsync(CancellationToken ct) => _settled.Task.WaitAsync(ct);
 
-    /// <summary>Stops heartbeating (the first step of a drain, design.md §10.4).</summary>
+    /// <summary>A node reported as gone (design.md §9.6): owners drop its users, gateways re-join rooms it owned.</summary>
+    public event Action<string>? NodeLeft;
+
+    /// <summary>This node had been pruned from the live set while it still ran: it re-joins all its clients.</summary>
+    public event Action? Pruned;
+
+    /// <summary>This node could not reach the store for 2 × the lease TTL: it closes its sockets with 1012 (§7.4).</summary>
+    public event Action? CutOff;
+
+    /// <summary>Usable for routing and placement: live and not suspect; this node while it is not draining.</summary>
+    public bool IsUsable(string nodeId)
+    {
+        if (nodeId == node.Id)
+        {
+            return !_stopped;
+        }
+        if (_suspects.TryGetValue(nodeId, out var until))
+        {
+            if (clock.Time.GetTimestamp() < until)
+            {
+                return false;
+            }
+            _suspects.TryRemove(new KeyValuePair<string, long>(nodeId, until));
+        }
+        return _live.Contains(nodeId, StringComparer.Ordinal);
+    }
+
+    /// <summary>The nodes HRW placement chooses from (design.md §9.3).</summary>
+    public IEnumerable<string> UsableNodes()
+    {
+        var nodes = _live.Where(IsUsable).ToList();
+        if (!_stopped && !nodes.Contains(node.Id, StringComparer.Ordinal))
+        {
+            nodes.Add(node.Id);
+        }
+        return nodes;
+    }
+
+    /// <summary>No process listens on the node's channel: not usable for one node timeout (§9.3 step 4).</summary>
+    public void MarkSuspect(string nodeId)
+    {
+        if (nodeId != node.Id)
+        {
+            _suspects[nodeId] = clock.Time.GetTimestamp() + (long)(options.Value.NodeTimeout.TotalSeconds * clock.Time.TimestampFrequency);
+        }
+    }
+
+    /// <summary>A <c>node_down</c> hint: the node drains, so it leaves placement at once.</summary>
+    public void MarkDown(string nodeId)
+    {
+        MarkSuspect(nodeId);
+        _live = [.. _live.Where(n => n != nodeId)];
+    }
+
+    /// <summary>Stops heartbeating and leaves the live set (the first step of a drain, design.md §10.4).</summary>
+    public async Task LeaveAsync(CancellationToken ct)
+    {
+        _stopped = true;
+        _healthy = false;
+        try
+        {
+            await store.RemoveNodeAsync(node.Id, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Log.HeartbeatFailed(logger, e, node.Id);
+        }
+    }
+
+    /// <summary>Stops heartbeating without leaving the set (tests of a silent node).</summary>
     public void StopHeartbeating() => _stopped = true;
 
     internal async Task<bool> BeatAsync(CancellationToken ct)
@@ -39,7 +121,61 @@ internal sealed partial class Membership(
         var received = clock.Time.GetUtcNow();
         clock.Sample(result.RedisTimeMs, sent, received);
         metrics.RedisRoundTrip(received - sent);
-        return UpdateLive(result.LiveNodes);
+        var now = clock.Time.GetTimestamp();
+        // A heartbeat that completes long after the previous one (this node or Redis stalled) updates
+        // the live set but does not count toward NodeLeft (design.md §9.6).
+        var timely = _lastBeatCompleted != 0 && clock.Time.GetElapsedTime(_lastBeatCompleted, now) <= options.Value.HeartbeatInterval * 2;
+        _lastBeatCompleted = now;
+        _lastSuccess = now;
+        _cutOff = false;
+        if (result.Added && _beaten)
+        {
+            Log.WasPruned(logger, node.Id);
+            Raise(Pruned);
+        }
+        _beaten = true;
+        var changed = UpdateLive(result.LiveNodes);
+        TrackDepartures(result.LiveNodes, timely);
+        return changed;
+    }
+
+    private void TrackDepartures(IReadOnlyList<string> live, bool timely)
+    {
+        foreach (var id in live)
+        {
+            if (id != node.Id)
+            {
+                _missing[id] = 0;
+            }
+        }
+        foreach (var id in _missing.Keys.ToList())
+        {
+            if (live.Contains(id, StringComparer.Ordinal) || !timely)
+            {
+                continue;
+            }
+            var count = _missing[id] + 1;
+            if (count < 2)
+            {
+                _missing[id] = count;
+                continue;
+            }
+            _missing.Remove(id);
+            Log.NodeLeft(logger, id, node.Id);
+            var handlers = NodeLeft;
+            if (handlers is not null)
+            {
+                _ = Task.Run(() => handlers(id));
+            }
+        }
+    }
+
+    private static void Raise(Action? handlers)
+    {
+        if (handlers is not null)
+        {
+            _ = Task.Run(handlers);
+        }
     }
 
     private bool UpdateLive(IReadOnlyList<string> live)
@@ -51,6 +187,13 @@ internal sealed partial class Membership(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // Subscribed to the node and cluster channels before the first heartbeat (design.md §9.1).
+        if (services.GetService<NodeBus>() is { } bus)
+        {
+            await bus.Ready.WaitAsync(stoppingToken);
+        }
+        _lastSuccess = clock.Time.GetTimestamp();
+        var watchdog = WatchAsync(stoppingToken);
         var unchanged = 0;
         using var timer = new PeriodicTimer(options.Value.HeartbeatInterval, clock.Time);
         while (!stoppingToken.IsCancellationRequested)
@@ -86,6 +229,28 @@ internal sealed partial class Membership(
                 break;
             }
         }
+        await watchdog;
+    }
+
+    /// <summary>Runs apart from the heartbeat, whose call may hang on a cut connection.</summary>
+    private async Task WatchAsync(CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(options.Value.HeartbeatInterval, clock.Time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct))
+            {
+                if (!_stopped && !_cutOff && clock.Time.GetElapsedTime(_lastSuccess) > lease.Value.Ttl * 2)
+                {
+                    _cutOff = true;
+                    Log.CutOff(logger, node.Id);
+                    Raise(CutOff);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     private static partial class Log
@@ -95,5 +260,14 @@ internal sealed partial class Membership(
 
         [LoggerMessage(LogLevel.Warning, "Heartbeat of node {NodeId} failed")]
         public static partial void HeartbeatFailed(ILogger logger, Exception e, string nodeId);
+
+        [LoggerMessage(LogLevel.Warning, "Node {Gone} left the cluster (seen by {NodeId})")]
+        public static partial void NodeLeft(ILogger logger, string gone, string nodeId);
+
+        [LoggerMessage(LogLevel.Warning, "Node {NodeId} had been pruned from the live set; re-joining its clients")]
+        public static partial void WasPruned(ILogger logger, string nodeId);
+
+        [LoggerMessage(LogLevel.Error, "Node {NodeId} cannot reach the store; closing its sockets with 1012")]
+        public static partial void CutOff(ILogger logger, string nodeId);
     }
 }

@@ -18,13 +18,21 @@ internal sealed partial class ShutdownCoordinator(
     Membership membership,
     RoomManager rooms,
     ClientManager clients,
+    NodeBus bus,
     IOptions<LifecycleOptions> options,
     ILogger<ShutdownCoordinator> logger) : IHostedLifecycleService
 {
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
         var budget = options.Value.DrainTimeout;
-        membership.StopHeartbeating();
+        // Step 1: out of the live set and placement at once; no room is re-joined from here.
+        clients.StopRejoining();
+        using (var leaving = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            leaving.CancelAfter(TimeSpan.FromSeconds(1));
+            await membership.LeaveAsync(leaving.Token);
+        }
+        bus.PublishCluster(new BusHeader(BusType.NodeDown), null);
         using var releaseTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         releaseTimeout.CancelAfter(budget / 2);
         try

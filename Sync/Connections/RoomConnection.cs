@@ -65,6 +65,9 @@ internal sealed partial class RoomConnection : IRoomClient, IDisposable
 
     public string? SessionKey { get; private set; }
 
+    /// <summary>This client as its room knows it, once it has authenticated; what a rejoin sends (design.md §9.6).</summary>
+    public RoomUser? User { get; private set; }
+
     public void Send(ReadOnlyMemory<byte> frame)
     {
         if (!_outbox.Writer.TryWrite(frame) && _close is null)
@@ -130,6 +133,10 @@ internal sealed partial class RoomConnection : IRoomClient, IDisposable
         {
             _clients.Unregister(this);
             _metrics.SocketClosed();
+            if (User is not null)
+            {
+                await _clients.RemoveFromRoomAsync(_room, this);
+            }
             // A join that was posted may still be applied after this socket gave up waiting for it,
             // so its Leave is sent whenever the join was posted (a Leave of an unknown client is harmless).
             if (_joined || _joinPosted)
@@ -276,7 +283,12 @@ internal sealed partial class RoomConnection : IRoomClient, IDisposable
                 Reply(await _rooms.SendAsync(_room, new RequestCommand(actor, request.Request), ct, activate: true));
                 return;
             case StatusMessage status:
-                Reply(await _rooms.SendAsync(_room, new StatusCommand(ClientId, status.Status), ct));
+                var failure = await _rooms.SendAsync(_room, new StatusCommand(ClientId, status.Status), ct);
+                if (failure is null && User is { } user)
+                {
+                    User = user with { Status = status.Status };
+                }
+                Reply(failure);
                 return;
             case NotifyMessage notify:
                 if (notify.UsernameChanged && SessionKey is { } key)
@@ -296,18 +308,28 @@ internal sealed partial class RoomConnection : IRoomClient, IDisposable
         }
         SessionKey = SessionStore.KeyOf(token);
         var user = new RoomUser(ClientId, SessionKey, await NameOfAsync(session, ct), session.IsLoggedIn, session.UserId, "none", _node.Id);
-        _joinPosted = true;
         OttFailure? failure;
         try
         {
-            failure = await _rooms.SendAsync(_room, new JoinCommand(user), ct, client: this);
+            // Registered here (and subscribed to the room channel) before the join goes to the owner (§5.3).
+            User = user;
+            await _clients.AddToRoomAsync(_room, this, ct);
+            _joinPosted = true;
+            failure = await _rooms.SendAsync(_room, new JoinCommand(user), ct);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // The store failed under the join: an infrastructure failure, so the client retries (protocol.md §1.7).
             Log.MessageFailed(_logger, e, ClientId, _room);
+            await _clients.RemoveFromRoomAsync(_room, this);
+            User = null;
             Close(1013, "Room is temporarily unavailable");
             return;
+        }
+        if (failure is not null)
+        {
+            await _clients.RemoveFromRoomAsync(_room, this);
+            User = null;
         }
         switch (failure?.Name)
         {
@@ -340,6 +362,10 @@ internal sealed partial class RoomConnection : IRoomClient, IDisposable
             return;
         }
         var name = await NameOfAsync(session, ct);
+        if (User is { } user)
+        {
+            User = user with { Name = name, IsLoggedIn = session.IsLoggedIn, AccountId = session.UserId };
+        }
         await _rooms.SendAsync(_room, new UpdateUserCommand(ClientId, name, session.IsLoggedIn, session.UserId), ct, activate: false);
     }
 

@@ -83,8 +83,21 @@ internal static partial class RoomEndpoints
     }
 
     /// <summary>The token has a connection in the loaded room (vote and undo need one, protocol.md §4.3).</summary>
-    private static bool Connected(RoomManager rooms, string name, ApiCaller caller) =>
-        caller.SessionKey is { } key && rooms.Loaded(name) is { } actor && actor.State.Users.Any(u => u.SessionKey == key);
+    private static async Task<bool> ConnectedAsync(RoomManager rooms, string name, ApiCaller caller, CancellationToken ct)
+    {
+        if (caller.SessionKey is not { } key)
+        {
+            return false;
+        }
+        try
+        {
+            return await rooms.GetStateAsync(name, activate: false, ct) is { } state && state.Users.Any(u => u.SessionKey == key);
+        }
+        catch (OttException)
+        {
+            return false;
+        }
+    }
 
     private static ImmutableList<ZodIssue> ServiceAndId(JsonObject body, bool subtitle)
     {
@@ -258,11 +271,10 @@ internal static partial class RoomEndpoints
         }
         try
         {
-            if (await rooms.GetOrActivateAsync(name, ct) is not { } actor)
+            if (await rooms.GetStateAsync(name, activate: true, ct) is not { } s)
             {
                 return OttFailure.RoomNotFound().ToResult();
             }
-            var s = actor.State;
             return TypedResults.Ok(new RoomResponse(s.Name, s.Title, s.Description, s.IsTemporary, s.Visibility, s.QueueMode,
                 [.. s.Users.Select(u => u.Info(s))], s.Grants, s.AutoSkipSegmentCategories, s.RestoreQueueBehavior,
                 s.EnableVoteSkip, s.Queue, s.HasOwner));
@@ -336,15 +348,15 @@ internal static partial class RoomEndpoints
         }
         try
         {
-            if (await rooms.GetOrActivateAsync(name, ct) is not { } actor)
+            if (await rooms.GetStateAsync(name, activate: true, ct) is not { } state)
             {
                 return OttFailure.RoomNotFound().ToResult();
             }
-            if (actor.State.IsTemporary)
+            if (state.IsTemporary)
             {
                 return OttErrors.Create(StatusCodes.Status400BadRequest, "BadApiArgumentException", "Temporary rooms cannot be permanently deleted.");
             }
-            if (actor.State.Owner?.Id != accountId)
+            if (state.Owner?.Id != accountId)
             {
                 return OttErrors.Create(StatusCodes.Status403Forbidden, "PermissionDeniedException", "Only the owner can permanently delete this room.");
             }
@@ -378,7 +390,7 @@ internal static partial class RoomEndpoints
             return Zod([body["data"] is JsonObject ? Protocol.Zod.Required("object", "data", "event") : Protocol.Zod.Required("object", "data")]);
         }
         var caller = http.GetRequiredApiCaller();
-        if (!Connected(rooms, name, caller))
+        if (!await ConnectedAsync(rooms, name, caller, ct))
         {
             return OttFailure.ClientNotFoundInRoom(name).ToResult();
         }
@@ -396,7 +408,7 @@ internal static partial class RoomEndpoints
             return error;
         }
         var caller = http.GetRequiredApiCaller();
-        if (!Connected(rooms, name, caller))
+        if (!await ConnectedAsync(rooms, name, caller, ct))
         {
             return OttFailure.ClientNotFoundInRoom(name).ToResult();
         }

@@ -37,6 +37,10 @@ namespace Ott.Sync.Protocol;
 [JsonSerializable(typeof(AccountResponse))]
 [JsonSerializable(typeof(OwnedRoomsResponse))]
 [JsonSerializable(typeof(PreviewAddResponse))]
+[JsonSerializable(typeof(RoomUser))]
+[JsonSerializable(typeof(List<RoomUser>))]
+[JsonSerializable(typeof(Actor))]
+[JsonSerializable(typeof(OttFailure))]
 internal sealed partial class OttJsonContext : JsonSerializerContext;
 
 internal static class OttJsonExtensions

@@ -37,20 +37,24 @@ internal sealed partial class RoomActor : IAsyncDisposable
     private readonly Action<RoomActor> _onStopped;
     private readonly Func<FetchSegments, RoomActor, Task>? _fetchSegments;
     private readonly OttMetrics _metrics;
-    private readonly Dictionary<string, IRoomClient> _clients = new(StringComparer.Ordinal);
-    private readonly List<IRoomClient> _attached = [];
+    private readonly IRoomFanout _fanout;
+    private readonly string _nodeId;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private string _storedJson;
     private volatile RoomState _state;
     private long _deadline; // monotonic timestamp (TimeProvider.GetTimestamp)
     private int _tickQueued;
+    private long _seq;
 
     public RoomActor(
         string key, LeaseToken token, RoomState state, string storedJson, long deadline,
         RoomStore store, ClusterClock clock, RoomsOptions rooms, LeaseOptions lease, RoomContext ctx,
-        ILogger logger, Action<RoomActor> onStopped, Func<FetchSegments, RoomActor, Task>? fetchSegments, OttMetrics metrics)
+        ILogger logger, Action<RoomActor> onStopped, Func<FetchSegments, RoomActor, Task>? fetchSegments, OttMetrics metrics,
+        IRoomFanout fanout, string nodeId)
     {
+        _fanout = fanout;
+        _nodeId = nodeId;
         Key = key;
         Token = token;
         _state = state;
@@ -83,8 +87,11 @@ internal sealed partial class RoomActor : IAsyncDisposable
 
     public bool IsStopped => _loop.IsCompleted || _stop.IsCancellationRequested;
 
-    public int ConnectionCount => Volatile.Read(ref _connectionCount);
-    private int _connectionCount;
+    /// <summary>The room's users on every node.</summary>
+    public int ConnectionCount => _state.Users.Count;
+
+    /// <summary>Batches released so far under this epoch (the seq of the last one).</summary>
+    public long Seq => Volatile.Read(ref _seq);
 
     public TimeSpan? StateTtl => _state.IsTemporary ? _rooms.TemporaryStateTtl : null;
 
@@ -101,9 +108,9 @@ internal sealed partial class RoomActor : IAsyncDisposable
         Volatile.Write(ref _deadline, sentAt + (long)((_lease.Ttl - _lease.EffectiveMargin).TotalSeconds * _clock.Time.TimestampFrequency));
 
     /// <summary>Posts a command and waits until its batch is persisted and released.</summary>
-    public async Task<OttFailure?> SendAsync(RoomCommand command, IRoomClient? client, CancellationToken ct)
+    public async Task<OttFailure?> SendAsync(RoomCommand command, CancellationToken ct)
     {
-        var envelope = new Envelope(command, client);
+        var envelope = new Envelope(command);
         if (!_mailbox.Writer.TryWrite(envelope))
         {
             // A full mailbox refuses the command rather than blocking the caller (design.md §12).
@@ -115,21 +122,21 @@ internal sealed partial class RoomActor : IAsyncDisposable
     /// <summary>Posts a tick unless one is already queued.</summary>
     public void Tick()
     {
-        if (Interlocked.Exchange(ref _tickQueued, 1) == 0 && !_mailbox.Writer.TryWrite(new Envelope(new TickCommand(), null)))
+        if (Interlocked.Exchange(ref _tickQueued, 1) == 0 && !_mailbox.Writer.TryWrite(new Envelope(new TickCommand())))
         {
             Volatile.Write(ref _tickQueued, 0);
         }
     }
 
     /// <summary>Posting for commands whose result nobody awaits (segments); dropped when the mailbox is full.</summary>
-    public void Post(RoomCommand command) => _mailbox.Writer.TryWrite(new Envelope(command, null));
+    public void Post(RoomCommand command) => _mailbox.Writer.TryWrite(new Envelope(command));
 
     /// <summary>Posting that waits for mailbox space (a disconnect's Leave must not be lost); a stopped room ignores it.</summary>
     public async Task PostAsync(RoomCommand command, CancellationToken ct)
     {
         try
         {
-            await _mailbox.Writer.WriteAsync(new Envelope(command, null), ct);
+            await _mailbox.Writer.WriteAsync(new Envelope(command), ct);
         }
         catch (Exception e) when (e is ChannelClosedException or OperationCanceledException)
         {
@@ -139,7 +146,7 @@ internal sealed partial class RoomActor : IAsyncDisposable
     /// <summary>Unloads the room; waits for mailbox space rather than being refused when the room is busy.</summary>
     public async Task<OttFailure?> UnloadAsync(UnloadReason reason, CancellationToken ct)
     {
-        var envelope = new Envelope(new UnloadCommand(reason), null);
+        var envelope = new Envelope(new UnloadCommand(reason));
         try
         {
             await _mailbox.Writer.WriteAsync(envelope, ct);
@@ -212,9 +219,6 @@ internal sealed partial class RoomActor : IAsyncDisposable
                 case TickCommand:
                     Volatile.Write(ref _tickQueued, 0);
                     break;
-                case JoinCommand join when envelope.Client is { } client:
-                    _clients[join.User.ClientId] = client;
-                    break;
             }
             RoomOutcome outcome;
             try
@@ -226,10 +230,6 @@ internal sealed partial class RoomActor : IAsyncDisposable
                 // An unexpected fault abandons that command's change (protocol.md §1.7 Unknown).
                 Log.CommandFailed(_logger, e, Key, envelope.Command.GetType().Name);
                 outcome = new RoomOutcome(state, [], OttFailure.Unknown());
-            }
-            if (outcome.Failed && envelope.Command is JoinCommand failedJoin)
-            {
-                _clients.Remove(failedJoin.User.ClientId);
             }
             if (envelope.Command is not TickCommand)
             {
@@ -346,32 +346,25 @@ internal sealed partial class RoomActor : IAsyncDisposable
     private void Release(RoomState before, RoomState after, List<RoomOutput> outputs, DateTimeOffset now)
     {
         var started = _clock.Time.GetTimestamp();
+        var ops = new List<DeliveryOp>(outputs.Count + 1);
         foreach (var output in outputs)
         {
             switch (output)
             {
                 case Broadcast b:
-                    var bytes = FrameWriter.Write(b.Frame, now);
-                    foreach (var client in _attached)
-                    {
-                        client.Send(bytes);
-                    }
+                    ops.Add(new BroadcastOp(FrameWriter.Write(b.Frame, now)));
                     break;
-                case SendTo s when _clients.TryGetValue(s.ClientId, out var target):
-                    target.Send(FrameWriter.Write(s.Frame, now));
+                case SendTo s:
+                    ops.Add(new SendOp(s.ClientId, FrameWriter.Write(s.Frame, now)));
                     break;
-                case Attach a when _clients.TryGetValue(a.ClientId, out var joined):
-                    _attached.Add(joined);
-                    Interlocked.Increment(ref _connectionCount);
+                case Attach a:
+                    ops.Add(new AttachOp(a.ClientId));
                     break;
                 case Detach d:
-                    if (_clients.Remove(d.ClientId, out var left) && _attached.Remove(left))
-                    {
-                        Interlocked.Decrement(ref _connectionCount);
-                    }
+                    ops.Add(new DetachOp(d.ClientId));
                     break;
-                case CloseClient c when _clients.TryGetValue(c.ClientId, out var closing):
-                    closing.Close(c.Code, c.Reason);
+                case CloseClient c:
+                    ops.Add(new CloseOp(c.ClientId, c.Code, c.Reason));
                     break;
                 case FetchSegments f when _fetchSegments is not null:
                     _ = _fetchSegments(f, this);
@@ -380,12 +373,27 @@ internal sealed partial class RoomActor : IAsyncDisposable
         }
         if (FrameWriter.WriteDeltaOrNull(before, after, now) is { } delta)
         {
-            foreach (var client in _attached)
-            {
-                client.Send(delta);
-            }
+            ops.Add(new BroadcastOp(delta));
+        }
+        if (ops.Count > 0)
+        {
+            // Frames are serialized once; other nodes get the batch only while they have users here.
+            var delivery = new RoomDelivery(Key, Token.Epoch, Interlocked.Increment(ref _seq), ops);
+            _fanout.Deliver(delivery, HasRemoteUsers(before) || HasRemoteUsers(after));
         }
         _metrics.FanOut(_clock.Time.GetElapsedTime(started));
+    }
+
+    private bool HasRemoteUsers(RoomState state)
+    {
+        foreach (var user in state.Users)
+        {
+            if (!string.Equals(user.GatewayNodeId, _nodeId, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     private async Task UnloadNowAsync(UnloadReason reason)
@@ -418,25 +426,25 @@ internal sealed partial class RoomActor : IAsyncDisposable
             // Load and unload never crash the node (design.md §7.6); the lease lapses by itself.
             Log.UnloadFailed(_logger, e, Key, reason);
         }
-        if (reason != UnloadReason.Shutdown)
+        if (reason == UnloadReason.Shutdown)
         {
-            foreach (var client in _clients.Values)
-            {
-                client.Close(4003, "Room was unloaded");
-            }
+            _fanout.OwnerLost(Key, Token.Epoch);
+        }
+        else
+        {
+            _fanout.Unloaded(Key, 4003, "Room was unloaded");
         }
         _stop.Cancel();
     }
 
-    /// <summary>Drops the room without writing (design.md §7.4); the clients reconnect and re-activate it.</summary>
+    /// <summary>
+    /// Drops the room without writing (design.md §7.4) and says so; this node stays a gateway for its
+    /// clients, which re-join the room wherever it is owned next.
+    /// </summary>
     private async Task DemoteAsync()
     {
         Log.Demoted(_logger, Key, Token.Epoch);
         _metrics.LeaseLost();
-        foreach (var client in _clients.Values)
-        {
-            client.Close(1012, "Room moved");
-        }
         _stop.Cancel();
         try
         {
@@ -448,6 +456,7 @@ internal sealed partial class RoomActor : IAsyncDisposable
         {
             Log.UnloadFailed(_logger, e, Key, UnloadReason.Shutdown);
         }
+        _fanout.OwnerLost(Key, Token.Epoch);
     }
 
     /// <summary>The lease is lost: expire the deadline so the next batch re-checks it and demotes.</summary>
@@ -490,7 +499,7 @@ internal sealed partial class RoomActor : IAsyncDisposable
 
     public Task Completion => _loop;
 
-    private sealed record Envelope(RoomCommand Command, IRoomClient? Client)
+    private sealed record Envelope(RoomCommand Command)
     {
         public TaskCompletionSource<OttFailure?> Reply { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

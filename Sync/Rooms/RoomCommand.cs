@@ -16,6 +16,16 @@ public abstract record RoomCommand
 public sealed record RequestCommand(Actor Actor, RoomRequest Request, MediaLookup? Media = null) : RoomCommand;
 public sealed record JoinCommand(RoomUser User) : RoomCommand;
 public sealed record LeaveCommand(string ClientId) : RoomCommand;
+
+/// <summary>
+/// A gateway's full list of its clients in the room (design.md §9.6): after an owner change, a resync or a
+/// reconnect. Missing ones are added without events, each gets a fresh full sync, and users the gateway no
+/// longer has are removed.
+/// </summary>
+public sealed record RejoinCommand(string GatewayNodeId, ImmutableList<RoomUser> Users) : RoomCommand;
+
+/// <summary>A gateway node died: its users leave (design.md §9.6, no ghost users).</summary>
+public sealed record GatewayLostCommand(string GatewayNodeId) : RoomCommand;
 public sealed record UpdateUserCommand(string ClientId, string Name, bool IsLoggedIn, long? AccountId) : RoomCommand;
 public sealed record StatusCommand(string ClientId, string Status) : RoomCommand;
 public sealed record ClaimCommand(Actor Actor) : RoomCommand;

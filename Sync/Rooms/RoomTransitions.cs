@@ -27,6 +27,8 @@ public static class RoomTransitions
                 case RequestCommand r: tx.Request(r); break;
                 case JoinCommand j: tx.Join(j.User); break;
                 case LeaveCommand l: tx.Leave(l.ClientId); break;
+                case RejoinCommand r: tx.Rejoin(r.GatewayNodeId, r.Users); break;
+                case GatewayLostCommand g: tx.GatewayLost(g.GatewayNodeId); break;
                 case UpdateUserCommand u: tx.UpdateUser(u); break;
                 case StatusCommand s: tx.SetStatus(s.ClientId, s.Status); break;
                 case ClaimCommand c: tx.Claim(c.Actor); break;
@@ -615,7 +617,9 @@ public static class RoomTransitions
 
         public void Join(RoomUser user)
         {
-            S = S with { Users = S.Users.Add(user), LastActiveAt = _now };
+            // A rejoin may have added this client already (its join and the rejoin crossed): one entry each.
+            var users = S.Users.RemoveAll(u => u.ClientId == user.ClientId);
+            S = S with { Users = users.Add(user), LastActiveAt = _now };
             Outputs.Add(new SendTo(user.ClientId, new FullSyncFrame(S)));
             Outputs.Add(new Attach(user.ClientId));
             var info = new JsonObject { ["id"] = user.ClientId };
@@ -632,6 +636,40 @@ public static class RoomTransitions
             Outputs.Add(new Broadcast(new UserUpdateFrame(user.Info(S))));
             Outputs.Add(new SendTo(user.ClientId, new UserInitFrame([.. S.Users.Select(u => u.Info(S))])));
             Outputs.Add(new SendTo(user.ClientId, new YouFrame(user.ClientId)));
+        }
+
+        public void Rejoin(string gateway, ImmutableList<RoomUser> users)
+        {
+            var present = users.Select(u => u.ClientId).ToHashSet(StringComparer.Ordinal);
+            foreach (var gone in S.Users.Where(u => u.GatewayNodeId == gateway && !present.Contains(u.ClientId)).ToList())
+            {
+                Leave(gone.ClientId);
+            }
+            foreach (var user in users)
+            {
+                var idx = S.Users.FindIndex(u => u.ClientId == user.ClientId);
+                if (idx >= 0)
+                {
+                    continue; // the owner still has it: nothing changes for that client
+                }
+                S = S with { Users = S.Users.Add(user with { GatewayNodeId = gateway }), LastActiveAt = _now };
+                Outputs.Add(new Broadcast(new UserUpdateFrame(user.Info(S))));
+            }
+            var init = new UserInitFrame([.. S.Users.Select(u => u.Info(S))]);
+            foreach (var user in users)
+            {
+                Outputs.Add(new SendTo(user.ClientId, new FullSyncFrame(S)));
+                Outputs.Add(new Attach(user.ClientId));
+                Outputs.Add(new SendTo(user.ClientId, init));
+            }
+        }
+
+        public void GatewayLost(string gateway)
+        {
+            foreach (var user in S.Users.Where(u => u.GatewayNodeId == gateway).ToList())
+            {
+                Leave(user.ClientId);
+            }
         }
 
         /// <summary>§1.8: the trusted Leave after a disconnect.</summary>

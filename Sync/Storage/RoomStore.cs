@@ -19,6 +19,16 @@ internal abstract record AcquireResult
     public sealed record NotFound : AcquireResult;
 }
 
+/// <summary>A lease token <c>{nodeId}|{epoch}|{nonce}</c> as read from Redis, with its remaining time.</summary>
+internal sealed record LeaseHolder(string NodeId, long Epoch, TimeSpan Pttl)
+{
+    public static LeaseHolder Parse(string token, TimeSpan pttl)
+    {
+        var parts = token.Split('|');
+        return new LeaseHolder(parts[0], parts.Length > 1 && long.TryParse(parts[1], System.Globalization.CultureInfo.InvariantCulture, out var epoch) ? epoch : 0, pttl);
+    }
+}
+
 internal sealed record HeartbeatResult(long RedisTimeMs, bool Added, IReadOnlyList<string> LiveNodes);
 
 // Room leases, fenced state and the room directory. Room names arrive in any case; RedisKeys
@@ -88,6 +98,27 @@ internal sealed class RoomStore(RedisConnection connection, RedisKeys keys)
         var reply = (RedisResult[])result!;
         var live = (string[])reply[2]!;
         return new HeartbeatResult((long)reply[0], (long)reply[1] == 1, live);
+    }
+
+    /// <summary>The room's lease as held now: holder node, epoch and remaining time; null when nobody holds it.</summary>
+    public async Task<LeaseHolder?> ReadLeaseAsync(string room, CancellationToken ct)
+    {
+        var db = await DatabaseAsync(ct);
+        var key = keys.RoomLease(room);
+        var tx = db.CreateBatch();
+        var value = tx.StringGetAsync(key);
+        var ttl = tx.KeyTimeToLiveAsync(key);
+        tx.Execute();
+        var token = await value.WaitAsync(ct);
+        var remaining = await ttl.WaitAsync(ct);
+        return token.IsNull ? null : LeaseHolder.Parse(token.ToString(), remaining ?? TimeSpan.Zero);
+    }
+
+    /// <summary>Leaves the live set at once (a drain, design.md §10.4 step 1).</summary>
+    public async Task RemoveNodeAsync(string nodeId, CancellationToken ct)
+    {
+        var db = await DatabaseAsync(ct);
+        await db.SortedSetRemoveAsync(keys.ClusterNodes, nodeId).WaitAsync(ct);
     }
 
     public async Task<bool> StateExistsAsync(string room, CancellationToken ct)

@@ -25,6 +25,10 @@ internal sealed class OttMetrics
     private readonly UpDownCounter<long> _roomsLoaded;
     private readonly Histogram<double> _restore;
     private readonly Histogram<double> _fanOut;
+    private readonly Counter<long> _busTimeouts;
+    private readonly Counter<long> _busExpired;
+    private readonly Counter<long> _forwarded;
+    private readonly Counter<long> _resyncs;
 
     public OttMetrics(IMeterFactory factory)
     {
@@ -43,6 +47,10 @@ internal sealed class OttMetrics
         _roomsLoaded = meter.CreateUpDownCounter<long>("ott.rooms.loaded", description: "Rooms owned and loaded on this node");
         _restore = meter.CreateHistogram<double>("ott.rooms.restore.duration", unit: "s", description: "Eager restore of the rooms that were loaded at the last stop");
         _fanOut = meter.CreateHistogram<double>("ott.room.release.duration", unit: "s", description: "Release of a batch's outputs to local sockets (fan-out)");
+        _busTimeouts = meter.CreateCounter<long>("ott.bus.timeouts", description: "Requests to another node that got no reply in time");
+        _busExpired = meter.CreateCounter<long>("ott.bus.expired", description: "Requests dropped on arrival because their deadline had passed");
+        _forwarded = meter.CreateCounter<long>("ott.bus.forwarded", description: "Room commands forwarded to the owner on another node");
+        _resyncs = meter.CreateCounter<long>("ott.gateway.resyncs", description: "Rooms whose local clients were re-joined and re-synced (gap, owner change, reconnect)");
     }
 
     public void Request(string type, string outcome) =>
@@ -77,4 +85,8 @@ internal sealed class OttMetrics
     public void RoomStopped() => _roomsLoaded.Add(-1);
     public void Restored(TimeSpan elapsed) => _restore.Record(elapsed.TotalSeconds);
     public void FanOut(TimeSpan elapsed) => _fanOut.Record(elapsed.TotalSeconds);
+    public void BusTimeout() => _busTimeouts.Add(1);
+    public void BusExpired() => _busExpired.Add(1);
+    public void Forwarded() => _forwarded.Add(1);
+    public void Resync() => _resyncs.Add(1);
 }

@@ -1,0 +1,336 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using Ott.Sync.Storage;
+using Ott.Sync.Telemetry;
+using StackExchange.Redis;
+
+namespace Ott.Sync.Cluster;
+
+/// <summary>Handles requests addressed to this node (<c>cmd</c>, <c>activate</c>): the room manager.</summary>
+internal interface INodeRequestHandler
+{
+    Task HandleRequestAsync(BusMessage request);
+}
+
+/// <summary>Handles room-channel and cluster-channel envelopes: the gateway side (client manager).</summary>
+internal interface IGatewayHandler
+{
+    void OnRoomMessage(BusMessage message);
+
+    void OnClusterMessage(BusMessage message);
+
+    /// <summary>The subscriber connection came back: pub/sub lost whatever was published meanwhile (design.md §9.5).</summary>
+    void OnConnectionRestored();
+}
+
+internal enum BusOutcome
+{
+    Replied,
+    NoListener,
+    TimedOut,
+}
+
+/// <summary>A request's outcome; the caller disposes the reply.</summary>
+internal readonly record struct BusReply(BusOutcome Outcome, BusMessage? Message) : IDisposable
+{
+    public void Dispose() => Message?.Dispose();
+}
+
+/// <summary>
+/// Pub/sub (design.md §9): the node channel and the cluster channel, one channel per room with local
+/// clients, and request/reply with correlation ids and timeouts. Every subscription is consumed in order
+/// through its <see cref="ChannelMessageQueue"/>; the node-channel loop only dispatches.
+/// </summary>
+internal sealed partial class NodeBus(
+    RedisConnection connection,
+    RedisKeys keys,
+    NodeIdentity node,
+    ClusterClock clock,
+    IServiceProvider services,
+    OttMetrics metrics,
+    IOptions<ClusterOptions> options,
+    ILogger<NodeBus> logger) : IHostedService, IDisposable
+{
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<BusMessage>> _pending = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ChannelMessageQueue> _rooms = new(StringComparer.Ordinal);
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly SemaphoreSlim _roomGate = new(1, 1);
+    private ChannelMessageQueue? _nodeQueue;
+    private ChannelMessageQueue? _clusterQueue;
+    private INodeRequestHandler? _requests;
+    private IGatewayHandler? _gateway;
+
+    public RedisChannel OwnChannel => keys.NodeChannel(node.Id);
+
+    public string NodeId => node.Id;
+
+    /// <summary>Completes once the node and cluster channels are subscribed (before the first heartbeat, §9.1).</summary>
+    public Task Ready => _ready.Task;
+
+    private INodeRequestHandler Requests => _requests ??= services.GetRequiredService<INodeRequestHandler>();
+
+    private IGatewayHandler Gateway => _gateway ??= services.GetRequiredService<IGatewayHandler>();
+
+    private ISubscriber Subscriber => connection.Multiplexer.GetSubscriber();
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await connection.ConnectAsync(cancellationToken);
+        _nodeQueue = await Subscriber.SubscribeAsync(OwnChannel);
+        _nodeQueue.OnMessage(OnNodeMessage);
+        _clusterQueue = await Subscriber.SubscribeAsync(keys.ClusterChannel);
+        _clusterQueue.OnMessage(OnClusterMessage);
+        connection.Multiplexer.ConnectionRestored += OnConnectionRestored;
+        _ready.TrySetResult();
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_nodeQueue is null)
+        {
+            return;
+        }
+        connection.Multiplexer.ConnectionRestored -= OnConnectionRestored;
+        try
+        {
+            await Subscriber.UnsubscribeAllAsync();
+        }
+        catch (Exception e) when (e is RedisException or ObjectDisposedException or InvalidOperationException)
+        {
+        }
+        foreach (var pending in _pending.Values)
+        {
+            pending.TrySetCanceled(CancellationToken.None);
+        }
+    }
+
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
+    {
+        if (e.ConnectionType == ConnectionType.Subscription)
+        {
+            Log.Restored(logger, node.Id);
+            Gateway.OnConnectionRestored();
+        }
+    }
+
+    // ----- node channel -----
+
+    private void OnNodeMessage(ChannelMessage raw)
+    {
+        if (BusMessage.TryParse((byte[])raw.Message!) is not { } message)
+        {
+            Log.Dropped(logger, raw.Channel.ToString());
+            return;
+        }
+        if (message.Type == BusType.Reply)
+        {
+            if (message.Corr is { } corr && _pending.TryRemove(corr, out var waiter) && waiter.TrySetResult(message))
+            {
+                return;
+            }
+            message.Dispose(); // a late reply: its requester gave up
+            return;
+        }
+        if (message.Deadline != 0 && message.Deadline < clock.Now.ToUnixTimeMilliseconds())
+        {
+            metrics.BusExpired();
+            message.Dispose();
+            return;
+        }
+        // The loop only dispatches (design.md §9.1): one slow room never blocks another.
+        _ = DispatchAsync(message);
+    }
+
+    private async Task DispatchAsync(BusMessage message)
+    {
+        using (message)
+        {
+            try
+            {
+                await Requests.HandleRequestAsync(message);
+            }
+            catch (Exception e)
+            {
+                Log.HandlerFailed(logger, e, message.Type, message.Room);
+            }
+        }
+    }
+
+    /// <summary>Publishes a request to a node and waits for its reply, at most <paramref name="timeout"/>.</summary>
+    public async Task<BusReply> RequestAsync(string target, BusHeader header, Action<Utf8JsonWriter>? payload, TimeSpan timeout, CancellationToken ct)
+    {
+        var now = clock.Now.ToUnixTimeMilliseconds();
+        header = header with
+        {
+            ReplyTo = OwnChannel.ToString(),
+            From = node.Id,
+            Deadline = now + (long)timeout.TotalMilliseconds,
+            SentAt = now,
+        };
+        var waiter = new TaskCompletionSource<BusMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _pending[header.Id] = waiter;
+        try
+        {
+            var receivers = await Subscriber.PublishAsync(keys.NodeChannel(target), BusWriter.Write(header, payload)).WaitAsync(ct);
+            if (receivers == 0)
+            {
+                return new BusReply(BusOutcome.NoListener, null);
+            }
+            var reply = await waiter.Task.WaitAsync(timeout, ct);
+            return new BusReply(BusOutcome.Replied, reply);
+        }
+        catch (TimeoutException)
+        {
+            metrics.BusTimeout();
+            return new BusReply(BusOutcome.TimedOut, null);
+        }
+        catch (RedisException)
+        {
+            return new BusReply(BusOutcome.TimedOut, null);
+        }
+        finally
+        {
+            _pending.TryRemove(header.Id, out _);
+        }
+    }
+
+    /// <summary>Answers a request on its sender's channel (fire and forget, after the events it caused).</summary>
+    public void Reply(BusMessage request, Action<Utf8JsonWriter> payload)
+    {
+        if (request.ReplyTo is not { } replyTo)
+        {
+            return;
+        }
+        var header = new BusHeader(BusType.Reply) { Corr = request.Id, From = node.Id, Room = request.Room };
+        Publish(RedisChannel.Literal(replyTo), BusWriter.Write(header, payload));
+    }
+
+    // ----- room channels -----
+
+    /// <summary>Publishes on a room channel (events, owner changes, unloads), in call order.</summary>
+    public void PublishRoom(string room, BusHeader header, Action<Utf8JsonWriter>? payload) =>
+        Publish(keys.RoomChannel(room), BusWriter.Write(header with { From = node.Id, Room = room }, payload));
+
+    public void PublishCluster(BusHeader header, Action<Utf8JsonWriter>? payload) =>
+        Publish(keys.ClusterChannel, BusWriter.Write(header with { From = node.Id }, payload));
+
+    private void Publish(RedisChannel channel, byte[] bytes)
+    {
+        try
+        {
+            // Fire and forget keeps the order of calls on the one connection (design.md §5.2).
+            Subscriber.Publish(channel, bytes, CommandFlags.FireAndForget);
+        }
+        catch (Exception e) when (e is RedisException or InvalidOperationException or ObjectDisposedException)
+        {
+            Log.PublishFailed(logger, e, channel.ToString());
+        }
+    }
+
+    /// <summary>Subscribes to a room's channel (first local client); idempotent.</summary>
+    public async Task SubscribeRoomAsync(string room, CancellationToken ct)
+    {
+        await _roomGate.WaitAsync(ct);
+        try
+        {
+            if (_rooms.ContainsKey(room))
+            {
+                return;
+            }
+            var queue = await Subscriber.SubscribeAsync(keys.RoomChannel(room)).WaitAsync(ct);
+            queue.OnMessage(OnRoomMessage);
+            _rooms[room] = queue;
+        }
+        finally
+        {
+            _roomGate.Release();
+        }
+    }
+
+    /// <summary>Unsubscribes from a room's channel (last local client gone).</summary>
+    public async Task UnsubscribeRoomAsync(string room)
+    {
+        await _roomGate.WaitAsync();
+        try
+        {
+            if (_rooms.TryRemove(room, out var queue))
+            {
+                await queue.UnsubscribeAsync();
+            }
+        }
+        catch (Exception e) when (e is RedisException or ObjectDisposedException or InvalidOperationException)
+        {
+        }
+        finally
+        {
+            _roomGate.Release();
+        }
+    }
+
+    private void OnRoomMessage(ChannelMessage raw)
+    {
+        if (BusMessage.TryParse((byte[])raw.Message!) is not { } message)
+        {
+            Log.Dropped(logger, raw.Channel.ToString());
+            return;
+        }
+        using (message)
+        {
+            if (message.From == node.Id)
+            {
+                return; // this node delivered its own events in-process
+            }
+            try
+            {
+                Gateway.OnRoomMessage(message);
+            }
+            catch (Exception e)
+            {
+                Log.HandlerFailed(logger, e, message.Type, message.Room);
+            }
+        }
+    }
+
+    private void OnClusterMessage(ChannelMessage raw)
+    {
+        if (BusMessage.TryParse((byte[])raw.Message!) is not { } message)
+        {
+            return;
+        }
+        using (message)
+        {
+            if (message.From == node.Id)
+            {
+                return;
+            }
+            try
+            {
+                Gateway.OnClusterMessage(message);
+            }
+            catch (Exception e)
+            {
+                Log.HandlerFailed(logger, e, message.Type, message.Room);
+            }
+        }
+    }
+
+    public TimeSpan RequestTimeout => options.Value.RequestTimeout;
+
+    public void Dispose() => _roomGate.Dispose();
+
+    private static partial class Log
+    {
+        [LoggerMessage(LogLevel.Warning, "Dropped an unreadable envelope on {Channel}")]
+        public static partial void Dropped(ILogger logger, string channel);
+
+        [LoggerMessage(LogLevel.Error, "Handling a {Type} envelope for room {Room} failed")]
+        public static partial void HandlerFailed(ILogger logger, Exception e, string type, string? room);
+
+        [LoggerMessage(LogLevel.Warning, "Publishing on {Channel} failed")]
+        public static partial void PublishFailed(ILogger logger, Exception e, string channel);
+
+        [LoggerMessage(LogLevel.Information, "Node {NodeId}: subscriber connection restored; resyncing rooms")]
+        public static partial void Restored(ILogger logger, string nodeId);
+    }
+}

@@ -1,0 +1,168 @@
+using Ott.Sync.Rooms;
+
+namespace Ott.Sync.Connections;
+
+/// <summary>
+/// One room as seen by this node's clients (design.md §4): the local clients, which of them receive
+/// broadcasts, and the owner's (epoch, lastSeq). It applies the owner's released batches in seq order,
+/// drops stale epochs (I5), and says when its clients must be re-joined (a gap or a new owner, §9.5).
+/// </summary>
+internal sealed class GatewayRoom(string key)
+{
+    private readonly Dictionary<string, RoomConnection> _clients = new(StringComparer.Ordinal);
+    private readonly List<RoomConnection> _attached = [];
+    private long _epoch;
+    private long _lastSeq;
+
+    public string Key => key;
+
+    /// <summary>The node whose events this room last applied (its owner, as far as this node knows).</summary>
+    public string? Owner { get; private set; }
+
+    public bool Closed { get; private set; }
+
+    /// <summary>1 while a rejoin runs; <see cref="RejoinAgain"/> asks it for one more round.</summary>
+    public int Rejoining;
+    public volatile bool RejoinAgain;
+
+    public long Epoch
+    {
+        get
+        {
+            lock (_clients)
+            {
+                return _epoch;
+            }
+        }
+    }
+
+    public bool TryAdd(RoomConnection connection)
+    {
+        lock (_clients)
+        {
+            if (Closed)
+            {
+                return false;
+            }
+            _clients[connection.ClientId] = connection;
+            return true;
+        }
+    }
+
+    /// <summary>Removes a client; true when it was the last one (the room is then closed for good).</summary>
+    public bool Remove(RoomConnection connection)
+    {
+        lock (_clients)
+        {
+            if (_clients.TryGetValue(connection.ClientId, out var known) && ReferenceEquals(known, connection))
+            {
+                _clients.Remove(connection.ClientId);
+                _attached.Remove(connection);
+            }
+            if (_clients.Count == 0 && !Closed)
+            {
+                Closed = true;
+                return true;
+            }
+            return false;
+        }
+    }
+
+    public List<RoomConnection> Clients()
+    {
+        lock (_clients)
+        {
+            return [.. _clients.Values];
+        }
+    }
+
+    /// <summary>Applies one released batch; returns true when the clients must be re-joined and re-synced.</summary>
+    public bool Apply(RoomDelivery delivery, string from)
+    {
+        lock (_clients)
+        {
+            var resync = false;
+            if (delivery.Epoch < _epoch)
+            {
+                return false; // a stale owner (I5)
+            }
+            if (delivery.Epoch > _epoch)
+            {
+                resync = _epoch != 0 && _clients.Count > 0;
+                _epoch = delivery.Epoch;
+            }
+            else if (_lastSeq != 0)
+            {
+                if (delivery.Seq <= _lastSeq)
+                {
+                    return false; // already applied
+                }
+                resync = delivery.Seq != _lastSeq + 1;
+            }
+            _lastSeq = delivery.Seq;
+            Owner = from;
+            foreach (var op in delivery.Ops)
+            {
+                switch (op)
+                {
+                    case BroadcastOp b:
+                        foreach (var client in _attached)
+                        {
+                            client.Send(b.Frame);
+                        }
+                        break;
+                    case SendOp s when _clients.TryGetValue(s.ClientId, out var target):
+                        target.Send(s.Frame);
+                        break;
+                    case AttachOp a when _clients.TryGetValue(a.ClientId, out var joined) && !_attached.Contains(joined):
+                        _attached.Add(joined);
+                        break;
+                    case DetachOp d when _clients.TryGetValue(d.ClientId, out var left):
+                        _attached.Remove(left);
+                        break;
+                    case CloseOp c when _clients.TryGetValue(c.ClientId, out var closing):
+                        closing.Close(c.Code, c.Reason);
+                        break;
+                }
+            }
+            return resync;
+        }
+    }
+
+    /// <summary>A new owner announced itself; true when this room's clients must be re-joined to it.</summary>
+    public bool OwnerChanged(long epoch, string owner)
+    {
+        lock (_clients)
+        {
+            if (epoch <= _epoch)
+            {
+                return false;
+            }
+            var rejoin = _epoch != 0 && _clients.Count > 0;
+            _epoch = epoch;
+            _lastSeq = 0;
+            Owner = owner;
+            return rejoin;
+        }
+    }
+
+    /// <summary>The room was unloaded or deleted: forget the owner's epoch (a new room of that name starts again at 1).</summary>
+    public void Reset()
+    {
+        lock (_clients)
+        {
+            _epoch = 0;
+            _lastSeq = 0;
+            Owner = null;
+        }
+    }
+
+    /// <summary>The owner is gone: the next owner's events start a new sequence.</summary>
+    public void ForgetOwner()
+    {
+        lock (_clients)
+        {
+            Owner = null;
+        }
+    }
+}

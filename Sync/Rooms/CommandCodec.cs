@@ -1,0 +1,169 @@
+using System.Text.Json;
+using Ott.Sync.Protocol;
+
+namespace Ott.Sync.Rooms;
+
+/// <summary>Asks the owner for the room's current state (REST reads on a gateway).</summary>
+public sealed record SnapshotCommand : RoomCommand;
+
+/// <summary>Asks the owner to unload the room (admin unload, permanent delete).</summary>
+internal sealed record UnloadRoomCommand(UnloadReason Reason) : RoomCommand;
+
+/// <summary>
+/// Room commands as they travel to a remote owner in a <c>cmd</c> envelope (design.md §9.2). A room request
+/// travels as the client sent it and is parsed again by the owner, which also resolves its media (§5.4).
+/// </summary>
+internal static class CommandCodec
+{
+    public static void Write(Utf8JsonWriter w, RoomCommand command)
+    {
+        w.WriteStartObject();
+        switch (command)
+        {
+            case RequestCommand r:
+                w.WriteString("k", "req");
+                WriteActor(w, r.Actor);
+                w.WriteNumber("type", (int)r.Request.Type);
+                w.WritePropertyName("raw");
+                JsonSerializer.Serialize(w, r.Request.Raw, OttJsonContext.Default.JsonObject);
+                break;
+            case ClaimCommand c:
+                w.WriteString("k", "claim");
+                WriteActor(w, c.Actor);
+                break;
+            case JoinCommand j:
+                w.WriteString("k", "join");
+                w.WritePropertyName("user");
+                JsonSerializer.Serialize(w, j.User, OttJsonContext.Default.RoomUser);
+                break;
+            case RejoinCommand r:
+                w.WriteString("k", "rejoin");
+                w.WriteString("gateway", r.GatewayNodeId);
+                w.WritePropertyName("users");
+                JsonSerializer.Serialize(w, [.. r.Users], OttJsonContext.Default.ListRoomUser);
+                break;
+            case LeaveCommand l:
+                w.WriteString("k", "leave");
+                w.WriteString("client", l.ClientId);
+                break;
+            case StatusCommand s:
+                w.WriteString("k", "status");
+                w.WriteString("client", s.ClientId);
+                w.WriteString("status", s.Status);
+                break;
+            case UpdateUserCommand u:
+                w.WriteString("k", "update_user");
+                w.WriteString("client", u.ClientId);
+                w.WriteString("name", u.Name);
+                w.WriteBoolean("isLoggedIn", u.IsLoggedIn);
+                if (u.AccountId is { } id) w.WriteNumber("accountId", id);
+                break;
+            case SnapshotCommand:
+                w.WriteString("k", "snapshot");
+                break;
+            case UnloadRoomCommand u:
+                w.WriteString("k", "unload");
+                w.WriteString("reason", u.Reason.ToString());
+                break;
+            default:
+                throw new InvalidOperationException($"{command.GetType().Name} is never forwarded");
+        }
+        w.WriteEndObject();
+    }
+
+    /// <summary>Reads a forwarded command; throws <see cref="OttException"/> or <see cref="JsonException"/> on a bad payload.</summary>
+    public static RoomCommand Read(JsonElement p, string? reqId)
+    {
+        RoomCommand command = p.GetProperty("k").GetString() switch
+        {
+            "req" => new RequestCommand(ReadActor(p),
+                ClientMessageParser.ParseRequest((RequestType)p.GetProperty("type").GetInt32(),
+                    JsonSerializer.Deserialize(p.GetProperty("raw"), OttJsonContext.Default.JsonObject) ?? [])),
+            "claim" => new ClaimCommand(ReadActor(p)),
+            "join" => new JoinCommand(p.GetProperty("user").Deserialize(OttJsonContext.Default.RoomUser)!),
+            "rejoin" => new RejoinCommand(p.GetProperty("gateway").GetString()!,
+                [.. p.GetProperty("users").Deserialize(OttJsonContext.Default.ListRoomUser)!]),
+            "leave" => new LeaveCommand(p.GetProperty("client").GetString()!),
+            "status" => new StatusCommand(p.GetProperty("client").GetString()!, p.GetProperty("status").GetString()!),
+            "update_user" => new UpdateUserCommand(p.GetProperty("client").GetString()!, p.GetProperty("name").GetString()!,
+                p.GetProperty("isLoggedIn").GetBoolean(), p.TryGetProperty("accountId", out var id) ? id.GetInt64() : null),
+            "snapshot" => new SnapshotCommand(),
+            "unload" => new UnloadRoomCommand(Enum.Parse<UnloadReason>(p.GetProperty("reason").GetString()!)),
+            var k => throw new JsonException($"unknown command kind {k}"),
+        };
+        return command with { ReqId = reqId };
+    }
+
+    private static void WriteActor(Utf8JsonWriter w, Actor actor)
+    {
+        w.WritePropertyName("actor");
+        JsonSerializer.Serialize(w, actor, OttJsonContext.Default.Actor);
+    }
+
+    private static Actor ReadActor(JsonElement p) => p.GetProperty("actor").Deserialize(OttJsonContext.Default.Actor)!;
+
+    // ----- replies -----
+
+    public static void Ok(Utf8JsonWriter w)
+    {
+        w.WriteStartObject();
+        w.WriteString("status", "ok");
+        w.WriteEndObject();
+    }
+
+    public static void Error(Utf8JsonWriter w, OttFailure failure)
+    {
+        w.WriteStartObject();
+        w.WriteString("status", "error");
+        w.WritePropertyName("error");
+        JsonSerializer.Serialize(w, failure, OttJsonContext.Default.OttFailure);
+        w.WriteEndObject();
+    }
+
+    public static void NotOwner(Utf8JsonWriter w, string? holder)
+    {
+        w.WriteStartObject();
+        w.WriteString("status", "not_owner");
+        if (holder is not null) w.WriteString("holder", holder);
+        w.WriteEndObject();
+    }
+
+    public static void NotFound(Utf8JsonWriter w)
+    {
+        w.WriteStartObject();
+        w.WriteString("status", "not_found");
+        w.WriteEndObject();
+    }
+
+    public static void Activated(Utf8JsonWriter w, long epoch)
+    {
+        w.WriteStartObject();
+        w.WriteString("status", "ok");
+        w.WriteNumber("epoch", epoch);
+        w.WriteEndObject();
+    }
+
+    public static void Snapshot(Utf8JsonWriter w, RoomState state)
+    {
+        w.WriteStartObject();
+        w.WriteString("status", "ok");
+        w.WritePropertyName("state");
+        JsonSerializer.Serialize(w, state.ToStorable(), OttJsonContext.Default.StorableRoom);
+        w.WritePropertyName("users");
+        JsonSerializer.Serialize(w, [.. state.Users], OttJsonContext.Default.ListRoomUser);
+        w.WriteEndObject();
+    }
+
+    public static string Status(JsonElement reply) =>
+        reply.ValueKind == JsonValueKind.Object && reply.TryGetProperty("status", out var s) ? s.GetString() ?? "" : "";
+
+    public static OttFailure ReadError(JsonElement reply) =>
+        reply.GetProperty("error").Deserialize(OttJsonContext.Default.OttFailure) ?? OttFailure.Unknown();
+
+    public static RoomState ReadSnapshot(JsonElement reply)
+    {
+        var stored = reply.GetProperty("state").Deserialize(OttJsonContext.Default.StorableRoom)!;
+        var users = reply.GetProperty("users").Deserialize(OttJsonContext.Default.ListRoomUser) ?? [];
+        return stored.FromStorable() with { Users = [.. users] };
+    }
+}
