@@ -397,6 +397,8 @@ internal sealed partial class RoomManager(
                         {
                             return failure;
                         }
+                        // The owner moved or is going: the next lease read tells where, without spinning.
+                        await PauseAsync(TimeSpan.FromMilliseconds(50), ct);
                         break;
                 }
             }
@@ -494,6 +496,7 @@ internal sealed partial class RoomManager(
                         }
                     }
                     _owners.TryRemove(key, out _);
+                    await PauseAsync(TimeSpan.FromMilliseconds(50), ct);
                     break;
                 default:
                     return null;
