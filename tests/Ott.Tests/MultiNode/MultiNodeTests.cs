@@ -193,4 +193,32 @@ public sealed class MultiNodeTests(RedisServer redis) : IClassFixture<RedisServe
             && m["update"]!["value"]!.GetValue<string>() == onB.ClientId, ct: Ct);
         Assert.DoesNotContain(A.Rooms.Loaded(room)!.State.Users, u => u.ClientId == onB.ClientId);
     }
+
+    [Fact]
+    public async Task AGracefulHandoffKeepsTheGatewaysSocketsAndPlaybackContinues()
+    {
+        var room = await A.CreateRoomAsync(permanent: true, ct: Ct);
+        await using var onB = await B.JoinAsync(room, ct: Ct);
+        await A.AddAsync(room, onB.Token!, new JsonObject { ["url"] = Direct("long-film") }, Ct);
+        await onB.SyncAsync(s => s.CurrentId() == Direct("long-film"), Ct);
+        await onB.RequestAsync(new JsonObject { ["type"] = 4, ["value"] = 100 }, Ct);
+        await onB.RequestAsync(new JsonObject { ["type"] = 2, ["state"] = true }, Ct);
+        await onB.SyncAsync(s => s["isPlaying"]?.GetValue<bool>() == true, Ct);
+        var playingSince = DateTime.UtcNow;
+        onB.SkipReceived();
+
+        // A stops gracefully: it hands the room back and says so; B re-joins its client wherever the room goes.
+        var owner = A;
+        _nodes.Remove(owner);
+        await owner.DisposeAsync();
+
+        var resync = await onB.SyncAsync(s => s.Has("queue") && s.Has("playbackPosition"), Ct);
+        var elapsed = (DateTime.UtcNow - playingSince).TotalSeconds;
+        Assert.True(resync["isPlaying"]!.GetValue<bool>());
+        Assert.Equal(Direct("long-film"), resync.CurrentId());
+        // Positions are anchored to the cluster clock: the new owner continues from where playback is now.
+        Assert.InRange(resync.Position(), 100 + elapsed - 1.5, 100 + elapsed + 0.5);
+        Assert.False(onB.Closed.IsCompleted);
+        Assert.Single(_nodes, n => n.Rooms.Loaded(room) is not null);
+    }
 }
