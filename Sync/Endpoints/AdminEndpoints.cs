@@ -10,7 +10,11 @@ namespace Ott.Sync.Endpoints;
 
 internal sealed record OwnershipRoom(string Room, string Token, long Epoch, double DeadlineSeconds, bool DeadlineValid, int Connections, long Version);
 
-internal sealed record OwnershipView(string NodeId, IReadOnlyList<string> LiveNodes, double ClockOffsetMs, bool Draining, IReadOnlyList<OwnershipRoom> Rooms);
+/// <summary>A room with clients on this node: the owner whose events it last applied, and its epoch.</summary>
+internal sealed record GatewayView(string Room, string? Owner, long Epoch, int Clients);
+
+internal sealed record OwnershipView(string NodeId, IReadOnlyList<string> LiveNodes, double ClockOffsetMs, bool Draining, IReadOnlyList<OwnershipRoom> Rooms,
+    IReadOnlyList<GatewayView> Gateways);
 
 /// <summary><c>POST /api/announce</c> (protocol.md §4.4) and the debug ownership view (design.md §15.4).</summary>
 internal static class AdminEndpoints
@@ -55,8 +59,9 @@ internal static class AdminEndpoints
         return routes;
     }
 
-    public static Ok<OwnershipView> Ownership(RoomManager rooms, NodeIdentity node, Membership membership, ClusterClock clock, TimeProvider time) =>
+    public static Ok<OwnershipView> Ownership(RoomManager rooms, ClientManager clients, NodeIdentity node, Membership membership, ClusterClock clock, TimeProvider time) =>
         TypedResults.Ok(new OwnershipView(node.Id, membership.LiveNodes, clock.Offset.TotalMilliseconds, rooms.IsDraining,
             [.. rooms.Actors.Where(a => !a.IsStopped).OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => new OwnershipRoom(
-                a.Key, a.Token.Value, a.Token.Epoch, a.DeadlineRemaining(time).TotalSeconds, a.DeadlineValid, a.ConnectionCount, a.State.Version))]));
+                a.Key, a.Token.Value, a.Token.Epoch, a.DeadlineRemaining(time).TotalSeconds, a.DeadlineValid, a.ConnectionCount, a.State.Version))],
+            [.. clients.GatewayRooms.OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => new GatewayView(g.Key, g.Owner, g.Epoch, g.Clients().Count))]));
 }
