@@ -14,7 +14,7 @@ namespace Ott.Sync.Connections;
 /// and a send loop that is the only caller of SendAsync, fed by a bounded outbox. A client that cannot
 /// keep up is closed with 1013 and never stalls its room.
 /// </summary>
-internal sealed partial class RoomConnection : IRoomClient, IDisposable
+internal sealed partial class RoomConnection : IDisposable
 {
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(1);
 
