@@ -217,7 +217,7 @@ internal sealed partial class ClientManager(
             while (gateway.RejoinAgain && !gateway.Closed && !_draining)
             {
                 gateway.RejoinAgain = false;
-                var users = gateway.Clients().Select(c => c.User).OfType<RoomUser>().ToImmutableList();
+                var users = gateway.Clients().Where(c => !c.IsClosing).Select(c => c.User).OfType<RoomUser>().ToImmutableList();
                 if (users.IsEmpty)
                 {
                     break;

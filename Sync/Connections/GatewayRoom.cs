@@ -119,6 +119,9 @@ internal sealed class GatewayRoom(string key)
                         break;
                     case DetachOp d when _clients.TryGetValue(d.ClientId, out var left):
                         _attached.Remove(left);
+                        // A client leaves by closing first, so the owner dropped one that is still here
+                        // (it thought this node gone): re-join it (design.md §9.6, I7).
+                        resync |= !left.IsClosing;
                         break;
                     case CloseOp c when _clients.TryGetValue(c.ClientId, out var closing):
                         closing.Close(c.Code, c.Reason);

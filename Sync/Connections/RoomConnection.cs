@@ -80,6 +80,10 @@ internal sealed partial class RoomConnection : IDisposable
 
     public void Close(int code, string reason) => Close(code, reason, discard: false);
 
+    /// <summary>Closed or closing: it will not be re-joined to its room.</summary>
+    public bool IsClosing => Volatile.Read(ref _closeRequested);
+    private bool _closeRequested;
+
     private void Close(int code, string reason, bool discard)
     {
         lock (_outbox)
@@ -89,6 +93,7 @@ internal sealed partial class RoomConnection : IDisposable
                 return;
             }
             _close = (code, reason);
+            Volatile.Write(ref _closeRequested, true);
         }
         _outbox.Writer.TryComplete();
         if (discard)

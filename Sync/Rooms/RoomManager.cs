@@ -620,6 +620,10 @@ internal sealed partial class RoomManager(
     /// <summary>A gateway node died: every owned room drops its users (design.md §9.6).</summary>
     public void GatewayLost(string nodeId)
     {
+        if (membership.LiveNodes.Contains(nodeId, StringComparer.Ordinal))
+        {
+            return; // back already (it was stalled, not dead): its users stay
+        }
         _owners.Where(o => o.Value.Node == nodeId).Select(o => o.Key).ToList().ForEach(k => _owners.TryRemove(k, out _));
         foreach (var actor in _actors.Values)
         {

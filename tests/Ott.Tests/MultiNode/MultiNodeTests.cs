@@ -21,7 +21,13 @@ public sealed class MultiNodeTests(RedisServer redis) : IClassFixture<RedisServe
     {
         for (var i = 0; i < 3; i++)
         {
-            var node = new OttApplication(redis, ownsRedis: false, _prefix);
+            // Heartbeats tolerant of a loaded test machine: a node missing for 300 ms (the single-node
+            // tests' setting) would be declared gone and its users dropped while it still serves them.
+            var node = new OttApplication(redis, ownsRedis: false, _prefix, new Dictionary<string, string?>
+            {
+                ["Cluster:HeartbeatInterval"] = "00:00:00.200",
+                ["Cluster:NodeTimeout"] = "00:00:01.500",
+            });
             _nodes.Add(node);
         }
         await Task.WhenAll(_nodes.Select(n => n.InitializeAsync()));
