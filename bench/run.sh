@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Runs the standard scenarios (sized for a 2-core machine; about 9 minutes with 3 repeats) and
+# Runs the standard scenarios (sized for a 2-core machine; about 10 minutes with 3 repeats) and
 # writes bench/results/*.json, the latency histogram PNGs and the figures section of bench/README.md.
 #   bash bench/run.sh            # REPEATS=3 by default
 #   REPEATS=1 bash bench/run.sh  # a quicker look
 # Every server is a child process on 127.0.0.1 started by the bench (Ott with its own redis-server or
-# embedded Garnet; Connections:MaxPerIp=0 and RateLimit:Enabled=false); every load loop is bounded.
+# embedded Garnet, or for fanout-2nodes two Ott processes on one redis-server; Connections:MaxPerIp=0
+# and RateLimit:Enabled=false); every load loop is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repeats=${REPEATS:-3}
@@ -27,6 +28,9 @@ start=$(date +%s)
 bench fanout --store redis --warmup 2 --duration 6
 bench fanout --store embedded --warmup 2 --duration 6
 bench baseline --label fanout --warmup 2 --duration 6
+# the same fanout on two Ott nodes sharing one redis-server: rooms are created on (and owned by) node 1,
+# member k of each room joins through node k mod 2, so half the members are on a gateway.
+bench fanout --label fanout-2nodes --nodes 2 --store redis --warmup 2 --duration 6
 # fanout at a heavier load: 10 requests/s per room (1,000 sends/s, 10,000 deliveries/s).
 bench fanout --label fanout-10rps --rate 10 --duration 6 --store redis
 bench baseline --label fanout-10rps --rate 10 --duration 6

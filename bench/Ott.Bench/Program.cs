@@ -8,8 +8,10 @@ using Spectre.Console;
 namespace Ott.Bench;
 
 // Ott.Bench: a load generator that speaks OTT only over the wire (REST + raw WebSockets).
-//   run <scenario> [--target ott|baseline|url] [--store redis|embedded] [--url U] [--repeats N]
+//   run <scenario> [--target ott|baseline|url] [--store redis|embedded] [--nodes N] [--url U] [--repeats N]
 //                  [--out DIR] [--label NAME] [--smoke] [--<parameter> <number>]...
+// --nodes N (Ott on redis-server only): N Ott processes on one redis-server; rooms are created on node 1
+// and member k of each room joins through node k mod N.
 //   report --results DIR [--readme FILE]
 // A named class rather than top-level statements: the test project sees this assembly's internals
 // and already has Ott's public Program.
@@ -74,12 +76,19 @@ internal static class BenchProgram
         }
         var repeats = (int)numbers.GetValueOrDefault("repeats", 1);
         parameters.Remove("repeats");
+        var nodes = (int)numbers.GetValueOrDefault("nodes", 1);
+        parameters.Remove("nodes");
         var outDir = options.GetValueOrDefault("out", "bench/results");
         Directory.CreateDirectory(outDir);
         var label = options.GetValueOrDefault("label", scenario);
         var targetKind = scenario == "baseline" ? "baseline" : options.GetValueOrDefault("target", "ott");
         var store = options.GetValueOrDefault("store", "redis") == "embedded" ? StoreKind.Embedded : StoreKind.Redis;
         var root = options.GetValueOrDefault("root", ".");
+        if (nodes != 1 && (targetKind != "ott" || store != StoreKind.Redis || scenario == "restore"))
+        {
+            Console.Error.WriteLine("--nodes N needs the Ott target with --store redis, and a load scenario (fanout, chatty, joins, idle)");
+            return 2;
+        }
         var results = new List<RunResult>();
 
         for (var repeat = 1; repeat <= repeats; repeat++)
@@ -89,7 +98,7 @@ internal static class BenchProgram
                 "url" => new UrlTarget(new Uri(options["url"])),
                 "baseline" => new LocalServer(ServerKind.Baseline, StoreKind.Embedded,
                     options.GetValueOrDefault("baseline-dll", Path.Combine(root, "bench/Ott.Bench.Baseline/bin/Release/net10.0/Ott.Bench.Baseline.dll"))),
-                _ => new LocalServer(ServerKind.Ott, store, options.GetValueOrDefault("ott-dll", Path.Combine(root, "bin/Release/net10.0/Ott.dll"))),
+                _ => new LocalServer(ServerKind.Ott, store, options.GetValueOrDefault("ott-dll", Path.Combine(root, "bin/Release/net10.0/Ott.dll")), nodes),
             };
             RunResult? result = null;
             await AnsiConsole.Status().Spinner(Spinner.Known.Dots).StartAsync($"{label}: starting {target.Name}", async status =>

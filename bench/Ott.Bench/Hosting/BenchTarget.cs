@@ -12,6 +12,13 @@ internal interface IBenchTarget : IAsyncDisposable
 
     int? StorePid { get; }
 
+    // Every node of a multi-node target (--nodes N), node 1 first: the one that creates the rooms and
+    // so owns them. A single server is one node at BaseUrl.
+    IReadOnlyList<Uri> NodeUrls => [BaseUrl];
+
+    // The pids of every server process, in NodeUrls order (empty when the server is not local).
+    IReadOnlyList<int> ServerPids => ServerPid is { } pid ? [pid] : [];
+
     // "host:port" of the Redis the server uses, when the bench can reach it.
     string? Redis { get; }
 

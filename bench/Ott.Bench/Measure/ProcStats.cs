@@ -28,6 +28,21 @@ internal static class ProcStats
         return null;
     }
 
+    // The summed RSS of several processes (every node of a multi-node target); null if any is unreadable.
+    public static long? RssBytes(IReadOnlyList<int> pids)
+    {
+        long sum = 0;
+        foreach (var pid in pids)
+        {
+            if (RssBytes(pid) is not { } rss)
+            {
+                return null;
+            }
+            sum += rss;
+        }
+        return pids.Count == 0 ? null : sum;
+    }
+
     // utime + stime of the process, in seconds.
     public static double? CpuSeconds(int pid)
     {
@@ -49,21 +64,22 @@ internal static class ProcStats
     }
 }
 
-// CPU use of the server, its store and the generator itself over one measured window.
+// CPU use of the server (every node of a multi-node target, summed and per node), its store and
+// the generator itself over one measured window.
 internal sealed class CpuMeter
 {
-    private readonly int? _server;
+    private readonly int[] _servers;
     private readonly int? _store;
-    private readonly double? _server0;
+    private readonly double?[] _servers0;
     private readonly double? _store0;
     private readonly TimeSpan _self0 = Process.GetCurrentProcess().TotalProcessorTime;
     private readonly long _start = Stopwatch.GetTimestamp();
 
-    public CpuMeter(int? serverPid, int? storePid)
+    public CpuMeter(IReadOnlyList<int> serverPids, int? storePid)
     {
-        _server = serverPid;
+        _servers = [.. serverPids];
         _store = storePid;
-        _server0 = serverPid is { } s ? ProcStats.CpuSeconds(s) : null;
+        _servers0 = [.. _servers.Select(p => ProcStats.CpuSeconds(p))];
         _store0 = storePid is { } r ? ProcStats.CpuSeconds(r) : null;
     }
 
@@ -74,8 +90,11 @@ internal sealed class CpuMeter
         double? Pct(int? pid, double? before) =>
             pid is { } p && before is { } b && ProcStats.CpuSeconds(p) is { } after ? Math.Round((after - b) / wall * 100, 1) : null;
         var self = (Process.GetCurrentProcess().TotalProcessorTime - _self0).TotalSeconds / wall * 100;
-        return new CpuUse(Pct(_server, _server0), Pct(_store, _store0), Math.Round(self, 1));
+        var nodes = _servers.Select((p, i) => Pct(p, _servers0[i])).ToList();
+        double? server = nodes.Count == 0 || nodes.Any(n => n is null) ? null : Math.Round(nodes.Sum(n => n!.Value), 1);
+        return new CpuUse(server, Pct(_store, _store0), Math.Round(self, 1), nodes);
     }
 }
 
-internal sealed record CpuUse(double? ServerPct, double? StorePct, double GeneratorPct);
+// ServerPct: all server processes together; NodePcts: each of them, in node order.
+internal sealed record CpuUse(double? ServerPct, double? StorePct, double GeneratorPct, IReadOnlyList<double?> NodePcts);

@@ -13,7 +13,19 @@ internal sealed class BenchContext(IBenchTarget target, IReadOnlyDictionary<stri
 
     public Dictionary<string, double> Used { get; } = [];
 
+    // REST client for node 1 (the only node, or the one that creates and so owns the rooms).
     public OttApi Api() => new(target.BaseUrl);
+
+    // Every node, node 1 first; null for a single node. Records `nodes` among the run's parameters.
+    public IReadOnlyList<Uri>? Nodes()
+    {
+        if (target.NodeUrls.Count <= 1)
+        {
+            return null;
+        }
+        Used["nodes"] = target.NodeUrls.Count;
+        return target.NodeUrls;
+    }
 
     public void Status(string text) => status(text);
 

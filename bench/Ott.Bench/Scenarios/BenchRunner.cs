@@ -10,7 +10,7 @@ internal static class BenchRunner
     public static readonly string[] NotYetMeasurable = ["forward", "failover"];
 
     public const string NotYetMeasurableText =
-        "not yet measurable: forward and failover need several Ott nodes sharing one Redis (the multi-node issue), which do not exist yet";
+        "not yet measurable: forward and failover are not written yet; `run fanout --nodes N --store redis` measures event fan-out through gateway nodes";
 
     // Runs one scenario against a started target. "baseline" is fanout; the caller points it at the baseline server.
     public static Task<RunResult> RunAsync(string scenario, IBenchTarget target, IReadOnlyDictionary<string, double> parameters,

@@ -32,6 +32,7 @@ internal static class LoadScenarios
         var duration = TimeSpan.FromSeconds(ctx.Get("duration", 10));
         var concurrency = ctx.GetInt("join-concurrency", 32);
         using var api = ctx.Api();
+        var nodes = ctx.Nodes();
         var senders = chatty ? rooms * members : rooms;
         var roomSender = Enumerable.Range(0, rooms).Select(r => chatty ? -1 : r).ToArray();
         var receivers = Enumerable.Repeat(members, rooms).ToArray();
@@ -39,13 +40,14 @@ internal static class LoadScenarios
         ctx.Status($"{scenario}: joining {rooms * members} members in {rooms} rooms");
         await using var population = await Population.CreateAsync(api, rooms, members, concurrency,
             (s, f, at) => engine.OnFrame(s, f, at, s.Room * members + s.Index),
-            n => { if (n % 200 == 0) ctx.Status($"{scenario}: joined {n}/{rooms * members}"); }, ct);
+            n => { if (n % 200 == 0) ctx.Status($"{scenario}: joined {n}/{rooms * members}"); }, ct, nodes);
 
         var plan = chatty
             ? population.All.Select(s => (s.Room * members + s.Index, s, (Func<long, byte[]>)(k => Requests.Chat(s.Room * members + s.Index, k)))).ToList()
             : population.Members.Select((m, r) => (r, m[0], (Func<long, byte[]>)(k => Requests.FanoutStep(r, k)))).ToList();
 
-        var cpu = new CpuMeter(ctx.Target.ServerPid, ctx.Target.StorePid);
+        var pids = ctx.Target.ServerPids;
+        var cpu = new CpuMeter(pids, ctx.Target.StorePid);
         var started = Stopwatch.GetTimestamp();
         using var ticker = new CancellationTokenSource();
         var display = Task.Run(async () =>
@@ -75,7 +77,7 @@ internal static class LoadScenarios
         var use = cpu.Stop();
         await ticker.CancelAsync();
         await display;
-        var rss = ctx.Target.ServerPid is { } pid ? ProcStats.RssBytes(pid) : null;
+        var rss = ProcStats.RssBytes(pids);
         var hist = engine.Latency.Snapshot();
         var closed = population.All.Count(s => s.Closed);
         var result = new RunResult
@@ -107,6 +109,7 @@ internal static class LoadScenarios
                 ["server_rss_mb"] = rss is { } b ? Math.Round(b / 1048576.0, 1) : null,
             },
         };
+        AddPerNode(result, pids, use);
         return result;
     }
 
@@ -118,6 +121,7 @@ internal static class LoadScenarios
         var rooms = ctx.GetInt("rooms", 100);
         var concurrency = ctx.GetInt("join-concurrency", 32);
         using var api = ctx.Api();
+        var nodes = ctx.Nodes();
         var tokens = await Population.GrantsAsync(api, sockets, ct);
         var names = await Population.CreateRoomsAsync(api, tokens, rooms, temporary: true, ct);
         var handshake = new LatencyRecorder();
@@ -125,7 +129,8 @@ internal static class LoadScenarios
         var opened = new List<BenchSocket>(sockets);
         var failures = 0;
         var done = 0;
-        var cpu = new CpuMeter(ctx.Target.ServerPid, ctx.Target.StorePid);
+        var pids = ctx.Target.ServerPids;
+        var cpu = new CpuMeter(pids, ctx.Target.StorePid);
         var started = Stopwatch.GetTimestamp();
         double wall;
         CpuUse cpuUse;
@@ -136,7 +141,8 @@ internal static class LoadScenarios
                 var begin = Stopwatch.GetTimestamp();
                 try
                 {
-                    var (socket, open, you) = await Population.JoinAsync(api, names[i % rooms], i % rooms, i / rooms, tokens[i % tokens.Length], null, token);
+                    var (socket, open, you) = await Population.JoinAsync(api, names[i % rooms], i % rooms, i / rooms, tokens[i % tokens.Length], null, token,
+                        Population.Node(nodes, i / rooms));
                     handshake.Record(i, LatencyRecorder.Micros(open, you));
                     full.Record(i, LatencyRecorder.Micros(begin, you));
                     lock (opened)
@@ -162,7 +168,7 @@ internal static class LoadScenarios
             await Parallel.ForEachAsync(opened, new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (s, _) => await s.DisposeAsync());
         }
         var h = handshake.Snapshot();
-        return new RunResult
+        var result = new RunResult
         {
             Scenario = "joins",
             Target = ctx.Target.Name,
@@ -182,6 +188,8 @@ internal static class LoadScenarios
                 ["generator_cpu_pct"] = cpuUse.GeneratorPct,
             },
         };
+        AddPerNode(result, [], cpuUse);
+        return result;
     }
 
     // idle: N authenticated sockets held open; the server's RSS before and after, per socket.
@@ -191,23 +199,24 @@ internal static class LoadScenarios
         var rooms = ctx.GetInt("rooms", 500);
         var hold = TimeSpan.FromSeconds(ctx.Get("hold", 5));
         using var api = ctx.Api();
-        var pid = ctx.Target.ServerPid;
+        var nodes = ctx.Nodes();
+        var pids = ctx.Target.ServerPids;
         // Warm the server's join path first, so one-time JIT and pool growth are not billed to sockets.
-        await using (await Population.CreateAsync(api, 2, 2, 4, null, null, ct))
+        await using (await Population.CreateAsync(api, 2, 2, 4, null, null, ct, nodes))
         {
         }
         await Task.Delay(TimeSpan.FromSeconds(1), ct);
-        var before = pid is { } p0 ? ProcStats.RssBytes(p0) : null;
+        var before = ProcStats.RssBytes(pids);
         var generatorBefore = Environment.WorkingSet;
         await using var population = await Population.CreateAsync(api, rooms, sockets / rooms, ctx.GetInt("join-concurrency", 32), null,
-            n => { if (n % 500 == 0) ctx.Status($"idle {ctx.Target.Name}: joined {n}/{sockets}"); }, ct);
+            n => { if (n % 500 == 0) ctx.Status($"idle {ctx.Target.Name}: joined {n}/{sockets}"); }, ct, nodes);
         ctx.Status($"idle {ctx.Target.Name}: holding {sockets} sockets for {hold.TotalSeconds:0} s");
-        var cpu = new CpuMeter(pid, ctx.Target.StorePid);
+        var cpu = new CpuMeter(pids, ctx.Target.StorePid);
         await Task.Delay(hold, ct);
         var use = cpu.Stop();
-        var after = pid is { } p1 ? ProcStats.RssBytes(p1) : null;
+        var after = ProcStats.RssBytes(pids);
         var held = population.All.Count(s => !s.Closed);
-        return new RunResult
+        var result = new RunResult
         {
             Scenario = "idle",
             Target = ctx.Target.Name,
@@ -226,5 +235,25 @@ internal static class LoadScenarios
             },
             Notes = { "RSS includes rooms' actors and memory the GC has not returned; it is an upper bound per socket." },
         };
+        AddPerNode(result, pids, use, "_idle");
+        return result;
+    }
+
+    // With several nodes, server_cpu_pct and server_rss_mb are the sums over every node; each node's
+    // own share is added as node<i>_cpu_pct and node<i>_rss_mb (node 1 owns the rooms; the rest are gateways).
+    private static void AddPerNode(RunResult result, IReadOnlyList<int> pids, CpuUse use, string suffix = "")
+    {
+        if (use.NodePcts.Count <= 1)
+        {
+            return;
+        }
+        for (var i = 0; i < use.NodePcts.Count; i++)
+        {
+            result.Metrics[$"node{i + 1}_cpu_pct{suffix}"] = use.NodePcts[i];
+            if (i < pids.Count)
+            {
+                result.Metrics[$"node{i + 1}_rss_mb"] = ProcStats.RssBytes(pids[i]) is { } b ? Math.Round(b / 1048576.0, 1) : null;
+            }
+        }
     }
 }

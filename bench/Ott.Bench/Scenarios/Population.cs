@@ -44,8 +44,10 @@ internal sealed class Population : IAsyncDisposable
         return rooms;
     }
 
+    // Rooms are created through `api`; with several nodes, member m of each room joins through
+    // nodes[m mod N] (so member 0, the fanout sender, is on the node that created and owns the room).
     public static async Task<Population> CreateAsync(OttApi api, int rooms, int perRoom, int concurrency,
-        Action<BenchSocket, Frame, long>? onFrame, Action<int>? joined, CancellationToken ct)
+        Action<BenchSocket, Frame, long>? onFrame, Action<int>? joined, CancellationToken ct, IReadOnlyList<Uri>? nodes = null)
     {
         var tokens = await GrantsAsync(api, rooms * perRoom, ct);
         var names = await CreateRoomsAsync(api, tokens, rooms, temporary: true, ct);
@@ -62,7 +64,8 @@ internal sealed class Population : IAsyncDisposable
             var slots = Enumerable.Range(0, perRoom).SelectMany(m => Enumerable.Range(0, rooms).Select(r => (r, m)));
             await Parallel.ForEachAsync(slots, new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = ct }, async (slot, token) =>
             {
-                var (socket, _, _) = await JoinAsync(api, names[slot.r], slot.r, slot.m, tokens[(slot.r * perRoom + slot.m) % tokens.Length], onFrame, token);
+                var (socket, _, _) = await JoinAsync(api, names[slot.r], slot.r, slot.m, tokens[(slot.r * perRoom + slot.m) % tokens.Length], onFrame, token,
+                    Node(nodes, slot.m));
                 members[slot.r][slot.m] = socket;
                 joined?.Invoke(Interlocked.Increment(ref done));
             });
@@ -75,11 +78,15 @@ internal sealed class Population : IAsyncDisposable
         return population;
     }
 
+    // The node member m joins through: nodes[m mod N], or null (api's own) for a single node.
+    public static Uri? Node(IReadOnlyList<Uri>? nodes, int m) => nodes is { Count: > 1 } ? nodes[m % nodes.Count] : null;
+
     // Returns the socket, and the Stopwatch timestamps at which it opened and at which `you` came.
+    // The socket goes to `node` when given, else to api's server.
     public static async Task<(BenchSocket Socket, long Opened, long You)> JoinAsync(OttApi api, string room, int r, int m, string token,
-        Action<BenchSocket, Frame, long>? onFrame, CancellationToken ct)
+        Action<BenchSocket, Frame, long>? onFrame, CancellationToken ct, Uri? node = null)
     {
-        var socket = await BenchSocket.ConnectAsync(api.SocketUrl(room), r, m, ct);
+        var socket = await BenchSocket.ConnectAsync(node is null ? api.SocketUrl(room) : OttApi.SocketUrl(node, room), r, m, ct);
         var opened = Stopwatch.GetTimestamp();
         socket.OnFrame = onFrame;
         try

@@ -21,6 +21,10 @@ internal static class RestoreScenario
         {
             throw new InvalidOperationException("restore needs a server the bench starts itself");
         }
+        if (target.NodeUrls.Count > 1)
+        {
+            throw new NotSupportedException("restore measures one node; run it without --nodes");
+        }
         var run = Guid.NewGuid().ToString("N")[..6];
         var names = Enumerable.Range(0, rooms).Select(i => Population.RoomName(run, i)).ToArray();
         string[] tokens;

@@ -16,8 +16,10 @@ internal sealed class OttApi(Uri baseUrl) : IDisposable
 
     public Uri BaseUrl => baseUrl;
 
-    public Uri SocketUrl(string room) =>
-        new UriBuilder(baseUrl) { Scheme = baseUrl.Scheme == "https" ? "wss" : "ws", Path = "/api/room/" + room }.Uri;
+    public Uri SocketUrl(string room) => SocketUrl(baseUrl, room);
+
+    public static Uri SocketUrl(Uri node, string room) =>
+        new UriBuilder(node) { Scheme = node.Scheme == "https" ? "wss" : "ws", Path = "/api/room/" + room }.Uri;
 
     public async Task<string> GrantAsync(CancellationToken ct)
     {
