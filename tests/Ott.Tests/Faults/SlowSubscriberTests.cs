@@ -64,12 +64,13 @@ public sealed class SlowSubscriberTests(ITestOutputHelper output)
             TimeSpan? droppedAt = null;
             TimeSpan? usersDroppedAt = null;
             var chats = 0;
-            // 8 kB chats: the stopped gateway's socket buffers (up to several MB on loopback) fill
-            // first, so the volume must go well past the 256 kB limit. Chat is ephemeral (no writes).
-            var text = new string('x', 8 * 1024);
+            // 16 kB chats: the stopped gateway's socket buffers (several MB on loopback) fill first,
+            // so the volume must go well past the 256 kB limit. Chat is ephemeral (no writes). The
+            // gateway stays stopped for 10 s, longer only until Redis has dropped it (at most 20 s).
+            var text = new string('x', 16 * 1024);
             var load = Task.WhenAll(senders.Select(sender => Task.Run(async () =>
             {
-                while (stopped.Elapsed < TimeSpan.FromSeconds(10))
+                while (stopped.Elapsed < TimeSpan.FromSeconds(10) || (!Volatile.Read(ref dropped) && stopped.Elapsed < TimeSpan.FromSeconds(20)))
                 {
                     await sender.RequestAsync(new JsonObject { ["type"] = 11, ["text"] = text }, ct);
                     Interlocked.Increment(ref chats);
@@ -92,7 +93,7 @@ public sealed class SlowSubscriberTests(ITestOutputHelper output)
                 await Task.Delay(100, ct);
             }
             await load;
-            output.WriteLine($"{chats} chats of 8 kB in {stopped.Elapsed.TotalSeconds:F1} s; subscription dropped at {droppedAt?.TotalSeconds:F2} s; owner dropped the gateway's users at {usersDroppedAt?.TotalSeconds:F2} s");
+            output.WriteLine($"{chats} chats of 16 kB in {stopped.Elapsed.TotalSeconds:F1} s; subscription dropped at {droppedAt?.TotalSeconds:F2} s; owner dropped the gateway's users at {usersDroppedAt?.TotalSeconds:F2} s");
             Assert.True(droppedAt is not null, $"Redis never dropped a pub/sub client; before {string.Join(", ", subscribersBefore)}, now {string.Join(", ", await PubSubClientIdsAsync(cluster))}");
             Assert.True(usersDroppedAt is not null, "the owner never dropped the stopped gateway's users (NodeLeft)");
             foreach (var client in gatewayClients)
