@@ -236,10 +236,22 @@ internal sealed partial class Membership(
     private async Task WatchAsync(CancellationToken ct)
     {
         using var timer = new PeriodicTimer(options.Value.HeartbeatInterval, clock.Time);
+        var lastTick = clock.Time.GetTimestamp();
         try
         {
             while (await timer.WaitForNextTickAsync(ct))
             {
+                var now = clock.Time.GetTimestamp();
+                var late = clock.Time.GetElapsedTime(lastTick, now) > options.Value.HeartbeatInterval * 2;
+                lastTick = now;
+                if (late)
+                {
+                    // This process itself was stalled (SIGSTOP, a GC or VM pause), not cut off: its
+                    // heartbeat had no chance to reach the store. The cut-off clock starts again now,
+                    // so a resumed node keeps its sockets and re-joins them instead (§9.6, T4, T8).
+                    Volatile.Write(ref _lastSuccess, Math.Max(Volatile.Read(ref _lastSuccess), now));
+                    continue;
+                }
                 if (!_stopped && !_cutOff && clock.Time.GetElapsedTime(_lastSuccess) > lease.Value.Ttl * 2)
                 {
                     _cutOff = true;

@@ -13,6 +13,9 @@ public sealed class RedisServer : IAsyncLifetime
     private const string Missing = "redis-server was not found on PATH: install redis-server (or run bash .ci/run)";
 
     private Process? _process;
+    private string? _binary;
+    private int _port;
+    private string[] _extraArgs = [];
 
     public string Endpoint { get; private set; } = "";
 
@@ -47,6 +50,79 @@ public sealed class RedisServer : IAsyncLifetime
         return ConnectionMultiplexer.ConnectAsync(options);
     }
 
+    // T10 (design.md §15.3): SHUTDOWN NOSAVE, then the same redis-server binary, port and
+    // arguments again (so an "--appendonly yes" server with its own "--dir" reloads its AOF, and
+    // one without persistence comes back empty). Clients reconnect to the same endpoint.
+    public async Task RestartAsync(TimeSpan? downFor = null)
+    {
+        await ShutdownAsync();
+        if (downFor is { } pause)
+        {
+            await Task.Delay(pause);
+        }
+        await StartAgainAsync();
+    }
+
+    // SHUTDOWN NOSAVE on a private server, waiting for the process to exit (killed if it does not).
+    public async Task ShutdownAsync()
+    {
+        var process = _process ?? throw new InvalidOperationException("only a private redis-server can be shut down");
+        if (!process.HasExited)
+        {
+            try
+            {
+                using var client = new TcpClient();
+                await client.ConnectAsync(IPAddress.Loopback, _port);
+                var stream = client.GetStream();
+                await stream.WriteAsync("*2\r\n$8\r\nSHUTDOWN\r\n$6\r\nNOSAVE\r\n"u8.ToArray());
+                await stream.FlushAsync();
+                // The server closes the connection as it exits; nothing is read.
+            }
+            catch (SocketException)
+            {
+            }
+            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            try
+            {
+                await process.WaitForExitAsync(wait.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill();
+                await process.WaitForExitAsync();
+            }
+        }
+    }
+
+    // Starts a shut-down private server again on its port, with its arguments.
+    public async Task StartAgainAsync()
+    {
+        var old = _process ?? throw new InvalidOperationException("only a private redis-server can be started again");
+        if (!old.HasExited)
+        {
+            throw new InvalidOperationException("redis-server is still running; call ShutdownAsync first");
+        }
+        old.Dispose();
+        _process = null;
+        // The port was just released; a client's reconnect cannot take a listening port, so only a
+        // lingering bind can fail, and that is retried.
+        await WaitUntil.WaitUntilAsync(async () =>
+        {
+            var process = Launch(_binary!, _port, _extraArgs);
+            await WaitUntil.WaitUntilAsync(
+                async () => process.HasExited || await AcceptsAsync(_port),
+                TimeSpan.FromSeconds(10),
+                $"redis-server accepts connections on port {_port} again");
+            if (process.HasExited)
+            {
+                process.Dispose();
+                return false;
+            }
+            _process = process;
+            return true;
+        }, TimeSpan.FromSeconds(10), $"redis-server starts again on port {_port}");
+    }
+
     public async Task DisposeAsync()
     {
         if (_process is { } process)
@@ -69,22 +145,7 @@ public sealed class RedisServer : IAsyncLifetime
         for (var attempt = 1; ; attempt++)
         {
             var port = FreePort();
-            var start = new ProcessStartInfo(binary)
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            foreach (var arg in (string[])["--bind", "127.0.0.1", "--port", port.ToString(), "--save", "", "--appendonly", "no", "--enable-debug-command", "local", .. extraArgs])
-            {
-                start.ArgumentList.Add(arg);
-            }
-
-            var process = Process.Start(start) ?? throw new InvalidOperationException("redis-server did not start");
-            process.OutputDataReceived += (_, _) => { };
-            process.ErrorDataReceived += (_, _) => { };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
+            var process = Launch(binary, port, extraArgs);
             try
             {
                 await WaitUntil.WaitUntilAsync(
@@ -102,6 +163,9 @@ public sealed class RedisServer : IAsyncLifetime
             if (!process.HasExited)
             {
                 _process = process;
+                _binary = binary;
+                _port = port;
+                _extraArgs = extraArgs;
                 Endpoint = $"127.0.0.1:{port}";
                 return;
             }
@@ -112,6 +176,27 @@ public sealed class RedisServer : IAsyncLifetime
                 throw new InvalidOperationException($"redis-server exited at start on port {port}");
             }
         }
+    }
+
+    private static Process Launch(string binary, int port, string[] extraArgs)
+    {
+        var start = new ProcessStartInfo(binary)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in (string[])["--bind", "127.0.0.1", "--port", port.ToString(), "--save", "", "--appendonly", "no", "--enable-debug-command", "local", .. extraArgs])
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("redis-server did not start");
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
     }
 
     private static async Task<bool> AcceptsAsync(int port)
