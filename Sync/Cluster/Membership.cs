@@ -204,7 +204,9 @@ internal sealed partial class Membership(
                 {
                     var changed = await BeatAsync(stoppingToken);
                     _healthy = true;
-                    unchanged = changed ? 1 : unchanged + 1;
+                    // Settled once SettleHeartbeats heartbeats after the last change read the same live set
+                    // (design.md §10.1 step 4); the heartbeat that saw the change is not one of them.
+                    unchanged = changed ? 0 : unchanged + 1;
                     if (unchanged >= options.Value.SettleHeartbeats && _settled.TrySetResult())
                     {
                         Log.Settled(logger, node.Id, _live.Count);

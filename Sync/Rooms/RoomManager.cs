@@ -701,11 +701,21 @@ internal sealed partial class RoomManager(
         }
         var live = membership.UsableNodes().ToList();
         var mine = rooms.Where(r => (Placement.Preferred(r, live) ?? node.Id) == node.Id).ToList();
+        var restored = 0;
         await Parallel.ForEachAsync(mine, new ParallelOptions { CancellationToken = ct, MaxDegreeOfParallelism = Rooms.RestoreConcurrency }, async (room, token) =>
         {
+            // Placement is read again per room: nodes that start together may become live while a long
+            // restore runs, and the rooms HRW now gives them are theirs to restore (design.md §10.1).
+            if ((Placement.Preferred(room, membership.UsableNodes()) ?? node.Id) != node.Id)
+            {
+                return;
+            }
             try
             {
-                await RestoreOneAsync(room, token);
+                if (await RestoreOneAsync(room, token))
+                {
+                    Interlocked.Increment(ref restored);
+                }
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -713,11 +723,11 @@ internal sealed partial class RoomManager(
             }
         });
         metrics.Restored(clock.Time.GetElapsedTime(started));
-        Log.Restored(_logger, mine.Count, node.Id);
+        Log.Restored(_logger, restored, node.Id);
     }
 
-    /// <summary>§10.1 step 5 for one room: acquire; wait out a dead incarnation's lease; skip a live holder.</summary>
-    private async Task RestoreOneAsync(string room, CancellationToken ct)
+    /// <summary>§10.1 step 5 for one room: acquire; wait out a dead incarnation's lease; skip a live holder. True when this node owns it.</summary>
+    private async Task<bool> RestoreOneAsync(string room, CancellationToken ct)
     {
         var giveUpAt = GiveUpAt();
         while (clock.Time.GetTimestamp() < giveUpAt)
@@ -726,14 +736,19 @@ internal sealed partial class RoomManager(
             if (activation.NotFound)
             {
                 await store.RemoveActiveAsync(room, ct);
-                return;
+                return false;
             }
-            if (activation.Actor is not null || (activation.Holder is { } holder && holder != node.Id && membership.IsUsable(holder)))
+            if (activation.Actor is not null)
             {
-                return;
+                return true;
+            }
+            if (activation.Holder is { } holder && holder != node.Id && membership.IsUsable(holder))
+            {
+                return false;
             }
             await PauseAsync(TimeSpan.FromMilliseconds(100), ct);
         }
+        return false;
     }
 
     /// <summary>Hands every owned room back to the store with its live state (design.md §10.4 step 2).</summary>
