@@ -39,6 +39,8 @@ internal static class StallKit
     public static HashSet<string> Acknowledged(IEnumerable<OttTestClient> clients) =>
         [.. clients.SelectMany(c => c.Messages).Select(AddedUrl).OfType<string>()];
 
+    public static bool GotAdd(OttTestClient client, string url) => client.Messages.Any(m => AddedUrl(m) == url);
+
     public static bool GotChat(OttTestClient client, string text) =>
         client.Messages.Any(m => m.Action() == "chat" && m["text"]?.GetValue<string>() == text);
 
