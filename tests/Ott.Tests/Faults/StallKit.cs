@@ -4,7 +4,6 @@ using Ott.Tests.Cluster;
 using Ott.Tests.Infrastructure;
 using StackExchange.Redis;
 using ClusterNode = Ott.Tests.Cluster.ClusterNode;
-using Xunit.Abstractions;
 
 namespace Ott.Tests.Faults;
 
@@ -201,9 +200,6 @@ internal static class StallKit
             throw new InvalidOperationException($"{e.Message}\n{cluster.Logs()}", e);
         }
     }
-
-    public static void Measured(this ITestOutputHelper output, string what, TimeSpan value) =>
-        output.WriteLine($"measured: {what} = {value.TotalMilliseconds:F0} ms");
 }
 
 // One room created on (so owned by) `owner`, with `perNode` clients on each of `nodes`, each of which
