@@ -142,8 +142,8 @@ internal sealed partial class ClientManager(
                     RequestRejoin(gateway);
                 }
                 break;
-            case BusType.OwnerLost:
-                OwnerLost(room);
+            case BusType.OwnerLost when message.Epoch >= gateway.Epoch:
+                OwnerLost(room); // an older owner's goodbye says nothing about the current one
                 break;
             case BusType.RoomUnloaded:
                 var code = message.Payload.ValueKind == JsonValueKind.Object && message.Payload.TryGetProperty("code", out var c) ? c.GetInt32() : 4003;

@@ -104,7 +104,7 @@ internal sealed partial class RedisConnection : IHostedLifecycleService, IAsyncD
             // Reconnect attempts every 250 ms after a Redis restart or a cut, rather than backing off
             // exponentially: a node offline for longer than the lease TTL loses its rooms.
             config.ReconnectRetryPolicy = new LinearRetry(250);
-            config.HeartbeatInterval = TimeSpan.FromMilliseconds(500);
+            config.HeartbeatInterval = TimeSpan.FromMilliseconds(250);
             Volatile.Write(ref _multiplexer, await ConnectionMultiplexer.ConnectAsync(config));
             Log.Connected(_logger, config.ToString(includePassword: false));
             return;
