@@ -104,55 +104,39 @@ internal static class CommandCodec
 
     // ----- replies -----
 
-    public static void Ok(Utf8JsonWriter w)
+    /// <summary>Every reply is <c>{"status": …}</c> plus the fields its status carries.</summary>
+    private static void Reply(Utf8JsonWriter w, string status, Action<Utf8JsonWriter>? fields = null)
     {
         w.WriteStartObject();
-        w.WriteString("status", "ok");
+        w.WriteString("status", status);
+        fields?.Invoke(w);
         w.WriteEndObject();
     }
 
-    public static void Error(Utf8JsonWriter w, OttFailure failure)
-    {
-        w.WriteStartObject();
-        w.WriteString("status", "error");
-        w.WritePropertyName("error");
-        JsonSerializer.Serialize(w, failure, OttJsonContext.Default.OttFailure);
-        w.WriteEndObject();
-    }
+    public static void Ok(Utf8JsonWriter w) => Reply(w, "ok");
 
-    public static void NotOwner(Utf8JsonWriter w, string? holder)
+    public static void Error(Utf8JsonWriter w, OttFailure failure) => Reply(w, "error", x =>
     {
-        w.WriteStartObject();
-        w.WriteString("status", "not_owner");
-        if (holder is not null) w.WriteString("holder", holder);
-        w.WriteEndObject();
-    }
+        x.WritePropertyName("error");
+        JsonSerializer.Serialize(x, failure, OttJsonContext.Default.OttFailure);
+    });
 
-    public static void NotFound(Utf8JsonWriter w)
+    public static void NotOwner(Utf8JsonWriter w, string? holder) => Reply(w, "not_owner", x =>
     {
-        w.WriteStartObject();
-        w.WriteString("status", "not_found");
-        w.WriteEndObject();
-    }
+        if (holder is not null) x.WriteString("holder", holder);
+    });
 
-    public static void Activated(Utf8JsonWriter w, long epoch)
-    {
-        w.WriteStartObject();
-        w.WriteString("status", "ok");
-        w.WriteNumber("epoch", epoch);
-        w.WriteEndObject();
-    }
+    public static void NotFound(Utf8JsonWriter w) => Reply(w, "not_found");
 
-    public static void Snapshot(Utf8JsonWriter w, RoomState state)
+    public static void Activated(Utf8JsonWriter w, long epoch) => Reply(w, "ok", x => x.WriteNumber("epoch", epoch));
+
+    public static void Snapshot(Utf8JsonWriter w, RoomState state) => Reply(w, "ok", x =>
     {
-        w.WriteStartObject();
-        w.WriteString("status", "ok");
-        w.WritePropertyName("state");
-        JsonSerializer.Serialize(w, state.ToStorable(), OttJsonContext.Default.StorableRoom);
-        w.WritePropertyName("users");
-        JsonSerializer.Serialize(w, [.. state.Users], OttJsonContext.Default.ListRoomUser);
-        w.WriteEndObject();
-    }
+        x.WritePropertyName("state");
+        JsonSerializer.Serialize(x, state.ToStorable(), OttJsonContext.Default.StorableRoom);
+        x.WritePropertyName("users");
+        JsonSerializer.Serialize(x, [.. state.Users], OttJsonContext.Default.ListRoomUser);
+    });
 
     public static string Status(JsonElement reply) =>
         reply.ValueKind == JsonValueKind.Object && reply.TryGetProperty("status", out var s) ? s.GetString() ?? "" : "";
