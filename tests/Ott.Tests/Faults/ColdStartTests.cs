@@ -39,7 +39,7 @@ public sealed class ColdStartTests(ITestOutputHelper output)
         // All three forked within milliseconds of each other (ClusterHarnessTests checks < 100 ms).
         var started = clock.Elapsed;
         var nodes = await cluster.StartAsync(3, ct);
-        await NodeLossKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
+        await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
             async () => (await LeasesAsync(cluster, rooms)).All(l => !l.IsNull),
             TimeSpan.FromSeconds(20), $"all {RoomCount} rooms are leased"));
         output.Measured("start to every room leased", clock.Elapsed - started);
@@ -60,11 +60,11 @@ public sealed class ColdStartTests(ITestOutputHelper output)
         var joinsStarted = clock.Elapsed;
         var random = new Random(RoomCount);
         var through = rooms.ToDictionary(r => r, _ => nodes[random.Next(nodes.Count)]);
-        await NodeLossKit.WithLogsAsync(cluster, () => Parallel.ForEachAsync(rooms, new ParallelOptions { MaxDegreeOfParallelism = 12, CancellationToken = ct },
+        await FaultKit.WithLogsAsync(cluster, () => Parallel.ForEachAsync(rooms, new ParallelOptions { MaxDegreeOfParallelism = 12, CancellationToken = ct },
             async (room, token) =>
             {
                 await using var client = await through[room].JoinAsync(room, token: null, token);
-                await NodeLossKit.WaitForFullSyncAsync(client, room);
+                await FaultKit.WaitForFullSyncAsync(client, room);
             }));
         output.Measured($"{RoomCount} joins with full syncs", clock.Elapsed - joinsStarted);
 

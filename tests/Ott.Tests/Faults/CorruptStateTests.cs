@@ -17,12 +17,12 @@ public sealed class CorruptStateTests
         var ct = timeout.Token;
         await using var cluster = await TestCluster.CreateAsync();
         var nodes = await cluster.StartAsync(3, ct);
-        await NodeLossKit.WithLogsAsync(cluster, () => cluster.WaitForMembershipAsync(ct));
+        await FaultKit.WithLogsAsync(cluster, () => cluster.WaitForMembershipAsync(ct));
         var room = TestCluster.NewRoomName();
         const string Corrupt = "{\"v\":1,\"name\":\"half a record";
         await cluster.Db.StringSetAsync(cluster.Keys.RoomState(room), Corrupt);
 
-        await NodeLossKit.WithLogsAsync(cluster, async () =>
+        await FaultKit.WithLogsAsync(cluster, async () =>
         {
             // Through every node: the activation runs on the room's HRW node, which may be another one.
             foreach (var node in nodes)
@@ -57,7 +57,7 @@ public sealed class CorruptStateTests
         Assert.Contains(nodes, n => n.Output.Contains("stored state is unreadable", StringComparison.Ordinal));
         var healthy = await cluster.CreateRoomAsync(nodes[1], null, temporary: true, ct);
         await using var ok = await nodes[2].JoinAsync(healthy, token: null, ct);
-        await NodeLossKit.WaitForFullSyncAsync(ok, healthy);
+        await FaultKit.WaitForFullSyncAsync(ok, healthy);
     }
 
     // JoinAsync waits for `you`, which a failed join may never send; this one only authenticates.

@@ -28,9 +28,9 @@ public sealed class GatewayDeathTests(ITestOutputHelper output)
 
             await gateway.KillAsync();
 
-            await NodeLossKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(() => Task.FromResult(remaining.All(c =>
+            await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(() => Task.FromResult(remaining.All(c =>
             {
-                var removed = c.Messages.Skip(marks[c]).Select(m => NodeLossKit.IsUserRemove(m, out var id) ? id : null).OfType<string>().ToHashSet();
+                var removed = c.Messages.Skip(marks[c]).Select(m => FaultKit.IsUserRemove(m, out var id) ? id : null).OfType<string>().ToHashSet();
                 return gone.IsSubsetOf(removed);
             })), TimeSpan.FromSeconds(15), "every remaining client gets a user remove for each client of the dead gateway"));
             var elapsed = clock.Elapsed;
@@ -44,8 +44,8 @@ public sealed class GatewayDeathTests(ITestOutputHelper output)
             Assert.Equal(setup.Epoch, view["epoch"]!.GetValue<long>());
             var stayed = remaining.Select(c => c.ClientId).ToHashSet();
             Assert.All(remaining, c => Assert.DoesNotContain(c.Messages.Skip(marks[c]),
-                m => NodeLossKit.IsUserRemove(m, out var id) && stayed.Contains(id)));
-            Assert.All(remaining, NodeLossKit.AssertOpen);
+                m => FaultKit.IsUserRemove(m, out var id) && stayed.Contains(id)));
+            Assert.All(remaining, FaultKit.AssertOpen);
             Assert.Equal(owner.NodeId, (await cluster.LeaseOwnerAsync(room))?.NodeId);
         }
         finally

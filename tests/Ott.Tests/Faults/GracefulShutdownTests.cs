@@ -24,8 +24,8 @@ public sealed class GracefulShutdownTests(ITestOutputHelper output)
         try
         {
             var writers = survivors.Select(n => new QueueWriter(setup.ClientsOf[n][0], n.Name, ct)).ToList();
-            await NodeLossKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
-                () => Task.FromResult(writers.All(w => w.Sent.Count(NodeLossKit.AcknowledgedAdds(setup.AllClients).Contains) >= 2)),
+            await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
+                () => Task.FromResult(writers.All(w => w.Sent.Count(FaultKit.AcknowledgedAdds(setup.AllClients).Contains) >= 2)),
                 TimeSpan.FromSeconds(10), "each writer has two acknowledged adds before the shutdown"));
             var marks = setup.AllClients.ToDictionary(c => c, c => c.Messages.Count);
             var oldToken = await cluster.LeaseTokenAsync(room);
@@ -35,7 +35,7 @@ public sealed class GracefulShutdownTests(ITestOutputHelper output)
             var terminated = owner.TerminateAsync(ct);
 
             (string NodeId, long Epoch)? lease = null;
-            await NodeLossKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(async () =>
+            await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(async () =>
             {
                 lease = await cluster.LeaseOwnerAsync(room);
                 return lease is { } l && l.NodeId != owner.NodeId && l.Epoch > setup.Epoch;
@@ -67,36 +67,36 @@ public sealed class GracefulShutdownTests(ITestOutputHelper output)
             // ...and reconnect through another node with the same token.
             var reconnected = await survivors[0].JoinAsync(room, setup.ClientsOf[owner][0].Token, ct);
             setup.ClientsOf[survivors[0]].Add(reconnected);
-            await NodeLossKit.WithLogsAsync(cluster, () => NodeLossKit.WaitForFullSyncAsync(reconnected, room));
+            await FaultKit.WithLogsAsync(cluster, () => FaultKit.WaitForFullSyncAsync(reconnected, room));
             marks[reconnected] = 0;
 
             // Writers keep going through the new owner; other nodes' clients keep their sockets and get a full sync.
             var sentBefore = writers.ToDictionary(w => w, w => w.Sent.Count);
-            await NodeLossKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(() =>
+            await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(() =>
             {
-                var acked = NodeLossKit.AcknowledgedAdds(setup.AllClients);
+                var acked = FaultKit.AcknowledgedAdds(setup.AllClients);
                 return Task.FromResult(writers.All(w => w.Sent.Skip(sentBefore[w]).Count(acked.Contains) >= 2));
             }, TimeSpan.FromSeconds(10), "each writer has two adds acknowledged after the handoff"));
             var surviving = survivors.SelectMany(n => setup.ClientsOf[n]).ToList();
-            await NodeLossKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
-                () => Task.FromResult(surviving.All(c => NodeLossKit.HasFullSyncSince(c, marks[c], room))),
+            await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
+                () => Task.FromResult(surviving.All(c => FaultKit.HasFullSyncSince(c, marks[c], room))),
                 TimeSpan.FromSeconds(10), "every client of the other nodes gets a full sync after the handoff"));
             foreach (var writer in writers)
             {
                 await writer.StopAsync();
                 Assert.Null(writer.Failure);
             }
-            Assert.All(surviving, NodeLossKit.AssertOpen);
+            Assert.All(surviving, FaultKit.AssertOpen);
             foreach (var client in setup.AllClients)
             {
-                if (NodeLossKit.ClosedWith(client, out var code))
+                if (FaultKit.ClosedWith(client, out var code))
                 {
                     Assert.True(code is null or < 4000, $"{client.ClientId} closed with {code}");
                 }
             }
 
-            var acknowledged = NodeLossKit.AcknowledgedAdds(setup.AllClients);
-            var (stored, _) = await NodeLossKit.StoredMediaAsync(cluster, room);
+            var acknowledged = FaultKit.AcknowledgedAdds(setup.AllClients);
+            var (stored, _) = await FaultKit.StoredMediaAsync(cluster, room);
             output.WriteLine($"acknowledged {acknowledged.Count} adds, stored {stored.Count} items, sent {writers.Sum(w => w.Sent.Count)}");
             Assert.Empty(acknowledged.Except(stored));
             Assert.Equal(stored.Count, stored.Distinct().Count());

@@ -31,8 +31,8 @@ public sealed class NodeCutTests(ITestOutputHelper output)
         {
             var before = new List<string>
             {
-                await StallKit.AddAcknowledgedAsync(setup.ClientsOf[cut][0], "before-cut", ct),
-                await StallKit.AddAcknowledgedAsync(setup.ClientsOf[others[0]][0], "before-other", ct),
+                await FaultKit.AddAcknowledgedAsync(setup.ClientsOf[cut][0], "before-cut", ct),
+                await FaultKit.AddAcknowledgedAsync(setup.ClientsOf[others[0]][0], "before-other", ct),
             };
             var marks = setup.Marks();
             var clock = Stopwatch.StartNew();
@@ -52,7 +52,7 @@ public sealed class NodeCutTests(ITestOutputHelper output)
 
                 // The others take over after the TTL, under a higher epoch.
                 (string NodeId, long Epoch)? lease = null;
-                await StallKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(async () =>
+                await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(async () =>
                 {
                     lease = await cluster.LeaseOwnerAsync(room);
                     return lease is { } l && l.NodeId != cut.NodeId;
@@ -62,13 +62,9 @@ public sealed class NodeCutTests(ITestOutputHelper output)
                 Assert.True(lease!.Value.Epoch > setup.Epoch, $"epoch {lease.Value.Epoch} after {setup.Epoch}");
                 Assert.Contains(lease.Value.NodeId, others.Select(n => n.NodeId));
                 Assert.True(takeover >= Ttl - TimeSpan.FromMilliseconds(500), $"taken over {takeover.TotalMilliseconds:F0} ms after the cut, before the lease could expire");
-                during = await StallKit.AddAcknowledgedAsync(setup.ClientsOf[others[1]][0], "during", ct);
+                during = await FaultKit.AddAcknowledgedAsync(setup.ClientsOf[others[1]][0], "during", ct);
 
-                var left = Ttl * 1.5 - (clock.Elapsed - cutAt);
-                if (left > TimeSpan.Zero)
-                {
-                    await Task.Delay(left, ct); // the fault itself: 1.5 × TTL
-                }
+                await LastUntilAsync(clock, cutAt + Ttl * 1.5, ct); // the fault itself: 1.5 × TTL
             }
             finally
             {
@@ -76,35 +72,35 @@ public sealed class NodeCutTests(ITestOutputHelper output)
                 healedAt = clock.Elapsed;
             }
             output.Measured("cut for", healedAt - cutAt);
-            await StallKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
+            await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
                 async () => (await others[0].LiveNodesAsync(ct)).Contains(cut.NodeId),
                 TimeSpan.FromSeconds(10), $"{cut.Name} heartbeats again"));
             output.Measured("heal to the cut node back in the live set", clock.Elapsed - healedAt);
 
             // After healing the node is a gateway: its sockets stayed open, and every client is back
             // in the user list on every node and gets a full sync.
-            await StallKit.WithLogsAsync(cluster, () => StallKit.WaitForUserListAsync(nodes, room, setup.AllClients, TimeSpan.FromSeconds(15), ct));
+            await FaultKit.WithLogsAsync(cluster, () => FaultKit.WaitForUserListAsync(nodes, room, setup.AllClients, TimeSpan.FromSeconds(15), ct));
             output.Measured("heal to every client in the user list on every node", clock.Elapsed - healedAt);
-            await StallKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
-                () => Task.FromResult(setup.AllClients.All(c => StallKit.HasFullSyncSince(c, marks[c], room))),
+            await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
+                () => Task.FromResult(setup.AllClients.All(c => FaultKit.HasFullSyncSince(c, marks[c], room))),
                 TimeSpan.FromSeconds(10), "every client gets a full sync after the cut"));
             output.Measured("heal to every client re-synced", clock.Elapsed - healedAt);
             Assert.All(setup.AllClients, c => Assert.False(c.Closed.IsCompleted, $"{c.ClientId} was closed: {(c.Closed.IsCompleted ? c.Closed.Result : null)} {c.CloseDescription}"));
-            await StallKit.WithLogsAsync(cluster, () => StallKit.WaitForSingleOwnerAsync(cluster, room, TimeSpan.FromSeconds(5), ct));
-            Assert.False((await StallKit.OwnedAsync(cut, ct))!.ContainsKey(room));
+            await FaultKit.WithLogsAsync(cluster, () => FaultKit.WaitForSingleOwnerAsync(cluster, room, TimeSpan.FromSeconds(5), ct));
+            Assert.False((await FaultKit.OwnedAsync(cut, ct))!.ContainsKey(room));
 
             // Writes go through the healed node as a gateway, and its own clients see other nodes' events.
-            var after = await StallKit.AddAcknowledgedAsync(setup.ClientsOf[cut][0], "after", ct);
-            await StallKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
-                () => Task.FromResult(setup.AllClients.All(c => StallKit.Acknowledged([c]).Contains(after))),
+            var after = await FaultKit.AddAcknowledgedAsync(setup.ClientsOf[cut][0], "after", ct);
+            await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
+                () => Task.FromResult(setup.AllClients.All(c => FaultKit.AcknowledgedAdds([c]).Contains(after))),
                 TimeSpan.FromSeconds(10), "every client sees the add made through the healed node"));
 
             // The cut node never wrote again: its token never reappeared (I2), and nothing acknowledged is lost (I3).
-            var own = leases.Changes.Where(c => c.At > cutAt && c.Token?.StartsWith(cut.NodeId + "|", StringComparison.Ordinal) == true).ToList();
+            var own = TokensOf(cut, leases, cutAt);
             output.WriteLine($"lease changes: {string.Join(", ", leases.Changes.Select(c => $"{c.At.TotalMilliseconds:F0} ms {c.Token}"))}");
             Assert.True(own.Count == 0, $"{cut.Name}'s token reappeared: {string.Join(", ", own)}");
-            var acknowledged = StallKit.Acknowledged(setup.AllClients);
-            var (stored, _) = await StallKit.StoredAsync(cluster, room);
+            var acknowledged = FaultKit.AcknowledgedAdds(setup.AllClients);
+            var (stored, _) = await FaultKit.StoredMediaAsync(cluster, room);
             Assert.All(before.Append(during).Append(after).Concat(acknowledged), url => Assert.Contains(url, stored));
             Assert.Equal(stored.Count, stored.Distinct().Count());
         }
@@ -125,7 +121,7 @@ public sealed class NodeCutTests(ITestOutputHelper output)
         var others = setup.Others;
         try
         {
-            var before = await StallKit.AddAcknowledgedAsync(setup.ClientsOf[cut][0], "before-cut", ct);
+            var before = await FaultKit.AddAcknowledgedAsync(setup.ClientsOf[cut][0], "before-cut", ct);
             var clock = Stopwatch.StartNew();
             await using var leases = new LeaseWatch(cluster, room, clock);
             await WaitUntil.WaitUntilAsync(() => Task.FromResult(leases.Changes.Count > 0), TimeSpan.FromSeconds(5), "the lease watch has a first sample");
@@ -148,11 +144,7 @@ public sealed class NodeCutTests(ITestOutputHelper output)
                 Assert.True(closedAfter.Min() >= Ttl * 2 - TimeSpan.FromMilliseconds(600), $"closed {closedAfter.Min().TotalMilliseconds:F0} ms after the cut, before 2 × TTL");
                 Assert.True(closedAfter.Max() <= Ttl * 2 + Slack, $"closed {closedAfter.Max().TotalMilliseconds:F0} ms after the cut");
 
-                var left = Ttl * 3 - (clock.Elapsed - cutAt);
-                if (left > TimeSpan.Zero)
-                {
-                    await Task.Delay(left, ct); // the fault itself: 3 × TTL
-                }
+                await LastUntilAsync(clock, cutAt + Ttl * 3, ct); // the fault itself: 3 × TTL
             }
             finally
             {
@@ -168,20 +160,20 @@ public sealed class NodeCutTests(ITestOutputHelper output)
             Assert.Contains(lease.Value.NodeId, others.Select(n => n.NodeId));
             Assert.True(lease.Value.Epoch > setup.Epoch);
             var remaining = others.SelectMany(n => setup.ClientsOf[n]).ToList();
-            await StallKit.WithLogsAsync(cluster, () => StallKit.WaitForUserListAsync(nodes, room, remaining, TimeSpan.FromSeconds(15), ct));
+            await FaultKit.WithLogsAsync(cluster, () => FaultKit.WaitForUserListAsync(nodes, room, remaining, TimeSpan.FromSeconds(15), ct));
             output.Measured("heal to the user list on every node", clock.Elapsed - healedAt);
             Assert.All(remaining, c => Assert.False(c.Closed.IsCompleted, $"{c.ClientId} was closed: {(c.Closed.IsCompleted ? c.Closed.Result : null)}"));
-            await StallKit.WithLogsAsync(cluster, () => cluster.WaitForMembershipAsync(ct));
-            await StallKit.WithLogsAsync(cluster, () => StallKit.WaitForSingleOwnerAsync(cluster, room, TimeSpan.FromSeconds(5), ct));
+            await FaultKit.WithLogsAsync(cluster, () => cluster.WaitForMembershipAsync(ct));
+            await FaultKit.WithLogsAsync(cluster, () => FaultKit.WaitForSingleOwnerAsync(cluster, room, TimeSpan.FromSeconds(5), ct));
 
             // A new client of the healed node joins the room as a gateway client.
             await using var fresh = await cut.JoinAsync(room, token: null, ct);
-            await StallKit.WithLogsAsync(cluster, () => StallKit.WaitForUserListAsync(nodes, room, remaining.Append(fresh), TimeSpan.FromSeconds(10), ct));
+            await FaultKit.WithLogsAsync(cluster, () => FaultKit.WaitForUserListAsync(nodes, room, remaining.Append(fresh), TimeSpan.FromSeconds(10), ct));
 
-            var own = leases.Changes.Where(c => c.At > cutAt && c.Token?.StartsWith(cut.NodeId + "|", StringComparison.Ordinal) == true).ToList();
+            var own = TokensOf(cut, leases, cutAt);
             Assert.True(own.Count == 0, $"{cut.Name}'s token reappeared: {string.Join(", ", own)}");
-            var (stored, _) = await StallKit.StoredAsync(cluster, room);
-            Assert.All(StallKit.Acknowledged(setup.AllClients).Append(before), url => Assert.Contains(url, stored));
+            var (stored, _) = await FaultKit.StoredMediaAsync(cluster, room);
+            Assert.All(FaultKit.AcknowledgedAdds(setup.AllClients).Append(before), url => Assert.Contains(url, stored));
         }
         finally
         {
@@ -190,25 +182,39 @@ public sealed class NodeCutTests(ITestOutputHelper output)
     }
 
     // Two nodes on Redis directly and the owner through a chaos proxy; two clients on each node.
-    private static async Task<(IReadOnlyList<ClusterNode> Nodes, ClusterNode Cut, StallRoom Setup)> StartAsync(TestCluster cluster, CancellationToken ct)
+    private static async Task<(IReadOnlyList<ClusterNode> Nodes, ClusterNode Cut, OwnedRoom Setup)> StartAsync(TestCluster cluster, CancellationToken ct)
     {
         cluster.Environment["Media__Ffprobe__Path"] = "";
         cluster.Environment["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ";
         var direct = await cluster.StartAsync(2, ct);
         var cut = await cluster.AddNodeAsync(ct, viaProxy: true);
         IReadOnlyList<ClusterNode> nodes = [cut, .. direct];
-        await StallKit.WithLogsAsync(cluster, () => cluster.WaitForMembershipAsync(ct));
-        var setup = await StallRoom.CreateAsync(cluster, cut, nodes, perNode: 2, ct);
+        await FaultKit.WithLogsAsync(cluster, () => cluster.WaitForMembershipAsync(ct));
+        var setup = await OwnedRoom.CreateAsync(cluster, cut, nodes, perNode: 2, ct);
         return (nodes, cut, setup);
     }
 
     // Until the node lists the room with its deadline passed, or no longer lists it; returns what it listed.
+    // Waits out the rest of a fault that lasts until `end` on the clock.
+    private static async Task LastUntilAsync(Stopwatch clock, TimeSpan end, CancellationToken ct)
+    {
+        var left = end - clock.Elapsed;
+        if (left > TimeSpan.Zero)
+        {
+            await Task.Delay(left, ct);
+        }
+    }
+
+    // The lease tokens of `node` seen after `since`: a node that was cut must never write again (I2).
+    private static List<(TimeSpan At, string? Token)> TokensOf(ClusterNode node, LeaseWatch leases, TimeSpan since) =>
+        [.. leases.Changes.Where(c => c.At > since && c.Token?.StartsWith(node.NodeId + "|", StringComparison.Ordinal) == true)];
+
     private static async Task<string> WaitFencedAsync(TestCluster cluster, ClusterNode node, string room, CancellationToken ct)
     {
         var seen = "";
-        await StallKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(async () =>
+        await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(async () =>
         {
-            if (await StallKit.OwnedAsync(node, ct) is not { } owned)
+            if (await FaultKit.OwnedAsync(node, ct) is not { } owned)
             {
                 return false;
             }

@@ -24,8 +24,8 @@ public sealed class OwnerCrashTests(ITestOutputHelper output)
             // One writer per surviving node; O's own clients only listen.
             var writers = survivors.Select(n => new QueueWriter(setup.ClientsOf[n][0], n.Name, ct)).ToList();
             var clock = Stopwatch.StartNew();
-            await NodeLossKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
-                () => Task.FromResult(writers.All(w => w.Sent.Count(NodeLossKit.AcknowledgedAdds(setup.AllClients).Contains) >= 2)),
+            await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
+                () => Task.FromResult(writers.All(w => w.Sent.Count(FaultKit.AcknowledgedAdds(setup.AllClients).Contains) >= 2)),
                 TimeSpan.FromSeconds(10), "each writer has two acknowledged adds before the crash"));
             var marks = setup.AllClients.ToDictionary(c => c, c => c.Messages.Count);
 
@@ -34,7 +34,7 @@ public sealed class OwnerCrashTests(ITestOutputHelper output)
 
             // Writable again: a surviving node holds the lease under a higher epoch.
             (string NodeId, long Epoch)? lease = null;
-            await NodeLossKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(async () =>
+            await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(async () =>
             {
                 lease = await cluster.LeaseOwnerAsync(room);
                 return lease is { } l && l.NodeId != owner.NodeId && l.Epoch > setup.Epoch;
@@ -47,24 +47,24 @@ public sealed class OwnerCrashTests(ITestOutputHelper output)
 
             // Every writer gets adds sent after the crash acknowledged.
             var sentBefore = writers.ToDictionary(w => w, w => w.Sent.Count);
-            await NodeLossKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(() =>
+            await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(() =>
             {
-                var acked = NodeLossKit.AcknowledgedAdds(setup.AllClients);
+                var acked = FaultKit.AcknowledgedAdds(setup.AllClients);
                 return Task.FromResult(writers.All(w => w.Sent.Skip(sentBefore[w]).Count(acked.Contains) >= 2));
             }, TimeSpan.FromSeconds(10), "each writer has two adds acknowledged after the takeover"));
             output.Measured("kill -9 to adds acknowledged on every surviving node", clock.Elapsed - killedAt);
 
             // Clients on the surviving nodes keep their sockets and are re-synced in full.
             var surviving = survivors.SelectMany(n => setup.ClientsOf[n]).ToList();
-            await NodeLossKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
-                () => Task.FromResult(surviving.All(c => NodeLossKit.HasFullSyncSince(c, marks[c], room))),
+            await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
+                () => Task.FromResult(surviving.All(c => FaultKit.HasFullSyncSince(c, marks[c], room))),
                 TimeSpan.FromSeconds(10), "every surviving client gets a full sync after the crash"));
             foreach (var writer in writers)
             {
                 await writer.StopAsync();
                 Assert.Null(writer.Failure);
             }
-            Assert.All(surviving, NodeLossKit.AssertOpen);
+            Assert.All(surviving, FaultKit.AssertOpen);
 
             // The dead node's direct clients lose the TCP connection: no close frame, so no code >= 4000.
             foreach (var client in setup.ClientsOf[owner])
@@ -75,8 +75,8 @@ public sealed class OwnerCrashTests(ITestOutputHelper output)
 
             // Acknowledgements are read before the stored record, and every one was persisted before
             // it was released, so each must be in the record; no retried add may be applied twice.
-            var acknowledged = NodeLossKit.AcknowledgedAdds(setup.AllClients);
-            var (stored, _) = await NodeLossKit.StoredMediaAsync(cluster, room);
+            var acknowledged = FaultKit.AcknowledgedAdds(setup.AllClients);
+            var (stored, _) = await FaultKit.StoredMediaAsync(cluster, room);
             output.WriteLine($"acknowledged {acknowledged.Count} adds, stored {stored.Count} items, sent {writers.Sum(w => w.Sent.Count)}");
             Assert.Empty(acknowledged.Except(stored));
             Assert.Equal(stored.Count, stored.Distinct().Count());

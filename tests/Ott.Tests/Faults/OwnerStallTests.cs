@@ -26,8 +26,8 @@ public sealed class OwnerStallTests(ITestOutputHelper output)
         await using var cluster = await TestCluster.CreateAsync();
         cluster.Environment["Media__Ffprobe__Path"] = "";
         var nodes = await cluster.StartAsync(3, ct);
-        await StallKit.WithLogsAsync(cluster, () => cluster.WaitForMembershipAsync(ct));
-        var setup = await StallRoom.CreateAsync(cluster, nodes[0], nodes, perNode: 2, ct);
+        await FaultKit.WithLogsAsync(cluster, () => cluster.WaitForMembershipAsync(ct));
+        var setup = await OwnedRoom.CreateAsync(cluster, nodes[0], nodes, perNode: 2, ct);
         var (room, owner) = (setup.Room, setup.Owner);
         var gateways = setup.Others;
         var clock = Stopwatch.StartNew();
@@ -36,8 +36,8 @@ public sealed class OwnerStallTests(ITestOutputHelper output)
         {
             var before = new List<string>
             {
-                await StallKit.AddAcknowledgedAsync(setup.ClientsOf[gateways[0]][0], "before-g", ct),
-                await StallKit.AddAcknowledgedAsync(setup.ClientsOf[owner][0], "before-o", ct),
+                await FaultKit.AddAcknowledgedAsync(setup.ClientsOf[gateways[0]][0], "before-g", ct),
+                await FaultKit.AddAcknowledgedAsync(setup.ClientsOf[owner][0], "before-o", ct),
             };
             var marks = setup.Marks();
 
@@ -46,11 +46,11 @@ public sealed class OwnerStallTests(ITestOutputHelper output)
             (string NodeId, long Epoch)? lease = null;
             TimeSpan takeover;
             string during;
-            var frozen = StallKit.NewUrl("frozen");
+            var frozen = FaultKit.NewUrl("frozen");
             try
             {
                 // Another node takes the lease once it expires, under a higher epoch.
-                await StallKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(async () =>
+                await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(async () =>
                 {
                     lease = await cluster.LeaseOwnerAsync(room);
                     return lease is { } l && l.NodeId != owner.NodeId;
@@ -61,11 +61,11 @@ public sealed class OwnerStallTests(ITestOutputHelper output)
                 Assert.Contains(lease.Value.NodeId, gateways.Select(n => n.NodeId));
 
                 // The new owner acknowledges changes while the old one is still frozen.
-                during = await StallKit.AddAcknowledgedAsync(setup.ClientsOf[gateways[1]][0], "during", ct);
+                during = await FaultKit.AddAcknowledgedAsync(setup.ClientsOf[gateways[1]][0], "during", ct);
                 output.Measured("SIGSTOP to first add acknowledged by the new owner", clock.Elapsed - stoppedAt);
 
                 // A request the frozen owner will read first thing when it resumes.
-                await setup.ClientsOf[owner][1].RequestAsync(StallKit.Add(frozen), ct);
+                await setup.ClientsOf[owner][1].RequestAsync(FaultKit.DirectAdd(frozen), ct);
 
                 var left = Stall - (clock.Elapsed - stoppedAt);
                 if (left > TimeSpan.Zero)
@@ -82,17 +82,17 @@ public sealed class OwnerStallTests(ITestOutputHelper output)
             await using var leases = new LeaseWatch(cluster, room, clock);
 
             // The resumed node demotes: it no longer lists the room as owned.
-            await StallKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(async () =>
-                await StallKit.OwnedAsync(owner, ct) is { } owned && !owned.ContainsKey(room),
+            await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(async () =>
+                await FaultKit.OwnedAsync(owner, ct) is { } owned && !owned.ContainsKey(room),
                 TimeSpan.FromSeconds(5), $"{owner.Name} no longer lists {room} in /debug/ownership"));
             output.Measured("SIGCONT to demoted", clock.Elapsed - resumedAt);
 
             // Its direct clients keep their sockets (it stays their gateway) and, like every client,
             // are back in the user list and get a full sync.
-            await StallKit.WithLogsAsync(cluster, () => StallKit.WaitForUserListAsync(nodes, room, setup.AllClients, TimeSpan.FromSeconds(10), ct));
+            await FaultKit.WithLogsAsync(cluster, () => FaultKit.WaitForUserListAsync(nodes, room, setup.AllClients, TimeSpan.FromSeconds(10), ct));
             output.Measured("SIGCONT to every client in the user list on every node", clock.Elapsed - resumedAt);
-            await StallKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
-                () => Task.FromResult(setup.AllClients.All(c => StallKit.HasFullSyncSince(c, marks[c], room))),
+            await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
+                () => Task.FromResult(setup.AllClients.All(c => FaultKit.HasFullSyncSince(c, marks[c], room))),
                 TimeSpan.FromSeconds(10), "every client gets a full sync after the stall"));
             output.Measured("SIGCONT to every client re-synced", clock.Elapsed - resumedAt);
             Assert.All(setup.AllClients, c => Assert.False(c.Closed.IsCompleted, $"{c.ClientId} was closed: {(c.Closed.IsCompleted ? c.Closed.Result : null)} {c.CloseDescription}"));
@@ -103,11 +103,11 @@ public sealed class OwnerStallTests(ITestOutputHelper output)
             var stale = "stale-" + Guid.NewGuid().ToString("N");
             var fresh = "fresh-" + Guid.NewGuid().ToString("N");
             await cluster.Db.PublishAsync(cluster.Keys.RoomChannel(room), StaleEvent(owner.NodeId, room, setup.Epoch, stale));
-            await setup.ClientsOf[gateways[0]][0].RequestAsync(StallKit.Chat(fresh), ct);
-            await StallKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
-                () => Task.FromResult(setup.AllClients.All(c => StallKit.GotChat(c, fresh))),
+            await setup.ClientsOf[gateways[0]][0].RequestAsync(FaultKit.Chat(fresh), ct);
+            await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
+                () => Task.FromResult(setup.AllClients.All(c => FaultKit.GotChat(c, fresh))),
                 TimeSpan.FromSeconds(10), "a chat after the stall reaches every client"));
-            Assert.All(setup.AllClients, c => Assert.False(StallKit.GotChat(c, stale), $"{c.ClientId} got an event of stale epoch {setup.Epoch}"));
+            Assert.All(setup.AllClients, c => Assert.False(FaultKit.GotChat(c, stale), $"{c.ClientId} got an event of stale epoch {setup.Epoch}"));
 
             // The resumed node applied nothing: it released no batch, and its token never came back.
             var fromOld = channel.Seen.Where(e => e.From == owner.NodeId && e.At >= resumedAt && e.Seq != InjectedSeq).ToList();
@@ -116,11 +116,11 @@ public sealed class OwnerStallTests(ITestOutputHelper output)
             var ownToken = leases.Changes.Where(c => c.Token?.StartsWith(owner.NodeId + "|", StringComparison.Ordinal) == true).ToList();
             Assert.True(ownToken.Count == 0, $"{owner.Name}'s lease reappeared: {string.Join(", ", ownToken)}");
             Assert.Contains($"demoted at epoch {setup.Epoch}", owner.Output, StringComparison.Ordinal);
-            await StallKit.WithLogsAsync(cluster, () => StallKit.WaitForSingleOwnerAsync(cluster, room, TimeSpan.FromSeconds(5), ct));
+            await FaultKit.WithLogsAsync(cluster, () => FaultKit.WaitForSingleOwnerAsync(cluster, room, TimeSpan.FromSeconds(5), ct));
 
             // Every acknowledged change is in the stored record (I3).
-            var acknowledged = StallKit.Acknowledged(setup.AllClients);
-            var (stored, _) = await StallKit.StoredAsync(cluster, room);
+            var acknowledged = FaultKit.AcknowledgedAdds(setup.AllClients);
+            var (stored, _) = await FaultKit.StoredMediaAsync(cluster, room);
             output.WriteLine($"acknowledged {acknowledged.Count}, stored {stored.Count}; the add sent to the frozen owner was {(acknowledged.Contains(frozen) ? "" : "not ")}acknowledged");
             Assert.Contains(during, acknowledged);
             Assert.All(before.Append(during).Concat(acknowledged), url => Assert.Contains(url, stored));

@@ -19,20 +19,20 @@ public sealed class PubSubLossTests(ITestOutputHelper output)
         await using var cluster = await TestCluster.CreateAsync();
         cluster.Environment["Media__Ffprobe__Path"] = "";
         var nodes = await cluster.StartAsync(3, ct);
-        await StallKit.WithLogsAsync(cluster, () => cluster.WaitForMembershipAsync(ct));
-        var setup = await StallRoom.CreateAsync(cluster, nodes[0], nodes, perNode: 2, ct);
+        await FaultKit.WithLogsAsync(cluster, () => cluster.WaitForMembershipAsync(ct));
+        var setup = await OwnedRoom.CreateAsync(cluster, nodes[0], nodes, perNode: 2, ct);
         var (room, owner) = (setup.Room, setup.Owner);
         var gatewayClients = setup.Others.SelectMany(n => setup.ClientsOf[n]).ToList();
         try
         {
             for (var i = 0; i < 3; i++)
             {
-                await StallKit.AddAcknowledgedAsync(setup.ClientsOf[setup.Others[i % 2]][0], $"before{i}", ct);
+                await FaultKit.AddAcknowledgedAsync(setup.ClientsOf[setup.Others[i % 2]][0], $"before{i}", ct);
             }
             // Every client has seen the adds, so the views agree before the fault.
-            var before = StallKit.Acknowledged([setup.ClientsOf[owner][0]]);
-            await StallKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
-                () => Task.FromResult(setup.AllClients.All(c => before.IsSubsetOf(StallKit.Acknowledged([c])))),
+            var before = FaultKit.AcknowledgedAdds([setup.ClientsOf[owner][0]]);
+            await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
+                () => Task.FromResult(setup.AllClients.All(c => before.IsSubsetOf(FaultKit.AcknowledgedAdds([c])))),
                 TimeSpan.FromSeconds(10), "every client saw the adds"));
             var marks = setup.Marks();
             var clock = Stopwatch.StartNew();
@@ -43,50 +43,50 @@ public sealed class PubSubLossTests(ITestOutputHelper output)
             Assert.True((long)killed >= nodes.Count, $"killed {killed}");
 
             // A change while the subscribers are gone: its event may be lost, the resync must carry it.
-            var gap = StallKit.NewUrl("gap");
-            await setup.ClientsOf[owner][0].RequestAsync(StallKit.Add(gap), ct);
+            var gap = FaultKit.NewUrl("gap");
+            await setup.ClientsOf[owner][0].RequestAsync(FaultKit.DirectAdd(gap), ct);
 
             // Clients of the gateways get a full sync (ConnectionRestored → rejoin).
-            await StallKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
-                () => Task.FromResult(gatewayClients.All(c => StallKit.HasFullSyncSince(c, marks[c], room))),
+            await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
+                () => Task.FromResult(gatewayClients.All(c => FaultKit.HasFullSyncSince(c, marks[c], room))),
                 TimeSpan.FromSeconds(10), "every gateway client gets a full sync after the subscribers were killed"));
             output.Measured("CLIENT KILL to every gateway client re-synced", clock.Elapsed);
-            var ownerResynced = setup.ClientsOf[owner].Count(c => StallKit.HasFullSyncSince(c, marks[c], room));
+            var ownerResynced = setup.ClientsOf[owner].Count(c => FaultKit.HasFullSyncSince(c, marks[c], room));
             output.WriteLine($"{ownerResynced} of the owner's {setup.ClientsOf[owner].Count} direct clients were re-synced too");
 
             // The add made during the gap is acknowledged and reaches every client, by event or resync.
-            await StallKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
-                () => Task.FromResult(StallKit.GotAdd(setup.ClientsOf[owner][0], gap)), TimeSpan.FromSeconds(10), "the gap add is acknowledged"));
-            await StallKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
+            await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
+                () => Task.FromResult(FaultKit.GotAdd(setup.ClientsOf[owner][0], gap)), TimeSpan.FromSeconds(10), "the gap add is acknowledged"));
+            await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
                 () => Task.FromResult(gatewayClients.All(c => ViewOf(c, room).Contains(gap))),
                 TimeSpan.FromSeconds(10), "every gateway client's view has the add made during the gap"));
 
             // Each gateway client's last full sync equals the owner's snapshot: no change runs after it.
-            var (stored, state) = await StallKit.StoredAsync(cluster, room);
-            var api = await StallKit.RoomAsync(owner, room, ct);
+            var (stored, state) = await FaultKit.StoredMediaAsync(cluster, room);
+            var api = await FaultKit.RoomAsync(owner, room, ct);
             Assert.NotNull(api);
-            var apiQueue = StallKit.QueueIds(api);
-            Assert.Equal(StallKit.QueueIds(state), apiQueue);
+            var apiQueue = FaultKit.QueueIds(api);
+            Assert.Equal(FaultKit.QueueIds(state), apiQueue);
             foreach (var client in gatewayClients)
             {
-                var sync = StallKit.LastFullSync(client, room)!;
-                var afterSync = client.Messages.SkipWhile(m => !ReferenceEquals(m, sync)).Skip(1).Select(StallKit.AddedUrl).OfType<string>().ToList();
+                var sync = FaultKit.LastFullSync(client, room)!;
+                var afterSync = client.Messages.SkipWhile(m => !ReferenceEquals(m, sync)).Skip(1).Select(FaultKit.AddedUrl).OfType<string>().ToList();
                 var expected = afterSync.Count == 0 ? apiQueue : [.. apiQueue.Where(id => !afterSync.Contains(id))];
-                Assert.Equal(expected, StallKit.QueueIds(sync));
+                Assert.Equal(expected, FaultKit.QueueIds(sync));
                 Assert.Equal(state["isPlaying"]?.GetValue<bool>() ?? false, sync["isPlaying"]!.GetValue<bool>());
             }
-            Assert.All(StallKit.Acknowledged(setup.AllClients), url => Assert.Contains(url, stored));
+            Assert.All(FaultKit.AcknowledgedAdds(setup.AllClients), url => Assert.Contains(url, stored));
 
             // Events flow again on every node: a chat after recovery reaches every client.
             var chat = "after-" + Guid.NewGuid().ToString("N");
-            await setup.ClientsOf[setup.Others[0]][0].RequestAsync(StallKit.Chat(chat), ct);
-            await StallKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
-                () => Task.FromResult(setup.AllClients.All(c => StallKit.GotChat(c, chat))),
+            await setup.ClientsOf[setup.Others[0]][0].RequestAsync(FaultKit.Chat(chat), ct);
+            await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
+                () => Task.FromResult(setup.AllClients.All(c => FaultKit.GotChat(c, chat))),
                 TimeSpan.FromSeconds(10), "a chat after recovery reaches every client"));
             output.Measured("CLIENT KILL to chat everywhere", clock.Elapsed);
-            await StallKit.WithLogsAsync(cluster, () => StallKit.WaitForUserListAsync(nodes, room, setup.AllClients, TimeSpan.FromSeconds(10), ct));
+            await FaultKit.WithLogsAsync(cluster, () => FaultKit.WaitForUserListAsync(nodes, room, setup.AllClients, TimeSpan.FromSeconds(10), ct));
             Assert.All(setup.AllClients, c => Assert.False(c.Closed.IsCompleted, $"{c.ClientId} was closed"));
-            Assert.Null(await StallKit.SingleOwnerProblemAsync(cluster, room, ct));
+            Assert.Null(await FaultKit.SingleOwnerProblemAsync(cluster, room, ct));
             Assert.Equal(setup.Epoch, (await cluster.LeaseOwnerAsync(room))!.Value.Epoch);
         }
         finally
@@ -102,14 +102,14 @@ public sealed class PubSubLossTests(ITestOutputHelper output)
         var at = -1;
         for (var i = messages.Count - 1; i >= 0; i--)
         {
-            if (StallKit.IsFullSync(messages[i], room))
+            if (FaultKit.IsFullSyncOf(messages[i], room))
             {
                 at = i;
                 break;
             }
         }
-        var view = at < 0 ? [] : StallKit.MediaIds(messages[at]).ToHashSet();
-        view.UnionWith(messages.Skip(at + 1).Select(StallKit.AddedUrl).OfType<string>());
+        var view = at < 0 ? [] : FaultKit.MediaIds(messages[at]).ToHashSet();
+        view.UnionWith(messages.Skip(at + 1).Select(FaultKit.AddedUrl).OfType<string>());
         return view;
     }
 }

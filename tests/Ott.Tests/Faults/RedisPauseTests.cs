@@ -51,7 +51,7 @@ public sealed class RedisPauseTests(ITestOutputHelper output)
         {
             foreach (var node in nodes)
             {
-                var owned = await StallKit.OwnedAsync(node, ct);
+                var owned = await FaultKit.OwnedAsync(node, ct);
                 if (owned is null || clock.Elapsed >= TimeSpan.FromSeconds(2.9))
                 {
                     continue;
@@ -72,21 +72,21 @@ public sealed class RedisPauseTests(ITestOutputHelper output)
         await using var cluster = await TestCluster.CreateAsync();
         cluster.Environment["Media__Ffprobe__Path"] = "";
         var nodes = await cluster.StartAsync(3, ct);
-        await StallKit.WithLogsAsync(cluster, () => cluster.WaitForMembershipAsync(ct));
+        await FaultKit.WithLogsAsync(cluster, () => cluster.WaitForMembershipAsync(ct));
         // Two active rooms with different owners; one client per node in each.
         var rooms = new[]
         {
-            await StallRoom.CreateAsync(cluster, nodes[0], nodes, perNode: 1, ct),
-            await StallRoom.CreateAsync(cluster, nodes[1], nodes, perNode: 1, ct),
+            await OwnedRoom.CreateAsync(cluster, nodes[0], nodes, perNode: 1, ct),
+            await OwnedRoom.CreateAsync(cluster, nodes[1], nodes, perNode: 1, ct),
         };
         var clients = rooms.SelectMany(r => r.AllClients).ToList();
-        var writers = new List<AddWriter>();
+        var writers = new List<QueueWriter>();
         try
         {
             // A writer per room on a gateway of that room, adding every 200 ms through the stall.
-            writers.AddRange(rooms.Select((r, i) => new AddWriter(r.ClientsOf[nodes[2 - i]][0], $"w{i}", ct)));
-            await StallKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
-                () => Task.FromResult(writers.All(w => w.Sent.Count(StallKit.Acknowledged(clients).Contains) >= 2)),
+            writers.AddRange(rooms.Select((r, i) => new QueueWriter(r.ClientsOf[nodes[2 - i]][0], $"w{i}", ct)));
+            await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
+                () => Task.FromResult(writers.All(w => w.Sent.Count(FaultKit.AcknowledgedAdds(clients).Contains) >= 2)),
                 TimeSpan.FromSeconds(10), "each writer has two acknowledged adds before the stall"));
             var clock = Stopwatch.StartNew();
 
@@ -100,11 +100,11 @@ public sealed class RedisPauseTests(ITestOutputHelper output)
             Assert.True(valid.Count == 0, $"owners still within their deadline 2.5 s into the stall: {string.Join("; ", valid)}");
 
             // Every client is in its room's user list again (I7), on every node.
-            await StallKit.WithLogsAsync(cluster, async () =>
+            await FaultKit.WithLogsAsync(cluster, async () =>
             {
                 foreach (var room in rooms)
                 {
-                    await StallKit.WaitForUserListAsync(nodes, room.Room, room.AllClients, RejoinBound + Slack + TimeSpan.FromSeconds(5), ct);
+                    await FaultKit.WaitForUserListAsync(nodes, room.Room, room.AllClients, RejoinBound + Slack + TimeSpan.FromSeconds(5), ct);
                 }
             });
             var rejoined = clock.Elapsed - stallEnd;
@@ -114,7 +114,7 @@ public sealed class RedisPauseTests(ITestOutputHelper output)
             // Exactly one owner per active room (I1): the lease holder lists it with a valid deadline, nobody else lists it.
             foreach (var room in rooms)
             {
-                await StallKit.WithLogsAsync(cluster, () => StallKit.WaitForSingleOwnerAsync(cluster, room.Room, TimeSpan.FromSeconds(10), ct));
+                await FaultKit.WithLogsAsync(cluster, () => FaultKit.WaitForSingleOwnerAsync(cluster, room.Room, TimeSpan.FromSeconds(10), ct));
                 var lease = await cluster.LeaseOwnerAsync(room.Room);
                 output.WriteLine($"{room.Room}: owner before {room.Owner.Name} epoch {room.Epoch}, after {cluster.NodeById(lease!.Value.NodeId).Name} epoch {lease.Value.Epoch}");
                 Assert.True(lease.Value.Epoch >= room.Epoch);
@@ -123,9 +123,9 @@ public sealed class RedisPauseTests(ITestOutputHelper output)
 
             // Writable again: each writer gets two more adds acknowledged.
             var sentBefore = writers.ToDictionary(w => w, w => w.Sent.Count);
-            await StallKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(() =>
+            await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(() =>
             {
-                var acked = StallKit.Acknowledged(clients);
+                var acked = FaultKit.AcknowledgedAdds(clients);
                 return Task.FromResult(writers.All(w => w.Sent.Skip(sentBefore[w]).Count(acked.Contains) >= 2));
             }, TimeSpan.FromSeconds(10), "each writer has two adds acknowledged after the stall"));
             foreach (var writer in writers)
@@ -136,16 +136,16 @@ public sealed class RedisPauseTests(ITestOutputHelper output)
             Assert.All(clients, c => Assert.False(c.Closed.IsCompleted, $"{c.ClientId} was closed: {(c.Closed.IsCompleted ? c.Closed.Result : null)} {c.CloseDescription}"));
 
             // No acknowledged change is lost (I3), none is applied twice, and the lists still hold.
-            var acknowledged = StallKit.Acknowledged(clients);
+            var acknowledged = FaultKit.AcknowledgedAdds(clients);
             foreach (var (room, writer) in rooms.Zip(writers))
             {
-                var (stored, _) = await StallKit.StoredAsync(cluster, room.Room);
+                var (stored, _) = await FaultKit.StoredMediaAsync(cluster, room.Room);
                 var mine = writer.Sent.Where(acknowledged.Contains).ToList();
                 output.WriteLine($"{room.Room}: sent {writer.Sent.Count}, acknowledged {mine.Count}, stored {stored.Count}");
                 Assert.All(mine, url => Assert.Contains(url, stored));
                 Assert.Equal(stored.Count, stored.Distinct().Count());
-                await StallKit.WithLogsAsync(cluster, () => StallKit.WaitForUserListAsync(nodes, room.Room, room.AllClients, TimeSpan.FromSeconds(5), ct));
-                Assert.Null(await StallKit.SingleOwnerProblemAsync(cluster, room.Room, ct));
+                await FaultKit.WithLogsAsync(cluster, () => FaultKit.WaitForUserListAsync(nodes, room.Room, room.AllClients, TimeSpan.FromSeconds(5), ct));
+                Assert.Null(await FaultKit.SingleOwnerProblemAsync(cluster, room.Room, ct));
             }
         }
         finally

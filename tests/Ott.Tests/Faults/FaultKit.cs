@@ -3,39 +3,62 @@ using System.Text.Json.Nodes;
 using Ott.Tests.Cluster;
 using Ott.Tests.Infrastructure;
 using StackExchange.Redis;
+using Xunit.Abstractions;
 using ClusterNode = Ott.Tests.Cluster.ClusterNode;
 
 namespace Ott.Tests.Faults;
 
-// Shared pieces of the stall and partition fault tests (design.md §15.3 T4–T7): rooms with clients
-// on every node, acknowledged queue adds, the user list as the owner reports it, ownership checks
-// over every node's /debug/ownership, and a recorder of the room channel.
-internal static class StallKit
+// Shared pieces of the fault tests (design.md §15.3): frame predicates, unique queue adds whose
+// acknowledgements are counted, the stored record, the user list as nodes report it, ownership checks
+// over every node's /debug/ownership, a room owned by one node with clients on every node, a queue
+// writer, lease samplers and a recorder of the room channel.
+internal static class FaultKit
 {
-    // A full sync carries every syncable key (protocol.md §6.2); deltas and position syncs do not.
-    public static bool IsFullSync(JsonObject m, string room) =>
+    // A full sync carries all 20 syncable keys (protocol.md §6.2); a delta or position sync does not.
+    public static bool IsFullSync(JsonObject m) =>
         m.Action() == "sync" && m.ContainsKey("name") && m.ContainsKey("queue") && m.ContainsKey("grants")
-        && m.ContainsKey("voteCounts") && string.Equals(m["name"]?.GetValue<string>(), room, StringComparison.OrdinalIgnoreCase);
+        && m.ContainsKey("voteCounts") && m.ContainsKey("votesToSkip") && m.Count >= 21;
 
+    public static bool IsFullSyncOf(JsonObject m, string room) =>
+        IsFullSync(m) && string.Equals(m["name"]?.GetValue<string>(), room, StringComparison.OrdinalIgnoreCase);
+
+    // Whether a full sync of the room arrived at or after frame index `from`.
     public static bool HasFullSyncSince(OttTestClient client, int from, string room) =>
-        client.Messages.Skip(from).Any(m => IsFullSync(m, room));
+        client.Messages.Skip(from).Any(m => IsFullSyncOf(m, room));
 
     public static JsonObject? LastFullSync(OttTestClient client, string room) =>
-        client.Messages.LastOrDefault(m => IsFullSync(m, room));
+        client.Messages.LastOrDefault(m => IsFullSyncOf(m, room));
 
-    public static JsonObject Add(string url) =>
+    // The server sends the first full sync before `you` (which JoinAsync consumes), so this scans every frame.
+    public static Task WaitForFullSyncAsync(OttTestClient client, string room, int from = 0) =>
+        WaitUntil.WaitUntilAsync(() => Task.FromResult(HasFullSyncSince(client, from, room)), TimeSpan.FromSeconds(10),
+            $"{client.ClientId} gets a full sync of {room}");
+
+    public static bool IsUserRemove(JsonObject m, out string clientId)
+    {
+        clientId = "";
+        if (m.Action() != "user" || m["update"] is not JsonObject update || update["kind"]?.GetValue<string>() != "remove")
+        {
+            return false;
+        }
+        clientId = update["value"]?.GetValue<string>() ?? "";
+        return true;
+    }
+
+    public static JsonObject DirectAdd(string url) =>
         new() { ["type"] = 5, ["video"] = new JsonObject { ["service"] = "direct", ["id"] = url } };
+
 
     public static JsonObject Chat(string text) => new() { ["type"] = 11, ["text"] = text };
 
-    // An `event` frame for an add is released only after the owner persisted its batch (§7.5):
-    // seeing it anywhere is the acknowledgement.
+    // The URL of an `event` frame for a queue add (request type 5), released only after the owner
+    // persisted the batch (design.md §7.5): seeing it is the acknowledgement.
     public static string? AddedUrl(JsonObject m) =>
         m.Action() == "event" && m["request"] is JsonObject request && request["type"]?.GetValue<int>() == 5
             ? request["video"]?["id"]?.GetValue<string>()
             : null;
 
-    public static HashSet<string> Acknowledged(IEnumerable<OttTestClient> clients) =>
+    public static HashSet<string> AcknowledgedAdds(IEnumerable<OttTestClient> clients) =>
         [.. clients.SelectMany(c => c.Messages).Select(AddedUrl).OfType<string>()];
 
     public static bool GotAdd(OttTestClient client, string url) => client.Messages.Any(m => AddedUrl(m) == url);
@@ -49,14 +72,28 @@ internal static class StallKit
     public static async Task<string> AddAcknowledgedAsync(OttTestClient client, string tag, CancellationToken ct)
     {
         var url = NewUrl(tag);
-        await client.RequestAsync(Add(url), ct);
-        await WaitUntil.WaitUntilAsync(() => Task.FromResult(client.Messages.Any(m => AddedUrl(m) == url)),
+        await client.RequestAsync(DirectAdd(url), ct);
+        await WaitUntil.WaitUntilAsync(() => Task.FromResult(GotAdd(client, url)),
             TimeSpan.FromSeconds(10), $"the add of {url} is acknowledged");
         return url;
     }
 
+    public static void AssertOpen(OttTestClient client) =>
+        Assert.False(client.Closed.IsCompleted, client.Closed.IsCompleted ? $"{client.ClientId} was closed: {client.Closed.Result} {client.CloseDescription}" : "");
+
+    public static bool ClosedWith(OttTestClient client, out int? code)
+    {
+        code = null;
+        if (!client.Closed.IsCompleted)
+        {
+            return false;
+        }
+        code = (int?)client.Closed.Result;
+        return true;
+    }
+
     // Queue ids of the stored record (plus the current source), straight from Redis.
-    public static async Task<(List<string> Ids, JsonObject State)> StoredAsync(TestCluster cluster, string room)
+    public static async Task<(List<string> Ids, JsonObject State)> StoredMediaAsync(TestCluster cluster, string room)
     {
         var json = await cluster.Db.StringGetAsync(cluster.Keys.RoomState(room));
         Assert.False(json.IsNull, $"no stored state for {room}");
@@ -189,30 +226,40 @@ internal static class StallKit
         }
     }
 
-    public static async Task WithLogsAsync(TestCluster cluster, Func<Task> body)
+    public static async Task<T> WithLogsAsync<T>(TestCluster cluster, Func<Task<T>> body)
     {
         try
         {
-            await body();
+            return await body();
         }
         catch (Exception e) when (e is TimeoutException or InvalidOperationException or Xunit.Sdk.XunitException)
         {
             throw new InvalidOperationException($"{e.Message}\n{cluster.Logs()}", e);
         }
     }
+
+    public static Task WithLogsAsync(TestCluster cluster, Func<Task> body) =>
+        WithLogsAsync(cluster, async () =>
+        {
+            await body();
+            return true;
+        });
 }
 
 // One room created on (so owned by) `owner`, with `perNode` clients on each of `nodes`, each of which
-// has had its first full sync and is in the room's user list.
-internal sealed class StallRoom
+// has had its first full sync, is counted by the owner and is in every node's user list.
+internal sealed class OwnedRoom
 {
-    private StallRoom(string room, ClusterNode owner, long epoch, Dictionary<ClusterNode, List<OttTestClient>> clients)
+    private OwnedRoom(TestCluster cluster, string room, ClusterNode owner, long epoch, Dictionary<ClusterNode, List<OttTestClient>> clients)
     {
+        Cluster = cluster;
         Room = room;
         Owner = owner;
         Epoch = epoch;
         ClientsOf = clients;
     }
+
+    public TestCluster Cluster { get; }
 
     public string Room { get; }
 
@@ -228,13 +275,22 @@ internal sealed class StallRoom
 
     public Dictionary<OttTestClient, int> Marks() => AllClients.ToDictionary(c => c, c => c.Messages.Count);
 
-    public static async Task<StallRoom> CreateAsync(TestCluster cluster, ClusterNode owner, IReadOnlyList<ClusterNode> nodes, int perNode, CancellationToken ct)
+    // Three fresh nodes (ffprobe off) and the room created on the first.
+    public static async Task<OwnedRoom> StartAsync(TestCluster cluster, int perNode, CancellationToken ct)
+    {
+        cluster.Environment["Media__Ffprobe__Path"] = "";
+        var nodes = await cluster.StartAsync(3, ct);
+        await FaultKit.WithLogsAsync(cluster, () => cluster.WaitForMembershipAsync(ct));
+        return await CreateAsync(cluster, nodes[0], nodes, perNode, ct);
+    }
+
+    public static async Task<OwnedRoom> CreateAsync(TestCluster cluster, ClusterNode owner, IReadOnlyList<ClusterNode> nodes, int perNode, CancellationToken ct)
     {
         var room = await cluster.CreateRoomAsync(owner, null, temporary: true, ct);
         var lease = await cluster.LeaseOwnerAsync(room);
         Assert.Equal(owner.NodeId, lease?.NodeId);
         var clients = nodes.ToDictionary(n => n, _ => new List<OttTestClient>());
-        await StallKit.WithLogsAsync(cluster, async () =>
+        await FaultKit.WithLogsAsync(cluster, async () =>
         {
             foreach (var node in nodes)
             {
@@ -242,13 +298,19 @@ internal sealed class StallRoom
                 {
                     var client = await node.JoinAsync(room, token: null, ct);
                     clients[node].Add(client);
-                    await WaitUntil.WaitUntilAsync(() => Task.FromResult(StallKit.HasFullSyncSince(client, 0, room)),
-                        TimeSpan.FromSeconds(10), $"{client.ClientId} gets its first full sync");
+                    await FaultKit.WaitForFullSyncAsync(client, room);
                 }
             }
-            await StallKit.WaitForUserListAsync(nodes, room, clients.Values.SelectMany(c => c), TimeSpan.FromSeconds(10), ct);
+            // Every node's joins reached the owner: it counts each client, and every node lists exactly them.
+            var all = clients.Values.SelectMany(c => c).ToList();
+            await WaitUntil.WaitUntilAsync(async () =>
+            {
+                var rooms = (await owner.OwnershipAsync(ct))["rooms"]!.AsArray();
+                return rooms.Any(r => r!["room"]!.GetValue<string>() == room && r["connections"]!.GetValue<int>() == all.Count);
+            }, TimeSpan.FromSeconds(10), $"the owner counts {all.Count} users in {room}");
+            await FaultKit.WaitForUserListAsync(nodes, room, all, TimeSpan.FromSeconds(10), ct);
         });
-        return new StallRoom(room, owner, lease!.Value.Epoch, clients);
+        return new OwnedRoom(cluster, room, owner, lease!.Value.Epoch, clients);
     }
 
     public async Task DisposeClientsAsync()
@@ -260,9 +322,10 @@ internal sealed class StallRoom
     }
 }
 
-// A client that adds a uniquely named direct URL every 200 ms without waiting for each: whatever
+// A client that adds a uniquely named direct URL to the queue every 200 ms, without waiting for
+// each one: requests in flight during a fault are retried (or fail) on the server's side. Whatever
 // is acknowledged must survive the fault (I3); what is not may be lost.
-internal sealed class AddWriter : IAsyncDisposable
+internal sealed class QueueWriter : IAsyncDisposable
 {
     private readonly OttTestClient _client;
     private readonly string _prefix;
@@ -270,10 +333,10 @@ internal sealed class AddWriter : IAsyncDisposable
     private readonly Task _loop;
     private readonly List<string> _sent = [];
 
-    public AddWriter(OttTestClient client, string tag, CancellationToken ct)
+    public QueueWriter(OttTestClient client, string name, CancellationToken ct)
     {
         _client = client;
-        _prefix = $"https://media.example.com/{tag}-{Guid.NewGuid():N}"[..48];
+        _prefix = $"https://media.example.com/{name}-{Guid.NewGuid():N}"[..48];
         _loop = RunAsync(CancellationTokenSource.CreateLinkedTokenSource(ct, _stop.Token).Token);
     }
 
@@ -287,6 +350,8 @@ internal sealed class AddWriter : IAsyncDisposable
             }
         }
     }
+
+    public OttTestClient Client => _client;
 
     public Exception? Failure { get; private set; }
 
@@ -313,7 +378,7 @@ internal sealed class AddWriter : IAsyncDisposable
                 {
                     _sent.Add(url);
                 }
-                await _client.RequestAsync(StallKit.Add(url), ct);
+                await _client.RequestAsync(FaultKit.DirectAdd(url), ct);
                 await Task.Delay(200, ct);
             }
             catch (OperationCanceledException)
@@ -322,6 +387,7 @@ internal sealed class AddWriter : IAsyncDisposable
             }
             catch (Exception e)
             {
+                // A surviving node's socket must stay open; the test asserts this is null.
                 Failure = e;
                 return;
             }
@@ -329,51 +395,70 @@ internal sealed class AddWriter : IAsyncDisposable
     }
 }
 
-// Records every envelope on a room's channel (design.md §9.2) through the admin connection.
-internal sealed class ChannelRecorder : IAsyncDisposable
+// Samples a room's lease token and PTTL every few milliseconds, so a test can tell a released
+// lease (gone while it still had time to live) from an expired one.
+internal sealed class LeaseSampler : IAsyncDisposable
 {
-    private readonly ISubscriber _subscriber;
-    private readonly RedisChannel _channel;
-    private readonly List<Envelope> _seen = [];
+    private readonly TestCluster _cluster;
+    private readonly string _room;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+    private readonly List<Sample> _samples = [];
+    private readonly Stopwatch _clock;
 
-    private ChannelRecorder(ISubscriber subscriber, RedisChannel channel)
+    public LeaseSampler(TestCluster cluster, string room, Stopwatch clock)
     {
-        _subscriber = subscriber;
-        _channel = channel;
+        _cluster = cluster;
+        _room = room;
+        _clock = clock;
+        _loop = RunAsync();
     }
 
-    public readonly record struct Envelope(TimeSpan At, string Type, string From, long Epoch, long? Seq, string Raw);
+    public readonly record struct Sample(TimeSpan At, string? Token, TimeSpan? Pttl);
 
-    public IReadOnlyList<Envelope> Seen
+    public IReadOnlyList<Sample> Samples
     {
         get
         {
-            lock (_seen)
+            lock (_samples)
             {
-                return [.. _seen];
+                return [.. _samples];
             }
         }
     }
 
-    public static async Task<ChannelRecorder> StartAsync(TestCluster cluster, string room, Stopwatch clock)
+    public async ValueTask DisposeAsync()
     {
-        var recorder = new ChannelRecorder(cluster.Redis.GetSubscriber(), cluster.Keys.RoomChannel(room));
-        var queue = await recorder._subscriber.SubscribeAsync(recorder._channel);
-        queue.OnMessage(m =>
-        {
-            var raw = m.Message.ToString();
-            var json = JsonNode.Parse(raw)!.AsObject();
-            var envelope = new Envelope(clock.Elapsed, json["type"]!.GetValue<string>(), json["from"]?.GetValue<string>() ?? "",
-                json["epoch"]?.GetValue<long>() ?? 0, json["seq"]?.GetValue<long>(), raw);
-            lock (recorder._seen)
-            {
-                recorder._seen.Add(envelope);
-            }
-        });
-        return recorder;
+        await _stop.CancelAsync();
+        await _loop;
+        _stop.Dispose();
     }
 
-    public async ValueTask DisposeAsync() => await _subscriber.UnsubscribeAsync(_channel);
+    private async Task RunAsync()
+    {
+        var key = _cluster.Keys.RoomLease(_room);
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                var batch = _cluster.Db.CreateBatch();
+                var value = batch.StringGetAsync(key);
+                var ttl = batch.KeyTimeToLiveAsync(key);
+                batch.Execute();
+                var token = await value;
+                var pttl = await ttl;
+                lock (_samples)
+                {
+                    _samples.Add(new Sample(_clock.Elapsed, token.IsNull ? null : token.ToString(), pttl));
+                }
+                await Task.Delay(10, _stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
 }
 
 // Polls a room's lease every 20 ms and keeps each distinct token with when it was first seen.
@@ -440,4 +525,57 @@ internal sealed class LeaseWatch : IAsyncDisposable
             }
         }
     }
+}
+
+// Records every envelope on a room's channel (design.md §9.2) through the admin connection.
+internal sealed class ChannelRecorder : IAsyncDisposable
+{
+    private readonly ISubscriber _subscriber;
+    private readonly RedisChannel _channel;
+    private readonly List<Envelope> _seen = [];
+
+    private ChannelRecorder(ISubscriber subscriber, RedisChannel channel)
+    {
+        _subscriber = subscriber;
+        _channel = channel;
+    }
+
+    public readonly record struct Envelope(TimeSpan At, string Type, string From, long Epoch, long? Seq, string Raw);
+
+    public IReadOnlyList<Envelope> Seen
+    {
+        get
+        {
+            lock (_seen)
+            {
+                return [.. _seen];
+            }
+        }
+    }
+
+    public static async Task<ChannelRecorder> StartAsync(TestCluster cluster, string room, Stopwatch clock)
+    {
+        var recorder = new ChannelRecorder(cluster.Redis.GetSubscriber(), cluster.Keys.RoomChannel(room));
+        var queue = await recorder._subscriber.SubscribeAsync(recorder._channel);
+        queue.OnMessage(m =>
+        {
+            var raw = m.Message.ToString();
+            var json = JsonNode.Parse(raw)!.AsObject();
+            var envelope = new Envelope(clock.Elapsed, json["type"]!.GetValue<string>(), json["from"]?.GetValue<string>() ?? "",
+                json["epoch"]?.GetValue<long>() ?? 0, json["seq"]?.GetValue<long>(), raw);
+            lock (recorder._seen)
+            {
+                recorder._seen.Add(envelope);
+            }
+        });
+        return recorder;
+    }
+
+    public async ValueTask DisposeAsync() => await _subscriber.UnsubscribeAsync(_channel);
+}
+
+internal static class TestOutputExtensions
+{
+    public static void Measured(this ITestOutputHelper output, string what, TimeSpan value) =>
+        output.WriteLine($"measured: {what} = {value.TotalMilliseconds:F0} ms");
 }
