@@ -1,4 +1,4 @@
-using System.Text;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 
 namespace Ott.Sync.Rooms;
@@ -78,7 +78,8 @@ internal sealed record RoomDelivery(string Room, long Epoch, long Seq, IReadOnly
         return ops;
     }
 
-    private static byte[] Bytes(JsonElement frame) => Encoding.UTF8.GetBytes(frame.GetRawText());
+    // The frame's own UTF-8 bytes, copied once out of the envelope (no UTF-16 round trip).
+    private static byte[] Bytes(JsonElement frame) => JsonMarshal.GetRawUtf8Value(frame).ToArray();
 }
 
 internal abstract record DeliveryOp;
