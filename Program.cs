@@ -1,6 +1,7 @@
 using Ott.Sync;
 using Ott.Sync.Auth;
 using Ott.Sync.Connections;
+using Ott.Sync.Hosting;
 using Ott.Sync.Endpoints;
 using Ott.Sync.Limits;
 using Ott.Sync.Media;
@@ -19,6 +20,7 @@ builder.AddOttAuth();
 builder.AddOttLimits();
 builder.AddOttTelemetry();
 builder.AddOttAccounts();
+builder.AddOttHosting();
 
 var app = builder.Build();
 app.UseOttBasePath();

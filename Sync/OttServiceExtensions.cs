@@ -42,9 +42,6 @@ internal static class OttServiceExtensions
             })
             .Validate(o => 2 * o.RenewInterval + o.EffectiveMargin < o.Ttl, "Lease: 2 × RenewInterval + Margin must be below Ttl.");
         services.AddSingleton<IValidateOptions<LeaseOptions>, LeaseOptionsValidator>();
-        services.AddOptionsWithValidateOnStart<LifecycleOptions>().BindConfiguration("Lifecycle");
-        services.AddOptions<HostOptions>().Configure<IOptions<LifecycleOptions>>((host, lifecycle) =>
-            host.ShutdownTimeout = lifecycle.Value.DrainTimeout + TimeSpan.FromSeconds(5));
         services.AddSingleton<NodeIdentity>();
         services.AddSingleton<ClusterClock>();
         // The bus subscribes to the node and cluster channels before the first heartbeat (design.md §9.1).
@@ -52,8 +49,6 @@ internal static class OttServiceExtensions
         services.AddHostedService(sp => sp.GetRequiredService<NodeBus>());
         services.AddSingleton<Membership>();
         services.AddHostedService(sp => sp.GetRequiredService<Membership>());
-        services.AddSingleton<LeaseKeeper>();
-        services.AddHostedService(sp => sp.GetRequiredService<LeaseKeeper>());
         return builder;
     }
 
@@ -67,11 +62,15 @@ internal static class OttServiceExtensions
         services.TryAddSingleton<ISegmentSource, NoSegments>();
         services.AddSingleton<IMediaResolver, DirectResolver>();
         services.AddSingleton<MediaService>();
+        services.AddSingleton<OwnerCache>();
+        services.AddSingleton<RoomDirectory>();
+        services.AddSingleton<RoomHost>();
+        services.AddSingleton<RoomRouter>();
+        services.AddHostedService(sp => sp.GetRequiredService<RoomRouter>());
         services.AddSingleton<RoomManager>();
-        services.AddSingleton<INodeRequestHandler>(sp => sp.GetRequiredService<RoomManager>());
         services.AddHostedService<RoomTicker>();
-        services.AddSingleton<RoomRestorer>();
-        services.AddHostedService(sp => sp.GetRequiredService<RoomRestorer>());
+        services.AddSingleton<LeaseKeeper>();
+        services.AddHostedService(sp => sp.GetRequiredService<LeaseKeeper>());
         return builder;
     }
 
@@ -80,12 +79,12 @@ internal static class OttServiceExtensions
         var services = builder.Services;
         services.AddOptionsWithValidateOnStart<ConnectionsOptions>().BindConfiguration("Connections");
         services.AddSingleton<IValidateOptions<ConnectionsOptions>, ConnectionsOptionsValidator>();
-        services.AddSingleton<ClientManager>();
-        services.AddHostedService(sp => sp.GetRequiredService<ClientManager>());
-        services.AddSingleton<ISessionChangeListener>(sp => sp.GetRequiredService<ClientManager>());
-        services.AddSingleton<IGatewayHandler>(sp => sp.GetRequiredService<ClientManager>());
+        services.AddSingleton<ConnectionRegistry>();
+        services.AddSingleton<ISessionChangeListener>(sp => sp.GetRequiredService<ConnectionRegistry>());
+        services.AddSingleton<GatewayRooms>();
         services.AddSingleton<IRoomFanout, RoomFanout>();
-        services.AddHostedService<ShutdownCoordinator>();
+        services.AddHostedService<Rejoiner>();
+        services.AddHostedService<ClusterListener>();
         return builder;
     }
 }

@@ -18,7 +18,7 @@ internal sealed partial class Membership(
     OttMetrics metrics,
     IOptions<ClusterOptions> options,
     IOptions<LeaseOptions> lease,
-    IServiceProvider services,
+    NodeBus bus,
     ILogger<Membership> logger) : BackgroundService
 {
     private readonly TaskCompletionSource _settled = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -188,10 +188,7 @@ internal sealed partial class Membership(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // Subscribed to the node and cluster channels before the first heartbeat (design.md §9.1).
-        if (services.GetService<NodeBus>() is { } bus)
-        {
-            await bus.Ready.WaitAsync(stoppingToken);
-        }
+        await bus.Ready.WaitAsync(stoppingToken);
         _lastSuccess = clock.Time.GetTimestamp();
         var watchdog = WatchAsync(stoppingToken);
         var unchanged = 0;

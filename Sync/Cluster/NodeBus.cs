@@ -1,28 +1,12 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Ott.Sync.Storage;
 using Ott.Sync.Telemetry;
 using StackExchange.Redis;
 
 namespace Ott.Sync.Cluster;
-
-/// <summary>Handles requests addressed to this node (<c>cmd</c>, <c>activate</c>): the room manager.</summary>
-internal interface INodeRequestHandler
-{
-    Task HandleRequestAsync(BusMessage request);
-}
-
-/// <summary>Handles room-channel and cluster-channel envelopes: the gateway side (client manager).</summary>
-internal interface IGatewayHandler
-{
-    void OnRoomMessage(BusMessage message);
-
-    void OnClusterMessage(BusMessage message);
-
-    /// <summary>The subscriber connection came back: pub/sub lost whatever was published meanwhile (design.md §9.5).</summary>
-    void OnConnectionRestored();
-}
 
 internal enum BusOutcome
 {
@@ -40,26 +24,27 @@ internal readonly record struct BusReply(BusOutcome Outcome, BusMessage? Message
 /// <summary>
 /// Pub/sub (design.md §9): the node channel and the cluster channel, one channel per room with local
 /// clients, and request/reply with correlation ids and timeouts. Every subscription is consumed in order
-/// through its <see cref="ChannelMessageQueue"/>; the node-channel loop only dispatches.
+/// through its <see cref="ChannelMessageQueue"/>. The bus knows no handler: requests addressed to this
+/// node and cluster-channel messages are queued for the component that reads them (the room router, the
+/// gateway side), and a room subscription names its own handler, so nothing here looks a service up.
 /// </summary>
 internal sealed partial class NodeBus(
     RedisConnection connection,
     RedisKeys keys,
     NodeIdentity node,
     ClusterClock clock,
-    IServiceProvider services,
     OttMetrics metrics,
     IOptions<ClusterOptions> options,
     ILogger<NodeBus> logger) : IHostedService, IDisposable
 {
     private readonly ConcurrentDictionary<string, TaskCompletionSource<BusMessage>> _pending = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ChannelMessageQueue> _rooms = new(StringComparer.Ordinal);
+    private readonly Channel<BusMessage> _requests = Channel.CreateUnbounded<BusMessage>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<BusMessage> _cluster = Channel.CreateUnbounded<BusMessage>(new UnboundedChannelOptions { SingleReader = true });
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim _roomGate = new(1, 1);
     private ChannelMessageQueue? _nodeQueue;
     private ChannelMessageQueue? _clusterQueue;
-    private INodeRequestHandler? _requests;
-    private IGatewayHandler? _gateway;
 
     public RedisChannel OwnChannel => keys.NodeChannel(node.Id);
 
@@ -68,9 +53,17 @@ internal sealed partial class NodeBus(
     /// <summary>Completes once the node and cluster channels are subscribed (before the first heartbeat, §9.1).</summary>
     public Task Ready => _ready.Task;
 
-    private INodeRequestHandler Requests => _requests ??= services.GetRequiredService<INodeRequestHandler>();
+    /// <summary>
+    /// Requests addressed to this node (<c>cmd</c>, <c>activate</c>), in arrival order, unexpired. The reader
+    /// owns each message and disposes it.
+    /// </summary>
+    public ChannelReader<BusMessage> Requests => _requests.Reader;
 
-    private IGatewayHandler Gateway => _gateway ??= services.GetRequiredService<IGatewayHandler>();
+    /// <summary>Cluster-channel messages from other nodes, in order; the reader disposes each.</summary>
+    public ChannelReader<BusMessage> ClusterMessages => _cluster.Reader;
+
+    /// <summary>The subscriber connection came back: pub/sub lost whatever was published meanwhile (design.md §9.5).</summary>
+    public event Action? SubscriptionRestored;
 
     private ISubscriber Subscriber => connection.Multiplexer.GetSubscriber();
 
@@ -103,6 +96,8 @@ internal sealed partial class NodeBus(
         {
             pending.TrySetCanceled(CancellationToken.None);
         }
+        _requests.Writer.TryComplete();
+        _cluster.Writer.TryComplete();
     }
 
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
@@ -110,7 +105,7 @@ internal sealed partial class NodeBus(
         if (e.ConnectionType == ConnectionType.Subscription)
         {
             Log.Restored(logger, node.Id);
-            Gateway.OnConnectionRestored();
+            SubscriptionRestored?.Invoke();
         }
     }
 
@@ -138,22 +133,10 @@ internal sealed partial class NodeBus(
             message.Dispose();
             return;
         }
-        // The loop only dispatches (design.md §9.1): one slow room never blocks another.
-        _ = DispatchAsync(message);
-    }
-
-    private async Task DispatchAsync(BusMessage message)
-    {
-        using (message)
+        // The loop only queues (design.md §9.1); the reader dispatches, so one slow room never blocks another.
+        if (!_requests.Writer.TryWrite(message))
         {
-            try
-            {
-                await Requests.HandleRequestAsync(message);
-            }
-            catch (Exception e)
-            {
-                Log.HandlerFailed(logger, e, message.Type, message.Room);
-            }
+            message.Dispose();
         }
     }
 
@@ -228,8 +211,11 @@ internal sealed partial class NodeBus(
         }
     }
 
-    /// <summary>Subscribes to a room's channel (first local client); idempotent.</summary>
-    public async Task SubscribeRoomAsync(string room, CancellationToken ct)
+    /// <summary>
+    /// Subscribes to a room's channel (first local client); idempotent. Messages from other nodes reach
+    /// <paramref name="handler"/> in publish order; the message is disposed when it returns.
+    /// </summary>
+    public async Task SubscribeRoomAsync(string room, Action<BusMessage> handler, CancellationToken ct)
     {
         await _roomGate.WaitAsync(ct);
         try
@@ -239,7 +225,7 @@ internal sealed partial class NodeBus(
                 return;
             }
             var queue = await Subscriber.SubscribeAsync(keys.RoomChannel(room)).WaitAsync(ct);
-            queue.OnMessage(OnRoomMessage);
+            queue.OnMessage(raw => OnRoomMessage(raw, handler));
             _rooms[room] = queue;
         }
         finally
@@ -268,7 +254,7 @@ internal sealed partial class NodeBus(
         }
     }
 
-    private void OnRoomMessage(ChannelMessage raw)
+    private void OnRoomMessage(ChannelMessage raw, Action<BusMessage> handler)
     {
         if (BusMessage.TryParse((byte[])raw.Message!) is not { } message)
         {
@@ -283,7 +269,7 @@ internal sealed partial class NodeBus(
             }
             try
             {
-                Gateway.OnRoomMessage(message);
+                handler(message);
             }
             catch (Exception e)
             {
@@ -298,20 +284,9 @@ internal sealed partial class NodeBus(
         {
             return;
         }
-        using (message)
+        if (message.From == node.Id || !_cluster.Writer.TryWrite(message))
         {
-            if (message.From == node.Id)
-            {
-                return;
-            }
-            try
-            {
-                Gateway.OnClusterMessage(message);
-            }
-            catch (Exception e)
-            {
-                Log.HandlerFailed(logger, e, message.Type, message.Room);
-            }
+            message.Dispose();
         }
     }
 

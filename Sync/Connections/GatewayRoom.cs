@@ -2,6 +2,23 @@ using Ott.Sync.Rooms;
 
 namespace Ott.Sync.Connections;
 
+/// <summary>A local client as its gateway room sees it: who it is, and where its frames go.</summary>
+internal interface IRoomClient
+{
+    string ClientId { get; }
+
+    /// <summary>This client as its room knows it, once it has joined; what a rejoin sends (design.md §9.6).</summary>
+    RoomUser? User { get; }
+
+    /// <summary>Closed or closing: it will not be re-joined to its room.</summary>
+    bool IsClosing { get; }
+
+    /// <summary>Queues a frame; never blocks (a full outbox closes the client instead).</summary>
+    void Send(ReadOnlyMemory<byte> frame);
+
+    void Close(int code, string reason);
+}
+
 /// <summary>
 /// One room as seen by this node's clients (design.md §4): the local clients, which of them receive
 /// broadcasts, and the owner's (epoch, lastSeq). It applies the owner's released batches in seq order,
@@ -9,8 +26,8 @@ namespace Ott.Sync.Connections;
 /// </summary>
 internal sealed class GatewayRoom(string key)
 {
-    private readonly Dictionary<string, RoomConnection> _clients = new(StringComparer.Ordinal);
-    private readonly List<RoomConnection> _attached = [];
+    private readonly Dictionary<string, IRoomClient> _clients = new(StringComparer.Ordinal);
+    private readonly List<IRoomClient> _attached = [];
     private long _epoch;
     private long _lastSeq;
 
@@ -36,7 +53,7 @@ internal sealed class GatewayRoom(string key)
         }
     }
 
-    public bool TryAdd(RoomConnection connection)
+    public bool TryAdd(IRoomClient connection)
     {
         lock (_clients)
         {
@@ -50,7 +67,7 @@ internal sealed class GatewayRoom(string key)
     }
 
     /// <summary>Removes a client; true when it was the last one (the room is then closed for good).</summary>
-    public bool Remove(RoomConnection connection)
+    public bool Remove(IRoomClient connection)
     {
         lock (_clients)
         {
@@ -68,7 +85,7 @@ internal sealed class GatewayRoom(string key)
         }
     }
 
-    public List<RoomConnection> Clients()
+    public List<IRoomClient> Clients()
     {
         lock (_clients)
         {

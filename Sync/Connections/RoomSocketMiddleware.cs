@@ -18,13 +18,14 @@ internal sealed partial class RoomSocketMiddleware(
     RoomManager rooms,
     ApiAuthenticator auth,
     IAccountDirectory accounts,
-    ClientManager clients,
+    ConnectionRegistry registry,
+    GatewayRooms gateways,
     NodeIdentity node,
     IOptions<ConnectionsOptions> options,
     IOptions<HttpOptions> http,
     TimeProvider time,
     OttMetrics metrics,
-    ILogger<RoomConnection> logger)
+    ILogger<ClientSession> logger)
 {
     [GeneratedRegex("^[A-Za-z0-9_-]+$")]
     public static partial Regex RoomName();
@@ -63,9 +64,10 @@ internal sealed partial class RoomSocketMiddleware(
             await CloseAsync(socket, 4001, "Invalid room name");
             return;
         }
-        using var connection = new RoomConnection(socket, room, rooms, auth, accounts, clients, node, options.Value, time, logger, metrics);
-        using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, clients.DrainToken);
-        await connection.RunAsync(lifetime.Token);
+        using var transport = new SocketTransport(socket, options.Value, time, metrics, logger);
+        var session = new ClientSession(transport, room, rooms, auth, accounts, registry, gateways, node, options.Value, time, logger, metrics);
+        using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, registry.DrainToken);
+        await session.RunAsync(lifetime.Token);
     }
 
     private static async Task CloseAsync(WebSocket socket, int code, string reason)

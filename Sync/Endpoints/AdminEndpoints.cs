@@ -27,7 +27,7 @@ internal static class AdminEndpoints
     }
 
     public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> AnnounceAsync(
-        HttpContext http, ClientManager clients, CancellationToken ct)
+        HttpContext http, ConnectionRegistry connections, CancellationToken ct)
     {
         if (!http.GetRequiredApiCaller().IsAdmin)
         {
@@ -44,7 +44,7 @@ internal static class AdminEndpoints
             var issue = text is null ? Zod.Required("string", "text") : Zod.InvalidType("string", text, "text");
             return OttErrors.ZodValidation(Zod.Message([issue]), [issue.ToJson()]);
         }
-        clients.Announce(text!.GetValue<string>());
+        connections.Announce(text!.GetValue<string>());
         return TypedResults.Ok(SuccessResponse.Ok);
     }
 
@@ -59,9 +59,9 @@ internal static class AdminEndpoints
         return routes;
     }
 
-    public static Ok<OwnershipView> Ownership(RoomManager rooms, ClientManager clients, NodeIdentity node, Membership membership, ClusterClock clock, TimeProvider time) =>
+    public static Ok<OwnershipView> Ownership(RoomManager rooms, GatewayRooms gateways, NodeIdentity node, Membership membership, ClusterClock clock, TimeProvider time) =>
         TypedResults.Ok(new OwnershipView(node.Id, membership.LiveNodes, clock.Offset.TotalMilliseconds, rooms.IsDraining,
             [.. rooms.Actors.Where(a => !a.IsStopped).OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => new OwnershipRoom(
                 a.Key, a.Token.Value, a.Token.Epoch, a.DeadlineRemaining(time).TotalSeconds, a.DeadlineValid, a.ConnectionCount, a.State.Version))],
-            [.. clients.GatewayRooms.OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => new GatewayView(g.Key, g.Owner, g.Epoch, g.Clients().Count))]));
+            [.. gateways.Rooms.OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => new GatewayView(g.Key, g.Owner, g.Epoch, g.Clients().Count))]));
 }

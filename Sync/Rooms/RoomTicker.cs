@@ -8,7 +8,8 @@ namespace Ott.Sync.Rooms;
 /// auto-skip, idle unload) and keeps the room directory fresh (design.md §4, §6.3).
 /// </summary>
 internal sealed partial class RoomTicker(
-    RoomManager rooms,
+    RoomHost rooms,
+    RoomDirectory directory,
     TimeProvider time,
     IOptions<RoomsOptions> options,
     ILogger<RoomTicker> logger) : BackgroundService
@@ -49,7 +50,7 @@ internal sealed partial class RoomTicker(
         foreach (var actor in actors)
         {
             // Write the directory entry when its list fields change (at most once a tick) or every 10 s.
-            var item = RoomManager.ListItem(actor.State, actor.ConnectionCount);
+            var item = RoomDirectory.ListItem(actor.State, actor.ConnectionCount);
             if (_published.TryGetValue(actor.Key, out var last) && last.Item == item
                 && time.GetElapsedTime(last.At, now) < DirectoryRefresh)
             {
@@ -59,7 +60,7 @@ internal sealed partial class RoomTicker(
             {
                 continue; // unloaded meanwhile: its directory entry is gone and must stay gone
             }
-            await rooms.PublishDirectoryAsync(actor, ct);
+            await directory.PublishAsync(actor, ct);
             _published[actor.Key] = (item, now);
         }
         foreach (var key in _published.Keys.Where(k => rooms.Loaded(k) is null).ToList())

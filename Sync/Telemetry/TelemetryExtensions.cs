@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using OpenTelemetry.Metrics;
 using Ott.Sync.Cluster;
+using Ott.Sync.Hosting;
 using Ott.Sync.Rooms;
 using Ott.Sync.Storage;
 

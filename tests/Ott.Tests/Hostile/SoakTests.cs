@@ -61,7 +61,7 @@ public sealed class SoakTests(FuzzApplication app, ITestOutputHelper output) : I
 
     private async Task WaitForNoSocketsAsync()
     {
-        var clients = app.Services.GetRequiredService<ClientManager>();
+        var clients = app.Services.GetRequiredService<ConnectionRegistry>();
         await WaitUntil.WaitUntilAsync(() => Task.FromResult(clients.Count == 0), TimeSpan.FromSeconds(10), "every socket is gone");
         await WaitUntil.WaitUntilAsync(
             () => Task.FromResult(app.Rooms.Actors.All(a => a.State.Users.IsEmpty)), TimeSpan.FromSeconds(10), "every room user has left");

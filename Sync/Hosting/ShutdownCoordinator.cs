@@ -1,13 +1,9 @@
 using Microsoft.Extensions.Options;
+using Ott.Sync.Cluster;
 using Ott.Sync.Connections;
 using Ott.Sync.Rooms;
 
-namespace Ott.Sync.Cluster;
-
-public sealed class LifecycleOptions
-{
-    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(15);
-}
+namespace Ott.Sync.Hosting;
 
 /// <summary>
 /// The drain of design.md §10.4, run from StoppingAsync: the host calls it after ApplicationStopping but
@@ -16,8 +12,9 @@ public sealed class LifecycleOptions
 /// </summary>
 internal sealed partial class ShutdownCoordinator(
     Membership membership,
-    RoomManager rooms,
-    ClientManager clients,
+    RoomHost rooms,
+    GatewayRooms gateways,
+    ConnectionRegistry connections,
     NodeBus bus,
     IOptions<LifecycleOptions> options,
     ILogger<ShutdownCoordinator> logger) : IHostedLifecycleService
@@ -26,7 +23,7 @@ internal sealed partial class ShutdownCoordinator(
     {
         var budget = options.Value.DrainTimeout;
         // Step 1: out of the live set and placement at once; no room is re-joined from here.
-        clients.StopRejoining();
+        gateways.StopRejoining();
         using (var leaving = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
             leaving.CancelAfter(TimeSpan.FromSeconds(1));
@@ -43,7 +40,7 @@ internal sealed partial class ShutdownCoordinator(
         {
             Log.ReleaseTimedOut(logger);
         }
-        await clients.DrainAsync(TimeSpan.FromSeconds(2));
+        await connections.DrainAsync(TimeSpan.FromSeconds(2));
         Log.Drained(logger);
     }
 
@@ -61,12 +58,4 @@ internal sealed partial class ShutdownCoordinator(
         [LoggerMessage(LogLevel.Information, "Drained: rooms released and sockets closed")]
         public static partial void Drained(ILogger logger);
     }
-}
-
-/// <summary>Eager restore after settling (design.md §10.1 step 5), in the background.</summary>
-internal sealed class RoomRestorer(RoomManager rooms) : BackgroundService
-{
-    public Task Completion => ExecuteTask ?? Task.CompletedTask;
-
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) => rooms.RestoreAsync(stoppingToken);
 }

@@ -1,0 +1,271 @@
+using System.Net.WebSockets;
+using Ott.Sync.Auth;
+using Ott.Sync.Cluster;
+using Ott.Sync.Protocol;
+using Ott.Sync.Rooms;
+using Ott.Sync.Telemetry;
+
+namespace Ott.Sync.Connections;
+
+/// <summary>
+/// One client of one room, above its <see cref="SocketTransport"/>: the handshake, the join, and every
+/// message in order (protocol.md §1.2–§1.7). Requests go to <see cref="RoomManager"/>; what the room
+/// releases reaches the client through its <see cref="GatewayRoom"/>.
+/// </summary>
+internal sealed partial class ClientSession : IRoomClient
+{
+    private readonly SocketTransport _transport;
+    private readonly string _room;
+    private readonly string _key;
+    private readonly RoomManager _rooms;
+    private readonly ApiAuthenticator _auth;
+    private readonly IAccountDirectory _accounts;
+    private readonly ConnectionRegistry _registry;
+    private readonly GatewayRooms _gateways;
+    private readonly NodeIdentity _node;
+    private readonly ConnectionsOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly OttMetrics _metrics;
+    private readonly Queue<long> _inputErrors = new();
+    private readonly SocketBudget _budget;
+    private string? _token;
+    private bool _joined;
+    private bool _joinPosted;
+
+    public ClientSession(SocketTransport transport, string room, RoomManager rooms, ApiAuthenticator auth, IAccountDirectory accounts,
+        ConnectionRegistry registry, GatewayRooms gateways, NodeIdentity node, ConnectionsOptions options, TimeProvider time,
+        ILogger logger, OttMetrics metrics)
+    {
+        _transport = transport;
+        _room = room;
+        _key = RoomManager.KeyOf(room);
+        _rooms = rooms;
+        _auth = auth;
+        _accounts = accounts;
+        _registry = registry;
+        _gateways = gateways;
+        _node = node;
+        _options = options;
+        _time = time;
+        _logger = logger;
+        _metrics = metrics;
+        _budget = new SocketBudget(options.MessagesPerSecond, options.MessageBurst, time);
+        transport.Name = ClientId;
+    }
+
+    public string ClientId { get; } = Guid.NewGuid().ToString();
+
+    public string? SessionKey { get; private set; }
+
+    public RoomUser? User { get; private set; }
+
+    public bool IsClosing => _transport.IsClosing;
+
+    public void Send(ReadOnlyMemory<byte> frame) => _transport.Send(frame);
+
+    public void Close(int code, string reason) => _transport.Close(code, reason);
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        _registry.Register(this);
+        _metrics.SocketOpened();
+        try
+        {
+            await _transport.RunAsync(OnMessageAsync, ct);
+        }
+        finally
+        {
+            _registry.Unregister(this);
+            _metrics.SocketClosed();
+            if (User is not null)
+            {
+                await _gateways.RemoveAsync(_key, this);
+            }
+            // A join that was posted may still be applied after this socket gave up waiting for it,
+            // so its Leave is sent whenever the join was posted (a Leave of an unknown client is harmless).
+            if (_joined || _joinPosted)
+            {
+                // A disconnect's Leave must arrive even when the room is busy: it waits for mailbox space.
+                using var leaving = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                await _rooms.LeaveAsync(_room, ClientId, leaving.Token);
+            }
+            await _transport.CompleteAsync();
+        }
+    }
+
+    private async Task OnMessageAsync(ReadOnlyMemory<byte> message, WebSocketMessageType type, CancellationToken ct)
+    {
+        if (!_budget.TryTake())
+        {
+            // Over budget: dropped and answered; it counts as an input error (protocol.md §9).
+            Reject(OttFailure.TooManyRequests());
+            return;
+        }
+        if (type == WebSocketMessageType.Binary)
+        {
+            Reject(OttFailure.InvalidMessage("Binary frames are not supported"));
+            return;
+        }
+        try
+        {
+            await HandleAsync(ClientMessageParser.Parse(message.Span), ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // An unexpected fault abandons the message; the socket stays open (protocol.md §1.7).
+            Log.MessageFailed(_logger, e, ClientId, _room);
+            Reject(OttFailure.Unknown());
+        }
+    }
+
+    private async Task HandleAsync(ClientMessage message, CancellationToken ct)
+    {
+        switch (message)
+        {
+            case InvalidClientMessage { Action: "req" or "status" } when _token is null:
+                // req, status and notify need a completed handshake, malformed or not (protocol.md §1.2).
+                Close(4004, "Not authenticated");
+                return;
+            case InvalidClientMessage invalid:
+                Reject(invalid.Failure);
+                return;
+            case KickMeMessage kick:
+                Close(kick.Code, "kickme");
+                return;
+            case AuthMessage when _token is not null:
+                Reject(OttFailure.AlreadyAuthenticated());
+                return;
+            case AuthMessage auth:
+                await AuthenticateAsync(auth.Token, ct);
+                return;
+            case not AuthMessage when _token is null:
+                // req, status and notify need a completed handshake (protocol.md §1.2).
+                Close(4004, "Not authenticated");
+                return;
+            case RequestMessage request:
+                var actor = new Actor(ClientId, SessionKey, "", false, null);
+                Reply(await _rooms.SendAsync(_room, new RequestCommand(actor, request.Request), ct, activate: true));
+                return;
+            case StatusMessage status:
+                var failure = await _rooms.SendAsync(_room, new StatusCommand(ClientId, status.Status), ct);
+                if (failure is null && User is { } user)
+                {
+                    User = user with { Status = status.Status };
+                }
+                Reply(failure);
+                return;
+            case NotifyMessage notify:
+                if (notify.UsernameChanged && SessionKey is { } key)
+                {
+                    await _registry.SessionChangedAsync(key, ct);
+                }
+                return;
+        }
+    }
+
+    private async Task AuthenticateAsync(string? token, CancellationToken ct)
+    {
+        if (string.IsNullOrEmpty(token) || await _auth.ResolveSessionAsync(token, ct) is not { } session)
+        {
+            Close(4004, "Invalid token");
+            return;
+        }
+        SessionKey = SessionStore.KeyOf(token);
+        var user = new RoomUser(ClientId, SessionKey, await NameOfAsync(session, ct), session.IsLoggedIn, session.UserId, "none", _node.Id);
+        OttFailure? failure;
+        try
+        {
+            // Registered here (and subscribed to the room channel) before the join goes to the owner (§5.3).
+            User = user;
+            await _gateways.AddAsync(_key, this, ct);
+            _joinPosted = true;
+            failure = await _rooms.SendAsync(_room, new JoinCommand(user), ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The store failed under the join: an infrastructure failure, so the client retries (protocol.md §1.7).
+            Log.MessageFailed(_logger, e, ClientId, _room);
+            await _gateways.RemoveAsync(_key, this);
+            User = null;
+            Close(1013, "Room is temporarily unavailable");
+            return;
+        }
+        if (failure is not null)
+        {
+            await _gateways.RemoveAsync(_key, this);
+            User = null;
+        }
+        switch (failure?.Name)
+        {
+            case null:
+                _token = token;
+                _joined = true;
+                break;
+            case "RoomNotFoundException":
+                Close(4002, "Room not found");
+                break;
+            case "Unknown":
+                Close(1011, "Room state is unavailable");
+                break;
+            default:
+                Close(1013, "Room is temporarily unavailable");
+                break;
+        }
+    }
+
+    private async Task<string> NameOfAsync(Session session, CancellationToken ct) =>
+        session.IsLoggedIn && session.UserId is { } id
+            ? await _accounts.FindUsernameAsync(id, ct) ?? ""
+            : session.Username ?? "";
+
+    /// <summary>Re-reads the session and refreshes this connection's room user (notify, rename, login).</summary>
+    public async Task RefreshUserAsync(CancellationToken ct)
+    {
+        if (_token is null || !_joined || await _auth.ResolveSessionAsync(_token, ct) is not { } session)
+        {
+            return;
+        }
+        var name = await NameOfAsync(session, ct);
+        if (User is { } user)
+        {
+            User = user with { Name = name, IsLoggedIn = session.IsLoggedIn, AccountId = session.UserId };
+        }
+        await _rooms.SendAsync(_room, new UpdateUserCommand(ClientId, name, session.IsLoggedIn, session.UserId), ct, activate: false);
+    }
+
+    private void Reply(OttFailure? failure)
+    {
+        if (failure is not null)
+        {
+            Reject(failure);
+        }
+    }
+
+    /// <summary>Answers the sender only; input errors count toward the 1008 close (protocol.md §1.7).</summary>
+    private void Reject(OttFailure failure)
+    {
+        Send(FrameWriter.Write(new ErrorFrame(failure), _time.GetUtcNow()));
+        _metrics.Error(failure.IsInputError ? "input" : "domain", failure.Name ?? "Error");
+        if (!failure.IsInputError)
+        {
+            return;
+        }
+        var now = _time.GetTimestamp();
+        _inputErrors.Enqueue(now);
+        while (_inputErrors.Count > 0 && _time.GetElapsedTime(_inputErrors.Peek(), now) > _options.InputErrorWindow)
+        {
+            _inputErrors.Dequeue();
+        }
+        if (_inputErrors.Count > _options.MaxInputErrors)
+        {
+            Close(1008, "Too many invalid messages");
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(LogLevel.Error, "Client {ClientId} in room {Room}: handling a message failed")]
+        public static partial void MessageFailed(ILogger logger, Exception e, string clientId, string room);
+    }
+}

@@ -1,0 +1,141 @@
+using System.Collections.Immutable;
+using Microsoft.Extensions.Options;
+using Ott.Sync.Cluster;
+using Ott.Sync.Protocol;
+using Ott.Sync.Rooms;
+using Ott.Sync.Telemetry;
+
+namespace Ott.Sync.Connections;
+
+/// <summary>
+/// Re-joins a room's local clients to its owner (design.md §9.6) whenever <see cref="GatewayRooms"/> asks:
+/// a seq gap, a new owner, a lost owner, a restored subscription, this node having been pruned. Each
+/// heartbeat it also re-joins rooms whose owner is no longer usable (the owner died quietly).
+/// </summary>
+internal sealed partial class Rejoiner(
+    GatewayRooms gateways,
+    RoomManager rooms,
+    NodeBus bus,
+    NodeIdentity node,
+    Membership membership,
+    ConnectionRegistry registry,
+    TimeProvider time,
+    OttMetrics metrics,
+    IOptions<ClusterOptions> cluster,
+    ILogger<Rejoiner> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var liveness = WatchOwnersAsync(stoppingToken);
+        try
+        {
+            await foreach (var gateway in gateways.RejoinRequests.ReadAllAsync(stoppingToken))
+            {
+                gateway.RejoinAgain = true;
+                if (Interlocked.Exchange(ref gateway.Rejoining, 1) == 0)
+                {
+                    _ = RejoinAsync(gateway);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        await liveness;
+    }
+
+    private async Task RejoinAsync(GatewayRoom gateway)
+    {
+        var drain = registry.DrainToken;
+        try
+        {
+            while (gateway.RejoinAgain && !gateway.Closed && !gateways.IsStopped)
+            {
+                gateway.RejoinAgain = false;
+                var users = gateway.Clients().Where(c => !c.IsClosing).Select(c => c.User).OfType<RoomUser>().ToImmutableList();
+                if (users.IsEmpty)
+                {
+                    break;
+                }
+                metrics.Resync();
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(drain);
+                timeout.CancelAfter(cluster.Value.RequestTimeout * 4);
+                OttFailure? failure;
+                try
+                {
+                    failure = await rooms.SendAsync(gateway.Key, new RejoinCommand(node.Id, users), timeout.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    failure = OttFailure.RoomUnavailable();
+                }
+                if (failure?.Name == "RoomNotFoundException")
+                {
+                    // The state is gone from a healthy store: every node closes its clients with 4003 (§9.6).
+                    Log.RoomGone(logger, gateway.Key);
+                    bus.PublishRoom(gateway.Key, new BusHeader(BusType.RoomUnloaded), w => GatewayRooms.WriteUnloaded(w, 4003, "Room was unloaded"));
+                    gateways.CloseRoom(gateway.Key, 4003, "Room was unloaded");
+                    break;
+                }
+                if (failure is not null)
+                {
+                    // Unavailable for now (no owner yet, or the store is unreachable): try again shortly.
+                    Log.RejoinFailed(logger, gateway.Key, failure.Name ?? failure.Message);
+                    gateway.RejoinAgain = true;
+                    await Task.Delay(TimeSpan.FromMilliseconds(250), time, drain);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception e)
+        {
+            Log.RejoinCrashed(logger, e, gateway.Key);
+        }
+        finally
+        {
+            Volatile.Write(ref gateway.Rejoining, 0);
+            if (gateway.RejoinAgain && !gateway.Closed && !gateways.IsStopped)
+            {
+                gateways.RequestRejoin(gateway);
+            }
+        }
+    }
+
+    /// <summary>Every heartbeat: rooms whose owner is no longer usable re-join their clients.</summary>
+    private async Task WatchOwnersAsync(CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(cluster.Value.HeartbeatInterval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct))
+            {
+                foreach (var gateway in gateways.Rooms)
+                {
+                    if (gateway.Owner is { } owner && !membership.IsUsable(owner))
+                    {
+                        gateway.ForgetOwner();
+                        rooms.ForgetOwner(gateway.Key);
+                        gateways.RequestRejoin(gateway);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(LogLevel.Information, "Room {Room} no longer exists; closing its clients with 4003")]
+        public static partial void RoomGone(ILogger logger, string room);
+
+        [LoggerMessage(LogLevel.Information, "Room {Room}: re-join failed ({Failure}); retrying")]
+        public static partial void RejoinFailed(ILogger logger, string room, string failure);
+
+        [LoggerMessage(LogLevel.Error, "Room {Room}: re-join crashed")]
+        public static partial void RejoinCrashed(ILogger logger, Exception e, string room);
+    }
+}

@@ -1,0 +1,62 @@
+using System.Text.Json;
+using Ott.Sync.Cluster;
+using Ott.Sync.Protocol;
+using Ott.Sync.Storage;
+
+namespace Ott.Sync.Rooms;
+
+/// <summary>A <c>GET /api/room/list</c> item (protocol.md §4.3), also the directory's meta record.</summary>
+public sealed record RoomListItem(
+    string Name, string Title, string Description, bool IsTemporary, Visibility Visibility, QueueMode QueueMode,
+    QueueItem? CurrentSource, int Users);
+
+/// <summary>
+/// The room directory in the store (design.md §6.3): each owner writes its rooms' list entries, and any
+/// node reads every entry that has not expired.
+/// </summary>
+internal sealed partial class RoomDirectory(RoomStore store, ClusterClock clock, ILogger<RoomDirectory> logger)
+{
+    public static RoomListItem ListItem(RoomState state, int users) => new(
+        state.Name, state.Title, state.Description, state.IsTemporary, state.Visibility, state.QueueMode, state.CurrentSource, users);
+
+    public async Task PublishAsync(RoomActor actor, CancellationToken ct)
+    {
+        var item = ListItem(actor.State, actor.ConnectionCount);
+        var json = JsonSerializer.Serialize(item, OttJsonContext.Default.RoomListItem);
+        try
+        {
+            await store.MarkActiveAsync(actor.Key, clock.Now + TimeSpan.FromSeconds(30), json, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Log.DirectoryFailed(logger, e, actor.Key);
+        }
+    }
+
+    /// <summary>Every listed room as its owner last wrote it; unreadable entries are skipped.</summary>
+    public async Task<List<RoomListItem>> ReadAsync(CancellationToken ct)
+    {
+        var metas = await store.ListMetaAsync(clock.Now, ct);
+        var items = new List<RoomListItem>(metas.Count);
+        foreach (var meta in metas)
+        {
+            try
+            {
+                if (JsonSerializer.Deserialize(meta, OttJsonContext.Default.RoomListItem) is { } item)
+                {
+                    items.Add(item);
+                }
+            }
+            catch (JsonException)
+            {
+            }
+        }
+        return items;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(LogLevel.Warning, "Room {Room}: directory update failed")]
+        public static partial void DirectoryFailed(ILogger logger, Exception e, string room);
+    }
+}
