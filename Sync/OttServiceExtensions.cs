@@ -66,7 +66,7 @@ internal static class OttServiceExtensions
         services.AddSingleton<RoomDirectory>();
         services.AddSingleton<RoomHost>();
         services.AddSingleton<RoomRouter>();
-        services.AddHostedService(sp => sp.GetRequiredService<RoomRouter>());
+        services.AddHostedService<OwnerRequests>();
         services.AddSingleton<RoomManager>();
         services.AddHostedService<RoomTicker>();
         services.AddSingleton<LeaseKeeper>();

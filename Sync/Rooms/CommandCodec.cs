@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Text.Json;
 using Ott.Sync.Protocol;
 
@@ -26,6 +27,11 @@ internal static class CommandCodec
                 w.WriteNumber("type", (int)r.Request.Type);
                 w.WritePropertyName("raw");
                 JsonSerializer.Serialize(w, r.Request.Raw, OttJsonContext.Default.JsonObject);
+                if (r.Media is { } media)
+                {
+                    w.WritePropertyName("media");
+                    WriteMedia(w, media);
+                }
                 break;
             case ClaimCommand c:
                 w.WriteString("k", "claim");
@@ -78,7 +84,8 @@ internal static class CommandCodec
         {
             "req" => new RequestCommand(ReadActor(p),
                 ClientMessageParser.ParseRequest((RequestType)p.GetProperty("type").GetInt32(),
-                    JsonSerializer.Deserialize(p.GetProperty("raw"), OttJsonContext.Default.JsonObject) ?? [])),
+                    JsonSerializer.Deserialize(p.GetProperty("raw"), OttJsonContext.Default.JsonObject) ?? []),
+                p.TryGetProperty("media", out var media) ? ReadMedia(media) : null),
             "claim" => new ClaimCommand(ReadActor(p)),
             "join" => new JoinCommand(p.GetProperty("user").Deserialize(OttJsonContext.Default.RoomUser)!),
             "rejoin" => new RejoinCommand(p.GetProperty("gateway").GetString()!,
@@ -93,6 +100,76 @@ internal static class CommandCodec
         };
         return command with { ReqId = reqId };
     }
+
+    // The entry node's media lookup travels with the request, so the owner never looks media up (§5.4).
+    private static void WriteMedia(Utf8JsonWriter w, MediaLookup media)
+    {
+        w.WriteStartObject();
+        if (media.FromUrl is { } fromUrl)
+        {
+            w.WritePropertyName("fromUrl");
+            WriteId(w, fromUrl);
+        }
+        if (media.UrlFailure is { } urlFailure)
+        {
+            w.WritePropertyName("urlFailure");
+            JsonSerializer.Serialize(w, urlFailure, OttJsonContext.Default.OttFailure);
+        }
+        w.WriteStartArray("items");
+        foreach (var (id, item) in media.Items)
+        {
+            w.WriteStartObject();
+            w.WritePropertyName("id");
+            WriteId(w, id);
+            w.WritePropertyName("item");
+            JsonSerializer.Serialize(w, item, OttJsonContext.Default.QueueItem);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("failures");
+        foreach (var (id, failure) in media.Failures)
+        {
+            w.WriteStartObject();
+            w.WritePropertyName("id");
+            WriteId(w, id);
+            w.WritePropertyName("error");
+            JsonSerializer.Serialize(w, failure, OttJsonContext.Default.OttFailure);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    private static MediaLookup ReadMedia(JsonElement m)
+    {
+        var items = ImmutableDictionary.CreateBuilder<VideoId, QueueItem>();
+        foreach (var e in m.GetProperty("items").EnumerateArray())
+        {
+            items[ReadId(e.GetProperty("id"))] = e.GetProperty("item").Deserialize(OttJsonContext.Default.QueueItem)!;
+        }
+        var failures = ImmutableDictionary.CreateBuilder<VideoId, OttFailure>();
+        foreach (var e in m.GetProperty("failures").EnumerateArray())
+        {
+            failures[ReadId(e.GetProperty("id"))] = e.GetProperty("error").Deserialize(OttJsonContext.Default.OttFailure)!;
+        }
+        return new MediaLookup
+        {
+            FromUrl = m.TryGetProperty("fromUrl", out var u) ? ReadId(u) : null,
+            UrlFailure = m.TryGetProperty("urlFailure", out var f) ? f.Deserialize(OttJsonContext.Default.OttFailure) : null,
+            Items = items.ToImmutable(),
+            Failures = failures.ToImmutable(),
+        };
+    }
+
+    private static void WriteId(Utf8JsonWriter w, VideoId id)
+    {
+        w.WriteStartObject();
+        w.WriteString("service", id.Service);
+        w.WriteString("id", id.Id);
+        w.WriteEndObject();
+    }
+
+    private static VideoId ReadId(JsonElement e) => new(e.GetProperty("service").GetString()!, e.GetProperty("id").GetString()!);
 
     private static void WriteActor(Utf8JsonWriter w, Actor actor)
     {

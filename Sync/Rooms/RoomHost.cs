@@ -205,6 +205,18 @@ internal sealed partial class RoomHost(
         }
     }
 
+    /// <summary>Hands a command to an owned room and waits for its outcome; an unload waits for the room to stop.</summary>
+    public static async Task<OttFailure?> SendLocalAsync(RoomActor actor, RoomCommand command, CancellationToken ct)
+    {
+        if (command is UnloadRoomCommand unload)
+        {
+            await actor.UnloadAsync(unload.Reason, ct);
+            await actor.Completion.WaitAsync(ct);
+            return null;
+        }
+        return await actor.SendAsync(command, ct);
+    }
+
     /// <summary>A gateway node died: every owned room with users there drops them (design.md §9.6).</summary>
     public void GatewayLost(string nodeId)
     {

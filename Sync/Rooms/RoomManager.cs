@@ -1,4 +1,5 @@
 using Ott.Sync.Cluster;
+using Ott.Sync.Media;
 using Ott.Sync.Protocol;
 
 namespace Ott.Sync.Rooms;
@@ -8,7 +9,8 @@ namespace Ott.Sync.Rooms;
 /// here live in <see cref="RoomHost"/>, every command finds its owner through <see cref="RoomRouter"/>, and
 /// the room list comes from <see cref="RoomDirectory"/>.
 /// </summary>
-internal sealed class RoomManager(RoomHost host, RoomRouter router, OwnerCache owners, RoomDirectory directory, NodeIdentity node, Membership membership)
+internal sealed class RoomManager(
+    RoomHost host, RoomRouter router, OwnerCache owners, RoomDirectory directory, MediaService media, NodeIdentity node, Membership membership)
 {
     public static string KeyOf(string room) => room.ToLowerInvariant();
 
@@ -29,11 +31,24 @@ internal sealed class RoomManager(RoomHost host, RoomRouter router, OwnerCache o
 
     /// <summary>
     /// Sends a command to its room, wherever it is owned, and waits until it is applied, persisted and
-    /// released. With <paramref name="activate"/> false a room that nobody owns answers <paramref name="whenNotLoaded"/>.
+    /// released. Add and PlayNow resolve their media here, where the request enters, before any routing, so
+    /// a slow lookup never runs on the owner under a forwarding timeout (design.md §5.4). With
+    /// <paramref name="activate"/> false a room that nobody owns answers <paramref name="whenNotLoaded"/>.
     /// </summary>
-    public Task<OttFailure?> SendAsync(string room, RoomCommand command, CancellationToken ct,
-        bool activate = true, OttFailure? whenNotLoaded = null) =>
-        router.SendAsync(KeyOf(room), command, activate, whenNotLoaded, ct);
+    public async Task<OttFailure?> SendAsync(string room, RoomCommand command, CancellationToken ct,
+        bool activate = true, OttFailure? whenNotLoaded = null)
+    {
+        var key = KeyOf(room);
+        if (command is RequestCommand { Request: AddRequest or PlayNowRequest, Media: null } request)
+        {
+            // PlayNow of an item already queued needs no lookup; only a local owner's queue is known here.
+            var queue = host.Loaded(key)?.State.Queue;
+            var lookup = await media.LookupAsync(request.Request,
+                id => request.Request is PlayNowRequest && queue is not null && queue.Any(i => i.Is(id)), ct);
+            command = request with { Media = lookup };
+        }
+        return await router.SendAsync(key, command, activate, whenNotLoaded, ct);
+    }
 
     /// <summary>The room's state from its owner (REST reads); null when it does not exist, or is not loaded and <paramref name="activate"/> is false.</summary>
     public Task<RoomState?> GetStateAsync(string room, bool activate, CancellationToken ct) =>

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Ott.Sync.Cluster;
-using Ott.Sync.Media;
 using Ott.Sync.Protocol;
 using Ott.Sync.Storage;
 using Ott.Sync.Telemetry;
@@ -10,10 +9,10 @@ namespace Ott.Sync.Rooms;
 
 /// <summary>
 /// Routes every room command to its owner (design.md §9.3): the local actor, a usable remote owner
-/// (forwarded over its node channel), or a new activation. It keeps the owner cache, and it answers the
-/// <c>cmd</c>/<c>activate</c> requests other nodes address to this one (the owner check of §9.3).
+/// (forwarded over its node channel), or a new activation. <see cref="OwnerRequests"/> is the other end:
+/// it answers what other nodes' routers send here.
 /// </summary>
-internal sealed partial class RoomRouter(
+internal sealed class RoomRouter(
     RoomHost host,
     OwnerCache owners,
     RoomStore store,
@@ -21,11 +20,9 @@ internal sealed partial class RoomRouter(
     NodeIdentity node,
     ClusterClock clock,
     Membership membership,
-    MediaService media,
     IOptions<LeaseOptions> leaseOptions,
     IOptions<ClusterOptions> clusterOptions,
-    OttMetrics metrics,
-    ILogger<RoomRouter> logger) : BackgroundService
+    OttMetrics metrics)
 {
     private long _reqIds;
 
@@ -220,7 +217,7 @@ internal sealed partial class RoomRouter(
                     case NotLoaded:
                         return whenNotLoaded ?? OttFailure.RoomNotFound();
                     case LocalRoute local:
-                        return await SendLocalAsync(local.Actor, command, ct);
+                        return await RoomHost.SendLocalAsync(local.Actor, command, ct);
                     case RemoteRoute remote:
                         if (command is RequestCommand { ReqId: null, Request: not ChatRequest } storable)
                         {
@@ -271,24 +268,6 @@ internal sealed partial class RoomRouter(
     private static bool Retriable(RoomCommand command) =>
         command.ReqId is not null || command is JoinCommand or RejoinCommand or LeaveCommand or UpdateUserCommand or ClaimCommand;
 
-    private async Task<OttFailure?> SendLocalAsync(RoomActor actor, RoomCommand command, CancellationToken ct)
-    {
-        switch (command)
-        {
-            case RequestCommand { Request: AddRequest or PlayNowRequest } request:
-                var state = actor.State;
-                var lookup = await media.LookupAsync(request.Request,
-                    id => request.Request is PlayNowRequest && state.Queue.Any(i => i.Is(id)), ct);
-                command = request with { Media = lookup };
-                break;
-            case UnloadRoomCommand unload:
-                await actor.UnloadAsync(unload.Reason, ct);
-                await actor.Completion.WaitAsync(ct);
-                return null;
-        }
-        return await actor.SendAsync(command, ct);
-    }
-
     /// <summary>The room's state from its owner (REST reads); null when the room does not exist, or is not loaded and <paramref name="activate"/> is false.</summary>
     public async Task<RoomState?> GetStateAsync(string key, bool activate, CancellationToken ct)
     {
@@ -321,120 +300,4 @@ internal sealed partial class RoomRouter(
         }
     }
 
-    // ----- requests from other nodes -----
-
-    /// <summary>Reads the requests other nodes address to this one; each is handled on its own, so one slow room never blocks another.</summary>
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        try
-        {
-            await foreach (var request in bus.Requests.ReadAllAsync(stoppingToken))
-            {
-                _ = HandleAsync(request);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
-
-    private async Task HandleAsync(BusMessage request)
-    {
-        using (request)
-        {
-            try
-            {
-                await HandleRequestAsync(request);
-            }
-            catch (Exception e)
-            {
-                Log.HandlerFailed(logger, e, request.Type, request.Room);
-            }
-        }
-    }
-
-    /// <summary>A <c>cmd</c> or <c>activate</c> addressed to this node (design.md §9.3 owner check).</summary>
-    private async Task HandleRequestAsync(BusMessage request)
-    {
-        if (request.Room is not { } key)
-        {
-            return;
-        }
-        using var timeout = new CancellationTokenSource(Cluster.RequestTimeout);
-        try
-        {
-            if (request.Type == BusType.Activate)
-            {
-                await HandleActivateAsync(request, key, timeout.Token);
-                return;
-            }
-            if (request.Type != BusType.Cmd)
-            {
-                return;
-            }
-            var actor = host.Loaded(key);
-            if (actor is null || !actor.DeadlineValid || (request.Epoch != 0 && request.Epoch != actor.Token.Epoch))
-            {
-                bus.Reply(request, w => CommandCodec.NotOwner(w, null));
-                return;
-            }
-            RoomCommand command;
-            try
-            {
-                command = CommandCodec.Read(request.Payload, request.ReqId);
-            }
-            catch (OttException e)
-            {
-                bus.Reply(request, w => CommandCodec.Error(w, e.Failure));
-                return;
-            }
-            if (command is SnapshotCommand)
-            {
-                var state = actor.State;
-                bus.Reply(request, w => CommandCodec.Snapshot(w, state));
-                return;
-            }
-            var failure = await SendLocalAsync(actor, command, timeout.Token);
-            bus.Reply(request, w =>
-            {
-                if (failure is null) CommandCodec.Ok(w); else CommandCodec.Error(w, failure);
-            });
-        }
-        catch (OttException e)
-        {
-            bus.Reply(request, w => CommandCodec.Error(w, e.Failure));
-        }
-        catch (OperationCanceledException)
-        {
-            // The requester has given up by now; it routes again.
-        }
-    }
-
-    private async Task HandleActivateAsync(BusMessage request, string key, CancellationToken ct)
-    {
-        if (host.IsDraining)
-        {
-            bus.Reply(request, w => CommandCodec.NotOwner(w, null));
-            return;
-        }
-        var activation = await host.ActivateAsync(key, ct);
-        if (activation.Actor is { } actor)
-        {
-            bus.Reply(request, w => CommandCodec.Activated(w, actor.Token.Epoch));
-        }
-        else if (activation.NotFound)
-        {
-            bus.Reply(request, CommandCodec.NotFound);
-        }
-        else
-        {
-            bus.Reply(request, w => CommandCodec.NotOwner(w, activation.Holder));
-        }
-    }
-
-    private static partial class Log
-    {
-        [LoggerMessage(LogLevel.Error, "Handling a {Type} request for room {Room} failed")]
-        public static partial void HandlerFailed(ILogger logger, Exception e, string type, string? room);
-    }
 }
