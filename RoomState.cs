@@ -33,7 +33,7 @@ public sealed record RoomState(
     bool EnableVoteSkip,
     ImmutableList<Segment> VideoSegments,
     long Version,
-    ImmutableList<string> RecentRequestIds)
+    ImmutableDictionary<string, RequestMark> AppliedRequests)
 {
     public ImmutableList<RoomUser> Users { get; init; } = [];
 
@@ -59,7 +59,7 @@ public sealed record RoomState(
         PlaybackPosition: 0, PlaybackSpeed: 1, PlaybackAnchor: null, Grants: Grants.Default,
         UserRoles: UserRoles.Empty, Owner: null, AutoSkipSegmentCategories: SegmentCategories.All,
         RestoreQueueBehavior: RestoreQueueBehavior.Prompt, EnableVoteSkip: false, VideoSegments: [],
-        Version: 0, RecentRequestIds: [])
+        Version: 0, AppliedRequests: ImmutableDictionary<string, RequestMark>.Empty)
     {
         LastActiveAt = now,
     };
@@ -76,6 +76,25 @@ public sealed record RoomState(
             ? this with { PlaybackPosition = LivePosition(now), PlaybackAnchor = now }
             : this;
 }
+
+/// <summary>
+/// Which requests of one origin (a socket, or one node's REST calls to this room) the room has applied:
+/// every seq up to <see cref="Seq"/> except the <see cref="Gaps"/> (seqs not seen yet, or refused). Stored
+/// with the room, so a request retried after a lost reply or a failover is recognised by whichever node owns
+/// the room then (docs/architecture.md §9.4).
+/// </summary>
+public sealed record RequestMark
+{
+    [JsonPropertyName("seq")] public long Seq { get; init; }
+
+    /// <summary>Cluster time (Unix ms) of the last applied request; the mark is dropped once older than the retention.</summary>
+    [JsonPropertyName("at")] public long At { get; init; }
+
+    [JsonPropertyName("gaps")] public ImmutableList<RequestGap> Gaps { get; init; } = [];
+}
+
+/// <summary>A seq below the mark that has not been applied, and since when (Unix ms).</summary>
+public sealed record RequestGap([property: JsonPropertyName("seq")] long Seq, [property: JsonPropertyName("at")] long At);
 
 /// <summary>The stored record (protocol.md §6.2, design.md §3): storable fields plus bookkeeping.</summary>
 public sealed record StorableRoom
@@ -102,7 +121,7 @@ public sealed record StorableRoom
     [JsonPropertyName("restoreQueueBehavior")] public RestoreQueueBehavior RestoreQueueBehavior { get; init; } = RestoreQueueBehavior.Prompt;
     [JsonPropertyName("enableVoteSkip")] public bool EnableVoteSkip { get; init; }
     [JsonPropertyName("version")] public long Version { get; init; }
-    [JsonPropertyName("recentRequestIds")] public ImmutableList<string> RecentRequestIds { get; init; } = [];
+    [JsonPropertyName("appliedRequests")] public ImmutableDictionary<string, RequestMark> AppliedRequests { get; init; } = ImmutableDictionary<string, RequestMark>.Empty;
 }
 
 /// <summary>What clients may see: exactly the 20 syncable keys, in OTT's order (protocol.md §6.2).</summary>
@@ -155,7 +174,7 @@ public static partial class RoomStateMapper
     [MapperIgnoreSource(nameof(RoomState.UserRoles))]
     [MapperIgnoreSource(nameof(RoomState.Owner))]
     [MapperIgnoreSource(nameof(RoomState.Version))]
-    [MapperIgnoreSource(nameof(RoomState.RecentRequestIds))]
+    [MapperIgnoreSource(nameof(RoomState.AppliedRequests))]
     [MapperIgnoreSource(nameof(RoomState.Users))]
     [MapperIgnoreSource(nameof(RoomState.Votes))]
     [MapperIgnoreSource(nameof(RoomState.RecentEvents))]

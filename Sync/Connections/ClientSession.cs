@@ -32,6 +32,7 @@ internal sealed partial class ClientSession : IRoomClient
     private string? _token;
     private bool _joined;
     private bool _joinPosted;
+    private long _requestSeq;
 
     public ClientSession(SocketTransport transport, string room, RoomManager rooms, ApiAuthenticator auth, IAccountDirectory accounts,
         ConnectionRegistry registry, GatewayRooms gateways, NodeIdentity node, ConnectionsOptions options, TimeProvider time,
@@ -145,7 +146,13 @@ internal sealed partial class ClientSession : IRoomClient
                 return;
             case RequestMessage request:
                 var actor = new Actor(ClientId, SessionKey, "", false, null);
-                Reply(await _rooms.SendAsync(_room, new RequestCommand(actor, request.Request), ct, activate: true));
+                var command = new RequestCommand(actor, request.Request);
+                if (request.Request is not ChatRequest)
+                {
+                    // This socket is the request's origin; chat changes nothing stored and is never retried.
+                    command = command with { Id = new RequestId(ClientId, ++_requestSeq) };
+                }
+                Reply(await _rooms.SendAsync(_room, command, ct, activate: true));
                 return;
             case StatusMessage status:
                 var failure = await _rooms.SendAsync(_room, new StatusCommand(ClientId, status.Status), ct);

@@ -78,7 +78,7 @@ internal static class CommandCodec
     }
 
     /// <summary>Reads a forwarded command; throws <see cref="OttException"/> or <see cref="JsonException"/> on a bad payload.</summary>
-    public static RoomCommand Read(JsonElement p, string? reqId)
+    public static RoomCommand Read(JsonElement p, RequestId? requestId)
     {
         RoomCommand command = p.GetProperty("k").GetString() switch
         {
@@ -98,7 +98,7 @@ internal static class CommandCodec
             "unload" => new UnloadRoomCommand(Enum.Parse<UnloadReason>(p.GetProperty("reason").GetString()!)),
             var k => throw new JsonException($"unknown command kind {k}"),
         };
-        return command with { ReqId = reqId };
+        return command with { Id = requestId };
     }
 
     // The entry node's media lookup travels with the request, so the owner never looks media up (§5.4).

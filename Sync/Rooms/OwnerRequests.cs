@@ -76,7 +76,7 @@ internal sealed partial class OwnerRequests(
             RoomCommand command;
             try
             {
-                command = CommandCodec.Read(request.Payload, request.ReqId);
+                command = CommandCodec.Read(request.Payload, RequestId.Parse(request.ReqId));
             }
             catch (OttException e)
             {

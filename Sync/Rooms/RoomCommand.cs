@@ -9,8 +9,8 @@ public sealed record Actor(string? ClientId, string? SessionKey, string Name, bo
 /// <summary>Everything a room actor can be asked to do. Transitions are pure functions of (state, command, now).</summary>
 public abstract record RoomCommand
 {
-    /// <summary>A gateway-minted id for at-most-once retries of storable commands (design.md §9.4).</summary>
-    public string? ReqId { get; init; }
+    /// <summary>Where and when the request entered Ott; a retry carries the same id and is applied at most once (docs/architecture.md §9.4).</summary>
+    public RequestId? Id { get; init; }
 }
 
 public sealed record RequestCommand(Actor Actor, RoomRequest Request, MediaLookup? Media = null) : RoomCommand;
@@ -69,4 +69,7 @@ public sealed record RoomOutcome(RoomState State, ImmutableList<RoomOutput> Outp
 public sealed record RoomContext(Func<string> NewEventId, Random Random, bool SponsorBlockEnabled)
 {
     public static RoomContext Default { get; } = new(() => Guid.NewGuid().ToString(), Random.Shared, true);
+
+    /// <summary>How long a room remembers an origin's applied requests after its last one (<c>Rooms:RequestRetention</c>).</summary>
+    public TimeSpan RequestRetention { get; init; } = TimeSpan.FromMinutes(1);
 }

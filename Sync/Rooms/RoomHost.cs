@@ -45,7 +45,12 @@ internal sealed partial class RoomHost(
     private readonly ConcurrentDictionary<string, RoomActor> _actors = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<Task<Activation>>> _activations = new(StringComparer.Ordinal);
     private readonly ILogger _logger = loggers.CreateLogger<RoomHost>();
-    private readonly RoomContext _ctx = new(() => Guid.NewGuid().ToString(), Random.Shared, sponsorBlock.Value.Enabled);
+    private readonly RoomContext _ctx = new(() => Guid.NewGuid().ToString(), Random.Shared, sponsorBlock.Value.Enabled)
+    {
+        // Never shorter than twice the longest retry horizon (give-up time plus one request in flight).
+        RequestRetention = TimeSpan.FromTicks(Math.Max(roomsOptions.Value.RequestRetention.Ticks,
+            2 * (leaseOptions.Value.Ttl + 2 * clusterOptions.Value.RequestTimeout).Ticks)),
+    };
     private volatile bool _draining;
 
     private RoomsOptions Rooms => roomsOptions.Value;

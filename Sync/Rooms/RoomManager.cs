@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Ott.Sync.Cluster;
 using Ott.Sync.Media;
 using Ott.Sync.Protocol;
@@ -12,6 +14,10 @@ namespace Ott.Sync.Rooms;
 internal sealed class RoomManager(
     RoomHost host, RoomRouter router, OwnerCache owners, RoomDirectory directory, MediaService media, NodeIdentity node, Membership membership)
 {
+    // REST calls of this node to one room form one origin (a socket is its own); seqs are per room so the
+    // room's ledger sees no gaps for calls that went to other rooms (docs/architecture.md §9.4).
+    private readonly ConcurrentDictionary<string, StrongBox<long>> _restSeqs = new(StringComparer.Ordinal);
+
     public static string KeyOf(string room) => room.ToLowerInvariant();
 
     public string NodeId => node.Id;
@@ -39,6 +45,11 @@ internal sealed class RoomManager(
         bool activate = true, OttFailure? whenNotLoaded = null)
     {
         var key = KeyOf(room);
+        if (command is { Id: null } and (RequestCommand { Request: not ChatRequest } or ClaimCommand))
+        {
+            var seq = Interlocked.Increment(ref _restSeqs.GetOrAdd(key, _ => new StrongBox<long>()).Value);
+            command = command with { Id = new RequestId(node.Id + "/rest", seq) };
+        }
         if (command is RequestCommand { Request: AddRequest or PlayNowRequest, Media: null } request)
         {
             // PlayNow of an item already queued needs no lookup; only a local owner's queue is known here.

@@ -24,7 +24,6 @@ internal sealed class RoomRouter(
     IOptions<ClusterOptions> clusterOptions,
     OttMetrics metrics)
 {
-    private long _reqIds;
 
     private ClusterOptions Cluster => clusterOptions.Value;
 
@@ -219,11 +218,6 @@ internal sealed class RoomRouter(
                     case LocalRoute local:
                         return await RoomHost.SendLocalAsync(local.Actor, command, ct);
                     case RemoteRoute remote:
-                        if (command is RequestCommand { ReqId: null, Request: not ChatRequest } storable)
-                        {
-                            // Minted once: a retry after an owner change carries the same id (design.md §9.4).
-                            command = storable with { ReqId = $"{node.Id}:{Interlocked.Increment(ref _reqIds)}" };
-                        }
                         var (done, failure) = await ForwardAsync(key, remote, command, ct);
                         if (done)
                         {
@@ -245,7 +239,7 @@ internal sealed class RoomRouter(
     private async Task<(bool Done, OttFailure? Failure)> ForwardAsync(string key, RemoteRoute remote, RoomCommand command, CancellationToken ct)
     {
         metrics.Forwarded();
-        var header = new BusHeader(BusType.Cmd) { Room = key, Epoch = remote.Epoch, ReqId = command.ReqId };
+        var header = new BusHeader(BusType.Cmd) { Room = key, Epoch = remote.Epoch, ReqId = command.Id?.ToString() };
         var answer = await AskAsync(remote.Node, header, w => CommandCodec.Write(w, command), _ => true, Cluster.RequestTimeout, ct);
         switch (answer.Kind)
         {
@@ -257,7 +251,8 @@ internal sealed class RoomRouter(
                 return (true, OttFailure.RoomNotFound());
             case AnswerKind.Unreachable:
                 owners.Forget(key);
-                // Storable requests are retried under their reqId, presence is idempotent; chat and status are not retried.
+                // Requests with an id are retried under it (the owner applies one at most once), presence is
+                // idempotent; chat and status are not retried.
                 return Retriable(command) ? (false, null) : (true, OttFailure.RoomUnavailable());
             default:
                 owners.Forget(key);
@@ -266,7 +261,7 @@ internal sealed class RoomRouter(
     }
 
     private static bool Retriable(RoomCommand command) =>
-        command.ReqId is not null || command is JoinCommand or RejoinCommand or LeaveCommand or UpdateUserCommand or ClaimCommand;
+        command.Id is not null || command is JoinCommand or RejoinCommand or LeaveCommand or UpdateUserCommand or ClaimCommand;
 
     /// <summary>The room's state from its owner (REST reads); null when the room does not exist, or is not loaded and <paramref name="activate"/> is false.</summary>
     public async Task<RoomState?> GetStateAsync(string key, bool activate, CancellationToken ct)

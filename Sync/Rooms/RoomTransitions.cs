@@ -11,13 +11,12 @@ namespace Ott.Sync.Rooms;
 public static class RoomTransitions
 {
     public const int KeptEvents = 50;
-    public const int KeptRequestIds = 64;
 
     public static RoomOutcome Apply(RoomState state, RoomCommand command, DateTimeOffset now, RoomContext ctx)
     {
-        if (command.ReqId is { } reqId && state.RecentRequestIds.Contains(reqId))
+        if (command.Id is { } requestId && RequestLedger.IsApplied(state.AppliedRequests, requestId))
         {
-            return new RoomOutcome(state, [], null); // a retry of an applied command: acknowledge only
+            return new RoomOutcome(state, [], null); // a retry of an applied request: its outcome again, nothing applied
         }
         var tx = new Tx(state, now, ctx);
         try
@@ -43,9 +42,10 @@ public static class RoomTransitions
             return new RoomOutcome(state, [], e.Failure);
         }
         var result = tx.State;
-        if (command.ReqId is { } id && !ReferenceEquals(result, state))
+        if (command.Id is { } id)
         {
-            result = result with { RecentRequestIds = result.RecentRequestIds.Add(id) is var ids && ids.Count > KeptRequestIds ? ids.RemoveAt(0) : ids };
+            // Recorded even when the request changed nothing: a retry must not apply it later, when it would.
+            result = result with { AppliedRequests = RequestLedger.Record(result.AppliedRequests, id, now.ToUnixTimeMilliseconds(), ctx.RequestRetention) };
         }
         return new RoomOutcome(result, tx.Outputs.ToImmutable(), null);
     }

@@ -22,6 +22,10 @@ public sealed class RoomsOptions
     [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
     public TimeSpan TickInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long a room remembers an origin's applied requests after its last one; longer than any retry (docs/architecture.md §9.4).</summary>
+    [Range(typeof(TimeSpan), "00:00:05", "1.00:00:00")]
+    public TimeSpan RequestRetention { get; set; } = TimeSpan.FromMinutes(1);
+
     public bool EnableCreateTemporary { get; set; } = true;
     public bool EnableCreatePermanent { get; set; } = true;
 }

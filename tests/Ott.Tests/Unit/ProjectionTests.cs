@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ott.Sync.Protocol;
@@ -25,7 +26,7 @@ public class ProjectionTests
             PrevQueue = [TestRoom.Item("old")],
             EnableVoteSkip = true,
             Version = 9,
-            RecentRequestIds = ["req-1"],
+            AppliedRequests = ImmutableDictionary<string, RequestMark>.Empty.Add("client-1", new RequestMark { Seq = 3, At = 1000, Gaps = [new RequestGap(2, 900)] }),
             VideoSegments = [new Segment { Uuid = "seg", StartTime = 1, EndTime = 2, Category = "intro", VideoDuration = 100 }],
         };
         var a = room.Join("a", 77);
@@ -55,7 +56,7 @@ public class ProjectionTests
 
         var text = System.Text.Encoding.UTF8.GetString(FrameWriter.Write(new FullSyncFrame(room.State), room.Now));
 
-        foreach (var name in new[] { "owner", "userRoles", "votes", "version", "recentRequestIds", "playbackStart", "users", "v", "recentEvents", "lastActiveAt", "sessionKey", "playbackAnchor" })
+        foreach (var name in new[] { "owner", "userRoles", "votes", "version", "appliedRequests", "playbackStart", "users", "v", "recentEvents", "lastActiveAt", "sessionKey", "playbackAnchor" })
         {
             Assert.DoesNotContain($"\"{name}\":", text, StringComparison.OrdinalIgnoreCase);
         }
@@ -122,7 +123,7 @@ public class ProjectionTests
             EnableVoteSkip = false,
             VideoSegments = [new Segment { Uuid = "s", StartTime = 5, EndTime = 6, Category = "sponsor", VideoDuration = 300 }],
             Version = 12,
-            RecentRequestIds = ["a", "b"],
+            AppliedRequests = ImmutableDictionary<string, RequestMark>.Empty.Add("a", new RequestMark { Seq = 7, At = 5 }),
         };
 
         var json = StoredJson(state);
@@ -156,7 +157,7 @@ public class ProjectionTests
         Assert.Equal(
             ["v", "name", "title", "description", "isTemporary", "visibility", "queueMode", "currentSource", "queue", "isPlaying",
              "playbackPosition", "playbackSpeed", "grants", "userRoles", "owner", "playbackStart", "videoSegments",
-             "autoSkipSegmentCategories", "prevQueue", "restoreQueueBehavior", "enableVoteSkip", "version", "recentRequestIds"],
+             "autoSkipSegmentCategories", "prevQueue", "restoreQueueBehavior", "enableVoteSkip", "version", "appliedRequests"],
             stored.Select(kv => kv.Key));
         Assert.Equal("""{"id":77,"username":"owner"}""", stored["owner"]!.ToJsonString());
         Assert.Equal("""[[2,[]],[3,[5]],[4,[]]]""", stored["userRoles"]!.ToJsonString());

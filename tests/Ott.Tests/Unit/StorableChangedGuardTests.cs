@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Collections.Immutable;
 using System.Text.Json;
 using Ott.Sync.Protocol;
 using Ott.Sync.Rooms;
@@ -194,11 +195,11 @@ public class StorableChangedGuardTests
         var room = new TestRoom().WithMedia("v1", "v2");
         var a = room.Join("a");
         var request = TestRoom.Parse("""{"type":5,"video":{"service":"direct","id":"v9"}}""");
-        var command = new RequestCommand(TestRoom.ActorOf(room.User(a)), request, room.LookupFor(request)) { ReqId = "req-1" };
+        var command = new RequestCommand(TestRoom.ActorOf(room.User(a)), request, room.LookupFor(request)) { Id = new RequestId("client-a", 1) };
 
         room.Run(command).Succeeds();
-        Assert.Contains("req-1", room.State.RecentRequestIds);
-        Assert.Contains("req-1", Stored(room.State), StringComparison.Ordinal);
+        Assert.True(RequestLedger.IsApplied(room.State.AppliedRequests, new RequestId("client-a", 1)));
+        Assert.Contains("client-a", Stored(room.State), StringComparison.Ordinal);
         var after = room.State;
 
         var retry = room.Run(command);
@@ -209,17 +210,71 @@ public class StorableChangedGuardTests
     }
 
     [Fact]
-    public void OnlyTheLastRequestIdsAreKept()
+    public void ARetryIsRecognisedAfterAnyNumberOfOtherRequests()
     {
-        var room = new TestRoom().WithMedia("v1");
+        // The owner once kept only the last 64 ids: a busy room forgot a request before its retry came back.
+        var room = new TestRoom().WithMedia("v0");
         var a = room.Join("a");
-        for (var i = 0; i < RoomTransitions.KeptRequestIds + 5; i++)
+        var add = TestRoom.Parse("""{"type":5,"video":{"service":"direct","id":"v1"}}""");
+        var first = new RequestCommand(TestRoom.ActorOf(room.User(a)), add, room.LookupFor(add)) { Id = new RequestId("gateway-client", 1) };
+        room.Run(first).Succeeds();
+        for (var i = 0; i < 500; i++)
         {
-            var request = TestRoom.Parse($$"""{"type":4,"value":{{i}}}""");
-            room.Run(new RequestCommand(TestRoom.ActorOf(room.User(a)), request) { ReqId = $"r{i}" });
+            var seek = TestRoom.Parse($$"""{"type":4,"value":{{i}}}""");
+            room.Run(new RequestCommand(TestRoom.ActorOf(room.User(a)), seek) { Id = new RequestId($"other-{i % 40}", (i / 40) + 1) }).Succeeds();
+        }
+        var remove = TestRoom.Parse("""{"type":6,"video":{"service":"direct","id":"v1"}}""");
+        room.Run(new RequestCommand(TestRoom.ActorOf(room.User(a)), remove) { Id = new RequestId("another", 1) }).Succeeds();
+        Assert.DoesNotContain(room.State.Queue, i => i.Id == "v1");
+
+        var retry = room.Run(first);
+
+        Assert.Null(retry.Error);
+        Assert.DoesNotContain(room.State.Queue, i => i.Id == "v1"); // the acknowledged remove stays done
+    }
+
+    [Fact]
+    public void ARequestThatOvertookAnEarlierOneLeavesAGapTheEarlierOneFills()
+    {
+        var room = new TestRoom().WithMedia("v0");
+        var a = room.Join("a");
+        RequestCommand Add(string id, long seq)
+        {
+            var request = TestRoom.Parse($$$"""{"type":5,"video":{"service":"direct","id":"{{{id}}}"}}""");
+            return new RequestCommand(TestRoom.ActorOf(room.User(a)), request, room.LookupFor(request)) { Id = new RequestId("c", seq) };
         }
 
-        Assert.Equal(RoomTransitions.KeptRequestIds, room.State.RecentRequestIds.Count);
-        Assert.Equal("r5", room.State.RecentRequestIds[0]);
+        room.Run(Add("v2", 2)).Succeeds(); // seq 1 is still on its way
+        Assert.False(RequestLedger.IsApplied(room.State.AppliedRequests, new RequestId("c", 1)));
+        room.Run(Add("v1", 1)).Succeeds();
+        Assert.Equal(["v2", "v1"], room.State.Queue.Select(i => i.Id));
+
+        room.Run(Add("v1", 1)); // its retry
+        room.Run(Add("v2", 2));
+        Assert.Equal(["v2", "v1"], room.State.Queue.Select(i => i.Id));
+        Assert.Empty(room.State.AppliedRequests["c"].Gaps);
+    }
+
+    [Fact]
+    public void AnOriginQuietForTheRetentionIsForgotten()
+    {
+        var ledger = RequestLedger.Record(ImmutableDictionary<string, RequestMark>.Empty, new RequestId("old", 3), 1_000, TimeSpan.FromSeconds(10));
+        Assert.Equal(2, ledger["old"].Gaps.Count);
+
+        ledger = RequestLedger.Record(ledger, new RequestId("new", 1), 5_000, TimeSpan.FromSeconds(10));
+        Assert.True(ledger.ContainsKey("old"));
+        ledger = RequestLedger.Record(ledger, new RequestId("new", 2), 11_001, TimeSpan.FromSeconds(10));
+
+        Assert.False(ledger.ContainsKey("old"));
+        Assert.Equal(2, ledger["new"].Seq);
+    }
+
+    [Fact]
+    public void RequestIdsRoundTripThroughTheirWireForm()
+    {
+        var id = new RequestId("node-a1b2c3d4/rest", 42);
+        Assert.Equal(id, RequestId.Parse(id.ToString()));
+        Assert.Null(RequestId.Parse("no-seq"));
+        Assert.Null(RequestId.Parse("x#0"));
     }
 }
