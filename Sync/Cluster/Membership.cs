@@ -51,6 +51,9 @@ internal sealed partial class Membership(
     /// <summary>This node could not reach the store for 2 × the lease TTL: it closes its sockets with 1012 (§7.4).</summary>
     public event Action? CutOff;
 
+    /// <summary>How long without a successful heartbeat before this node closes its sockets with 1012.</summary>
+    public TimeSpan CutOffAfter => lease.Value.Ttl * 2 + options.Value.HeartbeatInterval * 2;
+
     /// <summary>Usable for routing and placement: live and not suspect; this node while it is not draining.</summary>
     public bool IsUsable(string nodeId)
     {
@@ -251,7 +254,9 @@ internal sealed partial class Membership(
                     Volatile.Write(ref _lastSuccess, Math.Max(Volatile.Read(ref _lastSuccess), now));
                     continue;
                 }
-                if (!_stopped && !_cutOff && clock.Time.GetElapsedTime(_lastSuccess) > lease.Value.Ttl * 2)
+                // The last success precedes a cut by up to one heartbeat, and the first success after it follows
+                // the reconnect by up to one more: so a cut shorter than 2 × TTL never closes sockets (§7.4).
+                if (!_stopped && !_cutOff && clock.Time.GetElapsedTime(_lastSuccess) > CutOffAfter)
                 {
                     _cutOff = true;
                     Log.CutOff(logger, node.Id);

@@ -43,6 +43,7 @@ internal sealed partial class NodeBus(
     private readonly Channel<BusMessage> _cluster = Channel.CreateUnbounded<BusMessage>(new UnboundedChannelOptions { SingleReader = true });
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim _roomGate = new(1, 1);
+    private static readonly TimeSpan GiveUpPoll = TimeSpan.FromMilliseconds(100);
     private ChannelMessageQueue? _nodeQueue;
     private ChannelMessageQueue? _clusterQueue;
 
@@ -140,8 +141,13 @@ internal sealed partial class NodeBus(
         }
     }
 
-    /// <summary>Publishes a request to a node and waits for its reply, at most <paramref name="timeout"/>.</summary>
-    public async Task<BusReply> RequestAsync(string target, BusHeader header, Action<Utf8JsonWriter>? payload, TimeSpan timeout, CancellationToken ct)
+    /// <summary>
+    /// Publishes a request to a node and waits for its reply, at most <paramref name="timeout"/>. While it
+    /// waits, <paramref name="giveUp"/> is asked every 100 ms: true ends the wait at once as a timeout (the
+    /// target is no longer usable, so waiting out the timeout would only delay a failover).
+    /// </summary>
+    public async Task<BusReply> RequestAsync(string target, BusHeader header, Action<Utf8JsonWriter>? payload, TimeSpan timeout,
+        CancellationToken ct, Func<bool>? giveUp = null)
     {
         var now = clock.Now.ToUnixTimeMilliseconds();
         header = header with
@@ -160,8 +166,24 @@ internal sealed partial class NodeBus(
             {
                 return new BusReply(BusOutcome.NoListener, null);
             }
-            var reply = await waiter.Task.WaitAsync(timeout, ct);
-            return new BusReply(BusOutcome.Replied, reply);
+            var remaining = timeout;
+            while (true)
+            {
+                var slice = giveUp is null || remaining < GiveUpPoll ? remaining : GiveUpPoll;
+                try
+                {
+                    var reply = await waiter.Task.WaitAsync(slice, ct);
+                    return new BusReply(BusOutcome.Replied, reply);
+                }
+                catch (TimeoutException) when (slice < remaining)
+                {
+                    remaining -= slice;
+                    if (giveUp!())
+                    {
+                        return new BusReply(BusOutcome.TimedOut, null);
+                    }
+                }
+            }
         }
         catch (TimeoutException)
         {

@@ -161,7 +161,8 @@ internal sealed class GatewayRooms(NodeBus bus, NodeIdentity node, OwnerCache ow
             case BusType.OwnerLost when message.Epoch >= gateway.Epoch:
                 OwnerLost(key); // an older owner's goodbye says nothing about the current one
                 break;
-            case BusType.RoomUnloaded:
+            case BusType.RoomUnloaded when message.Epoch >= gateway.Epoch:
+                // An older owner's unload says nothing about the room as it is now (re-created or moved on).
                 var (code, reason) = ReadUnloaded(message.Payload);
                 CloseRoom(key, code, reason);
                 break;

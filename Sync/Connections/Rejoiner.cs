@@ -47,15 +47,18 @@ internal sealed partial class Rejoiner(
     private async Task RejoinAsync(GatewayRoom gateway)
     {
         var drain = registry.DrainToken;
+        var sentAny = false;
         try
         {
-            while (gateway.RejoinAgain && !gateway.Closed && !gateways.IsStopped)
+            while (gateway.RejoinAgain && !gateways.IsStopped)
             {
                 gateway.RejoinAgain = false;
-                var users = gateway.Clients().Where(c => !c.IsClosing).Select(c => c.User).OfType<RoomUser>().ToImmutableList();
-                if (users.IsEmpty)
+                var users = gateway.Closed
+                    ? []
+                    : gateway.Clients().Where(c => !c.IsClosing).Select(c => c.User).OfType<RoomUser>().ToImmutableList();
+                if (users.IsEmpty && !sentAny)
                 {
-                    break;
+                    break; // nobody here, and nobody announced from here by this rejoin
                 }
                 metrics.Resync();
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(drain);
@@ -63,26 +66,48 @@ internal sealed partial class Rejoiner(
                 OttFailure? failure;
                 try
                 {
-                    failure = await rooms.SendAsync(gateway.Key, new RejoinCommand(node.Id, users), timeout.Token);
+                    // An empty rejoin only removes this node's users; it never loads a room.
+                    failure = await rooms.SendAsync(gateway.Key, new RejoinCommand(node.Id, users), timeout.Token, activate: !users.IsEmpty);
                 }
                 catch (OperationCanceledException)
                 {
                     failure = OttFailure.RoomUnavailable();
                 }
-                if (failure?.Name == "RoomNotFoundException")
+                switch (failure?.Name)
                 {
-                    // The state is gone from a healthy store: every node closes its clients with 4003 (§9.6).
-                    Log.RoomGone(logger, gateway.Key);
-                    bus.PublishRoom(gateway.Key, new BusHeader(BusType.RoomUnloaded), w => GatewayRooms.WriteUnloaded(w, 4003, "Room was unloaded"));
-                    gateways.CloseRoom(gateway.Key, 4003, "Room was unloaded");
-                    break;
-                }
-                if (failure is not null)
-                {
-                    // Unavailable for now (no owner yet, or the store is unreachable): try again shortly.
-                    Log.RejoinFailed(logger, gateway.Key, failure.Name ?? failure.Message);
-                    gateway.RejoinAgain = true;
-                    await Task.Delay(TimeSpan.FromMilliseconds(250), time, drain);
+                    case null:
+                        sentAny = !users.IsEmpty;
+                        // A client that left while this rejoin was on its way was just re-added by it (its Leave
+                        // found no owner): go round once more, so the owner drops it again (no ghost users).
+                        var here = gateway.Clients().Where(c => !c.IsClosing).Select(c => c.ClientId).ToHashSet(StringComparer.Ordinal);
+                        if (users.Any(u => !here.Contains(u.ClientId)))
+                        {
+                            gateway.RejoinAgain = true;
+                        }
+                        break;
+                    case "RoomNotFoundException" when users.IsEmpty:
+                        return;
+                    case "RoomNotFoundException":
+                        // The state is gone from a healthy store: every node closes its clients with 4003 (§9.6).
+                        Log.RoomGone(logger, gateway.Key);
+                        bus.PublishRoom(gateway.Key, new BusHeader(BusType.RoomUnloaded) { Epoch = gateway.Epoch },
+                            w => GatewayRooms.WriteUnloaded(w, 4003, "Room was unloaded"));
+                        gateways.CloseRoom(gateway.Key, 4003, "Room was unloaded");
+                        return;
+                    case "Unknown":
+                        // The stored state cannot be read: retrying cannot help, the clients are told (protocol.md §1.7).
+                        Log.RoomUnreadable(logger, gateway.Key);
+                        foreach (var client in gateway.Clients())
+                        {
+                            client.Close(1011, "Room state is unavailable");
+                        }
+                        return;
+                    default:
+                        // Unavailable for now (no owner yet, or the store is unreachable): try again shortly.
+                        Log.RejoinFailed(logger, gateway.Key, failure.Name ?? failure.Message);
+                        gateway.RejoinAgain = true;
+                        await Task.Delay(TimeSpan.FromMilliseconds(250), time, drain);
+                        break;
                 }
             }
         }
@@ -96,7 +121,7 @@ internal sealed partial class Rejoiner(
         finally
         {
             Volatile.Write(ref gateway.Rejoining, 0);
-            if (gateway.RejoinAgain && !gateway.Closed && !gateways.IsStopped)
+            if (gateway.RejoinAgain && !gateways.IsStopped)
             {
                 gateways.RequestRejoin(gateway);
             }
@@ -131,6 +156,9 @@ internal sealed partial class Rejoiner(
     {
         [LoggerMessage(LogLevel.Information, "Room {Room} no longer exists; closing its clients with 4003")]
         public static partial void RoomGone(ILogger logger, string room);
+
+        [LoggerMessage(LogLevel.Error, "Room {Room}: its stored state is unreadable; closing its clients here with 1011")]
+        public static partial void RoomUnreadable(ILogger logger, string room);
 
         [LoggerMessage(LogLevel.Information, "Room {Room}: re-join failed ({Failure}); retrying")]
         public static partial void RejoinFailed(ILogger logger, string room, string failure);

@@ -27,9 +27,9 @@ internal sealed class RoomFanout(GatewayRooms gateways, NodeBus bus) : IRoomFano
         gateways.OwnerLost(room);
     }
 
-    public void Unloaded(string room, int code, string reason)
+    public void Unloaded(string room, long epoch, int code, string reason)
     {
-        bus.PublishRoom(room, new BusHeader(BusType.RoomUnloaded), w => GatewayRooms.WriteUnloaded(w, code, reason));
+        bus.PublishRoom(room, new BusHeader(BusType.RoomUnloaded) { Epoch = epoch }, w => GatewayRooms.WriteUnloaded(w, code, reason));
         gateways.CloseRoom(room, code, reason);
     }
 }

@@ -432,7 +432,7 @@ internal sealed partial class RoomActor : IAsyncDisposable
         }
         else
         {
-            _fanout.Unloaded(Key, 4003, "Room was unloaded");
+            _fanout.Unloaded(Key, Token.Epoch, 4003, "Room was unloaded");
         }
         _stop.Cancel();
     }

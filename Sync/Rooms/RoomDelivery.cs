@@ -109,8 +109,8 @@ internal interface IRoomFanout
     /// <summary>This node stopped owning the room (handoff or demotion); gateways re-join their clients.</summary>
     void OwnerLost(string room, long epoch);
 
-    /// <summary>The room is gone: every node closes its clients in it with <paramref name="code"/>.</summary>
-    void Unloaded(string room, int code, string reason);
+    /// <summary>The room at <paramref name="epoch"/> is gone: every node closes its clients in it with <paramref name="code"/>.</summary>
+    void Unloaded(string room, long epoch, int code, string reason);
 }
 
 /// <summary>A fan-out that goes nowhere (hosts and tests without sockets).</summary>
@@ -128,7 +128,7 @@ internal sealed class NoFanout : IRoomFanout
     {
     }
 
-    public void Unloaded(string room, int code, string reason)
+    public void Unloaded(string room, long epoch, int code, string reason)
     {
     }
 }

@@ -176,7 +176,8 @@ internal sealed class RoomRouter(
     private async Task<Answer<T>> AskAsync<T>(string target, BusHeader header, Action<Utf8JsonWriter>? payload,
         Func<JsonElement, T> readOk, TimeSpan timeout, CancellationToken ct)
     {
-        using var reply = await bus.RequestAsync(target, header, payload, timeout, ct);
+        // A target that stops being usable (its heartbeats lapsed) is not waited for: failover starts now.
+        using var reply = await bus.RequestAsync(target, header, payload, timeout, ct, () => !membership.IsUsable(target));
         switch (reply.Outcome)
         {
             case BusOutcome.NoListener:
