@@ -44,6 +44,8 @@ internal static class OttServiceExtensions
         services.AddSingleton<IValidateOptions<LeaseOptions>, LeaseOptionsValidator>();
         services.AddSingleton<NodeIdentity>();
         services.AddSingleton<ClusterClock>();
+        services.AddSingleton<StallWatch>();
+        services.AddHostedService(sp => sp.GetRequiredService<StallWatch>());
         // The bus subscribes to the node and cluster channels before the first heartbeat (design.md §9.1).
         services.AddSingleton<NodeBus>();
         services.AddHostedService(sp => sp.GetRequiredService<NodeBus>());

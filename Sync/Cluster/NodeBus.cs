@@ -145,9 +145,10 @@ internal sealed partial class NodeBus(
     /// Publishes a request to a node and waits for its reply, at most <paramref name="timeout"/>. While it
     /// waits, <paramref name="giveUp"/> is asked every 100 ms: true ends the wait at once as a timeout (the
     /// target is no longer usable, so waiting out the timeout would only delay a failover).
+    /// <paramref name="published"/> runs once the request is queued for publishing.
     /// </summary>
     public async Task<BusReply> RequestAsync(string target, BusHeader header, Action<Utf8JsonWriter>? payload, TimeSpan timeout,
-        CancellationToken ct, Func<bool>? giveUp = null)
+        CancellationToken ct, Func<bool>? giveUp = null, Action? published = null)
     {
         var now = clock.Now.ToUnixTimeMilliseconds();
         header = header with
@@ -161,7 +162,10 @@ internal sealed partial class NodeBus(
         _pending[header.Id] = waiter;
         try
         {
-            var receivers = await Subscriber.PublishAsync(keys.NodeChannel(target), BusWriter.Write(header, payload)).WaitAsync(ct);
+            var publishing = Subscriber.PublishAsync(keys.NodeChannel(target), BusWriter.Write(header, payload));
+            // Queued on the one connection: whatever is published after this reaches the target after it.
+            published?.Invoke();
+            var receivers = await publishing.WaitAsync(ct);
             if (receivers == 0)
             {
                 return new BusReply(BusOutcome.NoListener, null);

@@ -14,6 +14,9 @@ namespace Ott.Sync.Connections;
 /// </summary>
 internal sealed partial class ClientSession : IRoomClient
 {
+    // Requests of one socket whose outcome is still awaited (each already queued for its owner, in order).
+    private const int MaxInFlight = 16;
+
     private readonly SocketTransport _transport;
     private readonly string _room;
     private readonly string _key;
@@ -28,6 +31,8 @@ internal sealed partial class ClientSession : IRoomClient
     private readonly ILogger _logger;
     private readonly OttMetrics _metrics;
     private readonly Queue<long> _inputErrors = new();
+    // Touched by the receive loop only.
+    private readonly Queue<Task> _inFlight = new();
     private readonly SocketBudget _budget;
     private string? _token;
     private bool _joined;
@@ -36,7 +41,7 @@ internal sealed partial class ClientSession : IRoomClient
 
     public ClientSession(SocketTransport transport, string room, RoomManager rooms, ApiAuthenticator auth, IAccountDirectory accounts,
         ConnectionRegistry registry, GatewayRooms gateways, NodeIdentity node, ConnectionsOptions options, TimeProvider time,
-        ILogger logger, OttMetrics metrics)
+        ILogger logger, OttMetrics metrics, StallWatch stalls)
     {
         _transport = transport;
         _room = room;
@@ -51,7 +56,7 @@ internal sealed partial class ClientSession : IRoomClient
         _time = time;
         _logger = logger;
         _metrics = metrics;
-        _budget = new SocketBudget(options.MessagesPerSecond, options.MessageBurst, time);
+        _budget = new SocketBudget(options.MessagesPerSecond, options.MessageBurst, time, () => stalls.InGrace);
         transport.Name = ClientId;
     }
 
@@ -152,15 +157,16 @@ internal sealed partial class ClientSession : IRoomClient
                     // This socket is the request's origin; chat changes nothing stored and is never retried.
                     command = command with { Id = new RequestId(ClientId, ++_requestSeq) };
                 }
-                Reply(await _rooms.SendAsync(_room, command, ct, activate: true));
+                await PipelineAsync(command, null, ct);
                 return;
             case StatusMessage status:
-                var failure = await _rooms.SendAsync(_room, new StatusCommand(ClientId, status.Status), ct);
-                if (failure is null && User is { } user)
+                await PipelineAsync(new StatusCommand(ClientId, status.Status), () =>
                 {
-                    User = user with { Status = status.Status };
-                }
-                Reply(failure);
+                    if (User is { } user)
+                    {
+                        User = user with { Status = status.Status };
+                    }
+                }, ct);
                 return;
             case NotifyMessage notify:
                 if (notify.UsernameChanged && SessionKey is { } key)
@@ -168,6 +174,44 @@ internal sealed partial class ClientSession : IRoomClient
                     await _registry.SessionChangedAsync(key, ct);
                 }
                 return;
+        }
+    }
+
+    /// <summary>
+    /// Sends a command and reads the next message as soon as it is queued for its owner, in order, rather
+    /// than when its outcome is known: one lost reply (waiting out its retries) never holds up the client's
+    /// later requests. A failure is answered whenever it comes (docs/architecture.md §9.4).
+    /// </summary>
+    private async Task PipelineAsync(RoomCommand command, Action? onSuccess, CancellationToken ct)
+    {
+        while (_inFlight.Count > 0 && (_inFlight.Peek().IsCompleted || _inFlight.Count >= MaxInFlight))
+        {
+            await _inFlight.Dequeue();
+        }
+        var posted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var sending = SendAndAnswerAsync(command, onSuccess, posted, ct);
+        _inFlight.Enqueue(sending);
+        await Task.WhenAny(posted.Task, sending);
+    }
+
+    private async Task SendAndAnswerAsync(RoomCommand command, Action? onSuccess, TaskCompletionSource posted, CancellationToken ct)
+    {
+        try
+        {
+            var failure = await _rooms.SendAsync(_room, command, ct, activate: true, posted: () => posted.TrySetResult());
+            if (failure is null)
+            {
+                onSuccess?.Invoke();
+            }
+            Reply(failure);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception e)
+        {
+            Log.MessageFailed(_logger, e, ClientId, _room);
+            Reject(OttFailure.Unknown());
         }
     }
 
@@ -258,13 +302,19 @@ internal sealed partial class ClientSession : IRoomClient
         {
             return;
         }
-        var now = _time.GetTimestamp();
-        _inputErrors.Enqueue(now);
-        while (_inputErrors.Count > 0 && _time.GetElapsedTime(_inputErrors.Peek(), now) > _options.InputErrorWindow)
+        bool tooMany;
+        // Answers of pipelined requests come from their own tasks, beside the receive loop.
+        lock (_inputErrors)
         {
-            _inputErrors.Dequeue();
+            var now = _time.GetTimestamp();
+            _inputErrors.Enqueue(now);
+            while (_inputErrors.Count > 0 && _time.GetElapsedTime(_inputErrors.Peek(), now) > _options.InputErrorWindow)
+            {
+                _inputErrors.Dequeue();
+            }
+            tooMany = _inputErrors.Count > _options.MaxInputErrors;
         }
-        if (_inputErrors.Count > _options.MaxInputErrors)
+        if (tooMany)
         {
             Close(1008, "Too many invalid messages");
         }

@@ -25,6 +25,7 @@ internal sealed partial class RoomSocketMiddleware(
     IOptions<HttpOptions> http,
     TimeProvider time,
     OttMetrics metrics,
+    StallWatch stalls,
     ILogger<ClientSession> logger)
 {
     [GeneratedRegex("^[A-Za-z0-9_-]+$")]
@@ -64,8 +65,8 @@ internal sealed partial class RoomSocketMiddleware(
             await CloseAsync(socket, 4001, "Invalid room name");
             return;
         }
-        using var transport = new SocketTransport(socket, options.Value, time, metrics, logger);
-        var session = new ClientSession(transport, room, rooms, auth, accounts, registry, gateways, node, options.Value, time, logger, metrics);
+        using var transport = new SocketTransport(socket, options.Value, time, metrics, logger, () => stalls.InGrace);
+        var session = new ClientSession(transport, room, rooms, auth, accounts, registry, gateways, node, options.Value, time, logger, metrics, stalls);
         using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, registry.DrainToken);
         await session.RunAsync(lifetime.Token);
     }

@@ -5,7 +5,7 @@ namespace Ott.Sync.Connections;
 /// One per socket and used only by its receive loop, so it needs no lock and no timer — thousands of
 /// sockets would otherwise mean thousands of replenishment timers.
 /// </summary>
-internal sealed class SocketBudget(int perSecond, int burst, TimeProvider time)
+internal sealed class SocketBudget(int perSecond, int burst, TimeProvider time, Func<bool>? forgive = null)
 {
     private double _tokens = burst;
     private long _last = time.GetTimestamp();
@@ -17,7 +17,9 @@ internal sealed class SocketBudget(int perSecond, int burst, TimeProvider time)
         _last = now;
         if (_tokens < 1)
         {
-            return false;
+            // After this node's own stall the messages queued meanwhile arrive as one burst: the client
+            // sent them over the stall, not at once (docs/architecture.md §12).
+            return forgive?.Invoke() ?? false;
         }
         _tokens -= 1;
         return true;

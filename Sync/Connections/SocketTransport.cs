@@ -11,12 +11,16 @@ namespace Ott.Sync.Connections;
 /// closed with 1013 and never stalls its room. The transport knows nothing of rooms or messages.
 /// </summary>
 internal sealed partial class SocketTransport(
-    WebSocket socket, ConnectionsOptions options, TimeProvider time, OttMetrics metrics, ILogger logger) : IDisposable
+    WebSocket socket, ConnectionsOptions options, TimeProvider time, OttMetrics metrics, ILogger logger, Func<bool>? forgive = null) : IDisposable
 {
+    // The outbox holds OutboxCapacity frames; only after this node's own stall may it hold up to
+    // StallAllowance times as many, since the backlog is the node's doing, not the client's.
+    private const int StallAllowance = 4;
+
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(1);
     private const int InitialBuffer = 4 * 1024;
 
-    private readonly Channel<ReadOnlyMemory<byte>> _outbox = Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(options.OutboxCapacity)
+    private readonly Channel<ReadOnlyMemory<byte>> _outbox = Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(options.OutboxCapacity * StallAllowance)
     {
         SingleReader = true,
         FullMode = BoundedChannelFullMode.Wait,
@@ -28,6 +32,7 @@ internal sealed partial class SocketTransport(
     private volatile bool _closeRequested;
     private volatile bool _discard;
     private Task _sending = Task.CompletedTask;
+    private int _queued;
 
     /// <summary>Who this transport belongs to, for logs.</summary>
     public string Name { get; set; } = "";
@@ -37,7 +42,16 @@ internal sealed partial class SocketTransport(
     /// <summary>Queues a frame; a full outbox closes the socket as too slow (1013) instead of waiting.</summary>
     public void Send(ReadOnlyMemory<byte> frame)
     {
-        if (!_outbox.Writer.TryWrite(frame) && _close is null)
+        var full = Interlocked.Increment(ref _queued) > options.OutboxCapacity && !(forgive?.Invoke() ?? false);
+        if (full || !_outbox.Writer.TryWrite(frame))
+        {
+            Interlocked.Decrement(ref _queued);
+        }
+        else
+        {
+            return;
+        }
+        if (_close is null)
         {
             Log.SlowConsumer(logger, Name);
             metrics.SlowConsumer();
@@ -127,6 +141,7 @@ internal sealed partial class SocketTransport(
             using var both = CancellationTokenSource.CreateLinkedTokenSource(ct, _closing.Token);
             await foreach (var frame in _outbox.Reader.ReadAllAsync(both.Token))
             {
+                Interlocked.Decrement(ref _queued);
                 if (_discard)
                 {
                     break;

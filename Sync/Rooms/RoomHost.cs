@@ -211,7 +211,7 @@ internal sealed partial class RoomHost(
     }
 
     /// <summary>Hands a command to an owned room and waits for its outcome; an unload waits for the room to stop.</summary>
-    public static async Task<OttFailure?> SendLocalAsync(RoomActor actor, RoomCommand command, CancellationToken ct)
+    public static async Task<OttFailure?> SendLocalAsync(RoomActor actor, RoomCommand command, CancellationToken ct, Action? posted = null)
     {
         if (command is UnloadRoomCommand unload)
         {
@@ -219,7 +219,10 @@ internal sealed partial class RoomHost(
             await actor.Completion.WaitAsync(ct);
             return null;
         }
-        return await actor.SendAsync(command, ct);
+        // The actor queues the command before its first await: whatever is posted after this comes after it.
+        var reply = actor.SendAsync(command, ct);
+        posted?.Invoke();
+        return await reply;
     }
 
     /// <summary>A gateway node died: every owned room with users there drops them (design.md §9.6).</summary>

@@ -40,9 +40,11 @@ internal sealed class RoomManager(
     /// released. Add and PlayNow resolve their media here, where the request enters, before any routing, so
     /// a slow lookup never runs on the owner under a forwarding timeout (design.md §5.4). With
     /// <paramref name="activate"/> false a room that nobody owns answers <paramref name="whenNotLoaded"/>.
+    /// <paramref name="posted"/> runs once the command is queued for its owner: a caller that waits for that
+    /// rather than for the outcome keeps its commands in order without waiting for each reply.
     /// </summary>
     public async Task<OttFailure?> SendAsync(string room, RoomCommand command, CancellationToken ct,
-        bool activate = true, OttFailure? whenNotLoaded = null)
+        bool activate = true, OttFailure? whenNotLoaded = null, Action? posted = null)
     {
         var key = KeyOf(room);
         if (command is { Id: null } and (RequestCommand { Request: not ChatRequest } or ClaimCommand))
@@ -58,7 +60,7 @@ internal sealed class RoomManager(
                 id => request.Request is PlayNowRequest && queue is not null && queue.Any(i => i.Is(id)), ct);
             command = request with { Media = lookup };
         }
-        return await router.SendAsync(key, command, activate, whenNotLoaded, ct);
+        return await router.SendAsync(key, command, activate, whenNotLoaded, ct, posted);
     }
 
     /// <summary>The room's state from its owner (REST reads); null when it does not exist, or is not loaded and <paramref name="activate"/> is false.</summary>

@@ -174,10 +174,10 @@ internal sealed class RoomRouter(
 
     /// <summary>One request to another node and its reply, read while the envelope is still alive.</summary>
     private async Task<Answer<T>> AskAsync<T>(string target, BusHeader header, Action<Utf8JsonWriter>? payload,
-        Func<JsonElement, T> readOk, TimeSpan timeout, CancellationToken ct)
+        Func<JsonElement, T> readOk, TimeSpan timeout, CancellationToken ct, Action? published = null)
     {
         // A target that stops being usable (its heartbeats lapsed) is not waited for: failover starts now.
-        using var reply = await bus.RequestAsync(target, header, payload, timeout, ct, () => !membership.IsUsable(target));
+        using var reply = await bus.RequestAsync(target, header, payload, timeout, ct, () => !membership.IsUsable(target), published);
         switch (reply.Outcome)
         {
             case BusOutcome.NoListener:
@@ -203,7 +203,9 @@ internal sealed class RoomRouter(
     /// Sends a command to its room, wherever it is owned, and waits until it is applied, persisted and
     /// released. With <paramref name="activate"/> false a room that nobody owns answers <paramref name="whenNotLoaded"/>.
     /// </summary>
-    public async Task<OttFailure?> SendAsync(string key, RoomCommand command, bool activate, OttFailure? whenNotLoaded, CancellationToken ct)
+    /// <remarks><paramref name="posted"/> runs once the command is queued for its owner (its mailbox, or the owner's channel).</remarks>
+    public async Task<OttFailure?> SendAsync(string key, RoomCommand command, bool activate, OttFailure? whenNotLoaded, CancellationToken ct,
+        Action? posted = null)
     {
         var giveUpAt = GiveUpAt();
         try
@@ -217,9 +219,9 @@ internal sealed class RoomRouter(
                     case NotLoaded:
                         return whenNotLoaded ?? OttFailure.RoomNotFound();
                     case LocalRoute local:
-                        return await RoomHost.SendLocalAsync(local.Actor, command, ct);
+                        return await RoomHost.SendLocalAsync(local.Actor, command, ct, posted);
                     case RemoteRoute remote:
-                        var (done, failure) = await ForwardAsync(key, remote, command, ct);
+                        var (done, failure) = await ForwardAsync(key, remote, command, posted, ct);
                         if (done)
                         {
                             return failure;
@@ -237,11 +239,12 @@ internal sealed class RoomRouter(
     }
 
     /// <summary>One forward; (false, _) means route again (the owner moved or is gone).</summary>
-    private async Task<(bool Done, OttFailure? Failure)> ForwardAsync(string key, RemoteRoute remote, RoomCommand command, CancellationToken ct)
+    private async Task<(bool Done, OttFailure? Failure)> ForwardAsync(string key, RemoteRoute remote, RoomCommand command, Action? posted,
+        CancellationToken ct)
     {
         metrics.Forwarded();
         var header = new BusHeader(BusType.Cmd) { Room = key, Epoch = remote.Epoch, ReqId = command.Id?.ToString() };
-        var answer = await AskAsync(remote.Node, header, w => CommandCodec.Write(w, command), _ => true, Cluster.RequestTimeout, ct);
+        var answer = await AskAsync(remote.Node, header, w => CommandCodec.Write(w, command), _ => true, Cluster.RequestTimeout, ct, posted);
         switch (answer.Kind)
         {
             case AnswerKind.Ok:
