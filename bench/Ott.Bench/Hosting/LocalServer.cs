@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using Ott.Bench.Wire;
+using Ott.Testing;
 
 namespace Ott.Bench.Hosting;
 
@@ -17,9 +17,9 @@ internal enum StoreKind
     Embedded,
 }
 
-// Ott or the baseline as a child process on a free loopback port, with Ott's store either a
-// redis-server child or embedded Garnet in a fresh data directory. The generator never shares a
-// process with the server it measures.
+// Ott or the baseline as a child process (the shared OttProcess harness) on a free loopback port,
+// with Ott's store either a redis-server child or embedded Garnet in a fresh data directory. The
+// generator never shares a process with the server it measures.
 internal sealed class LocalServer : IBenchTarget
 {
     private readonly ServerKind _kind;
@@ -27,7 +27,7 @@ internal sealed class LocalServer : IBenchTarget
     private readonly string _serverDll;
     private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "ott-bench-" + Guid.NewGuid().ToString("N")[..8]);
     private readonly Uri[] _urls;
-    private readonly Process?[] _servers;
+    private readonly OttProcess?[] _servers;
     private Process? _redis;
 
     // nodes > 1 (Ott on redis-server only): N Ott processes on one redis-server and one key prefix,
@@ -45,8 +45,8 @@ internal sealed class LocalServer : IBenchTarget
         {
             throw new FileNotFoundException($"{_serverDll} not found; build it with -c Release first", _serverDll);
         }
-        _urls = Enumerable.Range(0, nodes).Select(_ => new Uri($"http://127.0.0.1:{FreePort()}")).ToArray();
-        _servers = new Process?[nodes];
+        _urls = Enumerable.Range(0, nodes).Select(_ => new Uri($"http://127.0.0.1:{LoopbackPort.Free()}")).ToArray();
+        _servers = new OttProcess?[nodes];
         BaseUrl = _urls[0];
     }
 
@@ -58,9 +58,9 @@ internal sealed class LocalServer : IBenchTarget
 
     public IReadOnlyList<Uri> NodeUrls => _urls;
 
-    public int? ServerPid => _servers[0] is { HasExited: false } p ? p.Id : null;
+    public int? ServerPid => _servers[0] is { HasExited: false } p ? p.Pid : null;
 
-    public IReadOnlyList<int> ServerPids => _servers.Where(p => p is { HasExited: false }).Select(p => p!.Id).ToList();
+    public IReadOnlyList<int> ServerPids => _servers.Where(p => p is { HasExited: false }).Select(p => p!.Pid).ToList();
 
     public int? StorePid => _redis is { HasExited: false } p ? p.Id : null;
 
@@ -79,96 +79,47 @@ internal sealed class LocalServer : IBenchTarget
         // One node after the other, node 1 first: each is ready (and heartbeating) before the next starts.
         for (var i = 0; i < _urls.Length; i++)
         {
-            _servers[i] = await StartNodeAsync(i, ct);
+            await StartNodeAsync(i, ct);
         }
     }
 
-    private async Task<Process> StartNodeAsync(int i, CancellationToken ct)
+    // The first start launches the node; after StopAsync it is restarted on the same port and data dir.
+    private async Task StartNodeAsync(int i, CancellationToken ct)
     {
-        var url = _urls[i];
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            ArgumentList = { _serverDll, "--urls", url.ToString().TrimEnd('/') },
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        // design.md §16: the bench drives thousands of sockets from 127.0.0.1.
-        psi.Environment["Connections__MaxPerIp"] = "0";
-        psi.Environment["RateLimit__Enabled"] = "false";
-        psi.Environment["Storage__DataDir"] = _urls.Length == 1 ? _dataDir : Path.Combine(_dataDir, $"node{i + 1}");
-        psi.Environment["Logging__LogLevel__Default"] = "Warning";
-        psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        psi.Environment["ConnectionStrings__Redis"] = Redis ?? "";
-        if (_urls.Length > 1)
-        {
-            psi.Environment["Node__Name"] = $"bench-{i + 1}";
-        }
-        var server = Process.Start(psi) ?? throw new InvalidOperationException("could not start the server");
         var node = _urls.Length == 1 ? Name : $"{Name} node {i + 1}";
-        // Drain the pipes so a chatty server never blocks on a full one.
-        server.OutputDataReceived += (_, _) => { };
-        server.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) { ServerErrors.Enqueue($"[{node}] {line}"); } };
-        server.BeginOutputReadLine();
-        server.BeginErrorReadLine();
-        using var api = new OttApi(url);
-        var deadline = Stopwatch.GetTimestamp();
-        while (!await api.ReadyAsync(ct))
+        if (_servers[i] is { } stopped)
         {
-            if (server.HasExited || Stopwatch.GetElapsedTime(deadline) > TimeSpan.FromSeconds(60))
+            await stopped.RestartAsync(ct);
+        }
+        else
+        {
+            var environment = new Dictionary<string, string?>(StringComparer.Ordinal)
             {
-                throw new InvalidOperationException($"{node} did not become ready: {string.Join('\n', ServerErrors.TakeLast(20))}");
-            }
-            await Task.Delay(20, ct);
-        }
-        return server;
-    }
-
-    // The servers' stderr, kept to explain a failed start.
-    private System.Collections.Concurrent.ConcurrentQueue<string> ServerErrors { get; } = new();
-
-    // Stops every node gracefully (SIGTERM to all of them at once), keeping the store.
-    public async Task StopAsync(CancellationToken ct)
-    {
-        var stops = new List<Task>();
-        for (var i = _servers.Length - 1; i >= 0; i--)
-        {
-            if (_servers[i] is { } server)
+                // design.md §16: the bench drives thousands of sockets from 127.0.0.1.
+                ["Connections__MaxPerIp"] = "0",
+                ["RateLimit__Enabled"] = "false",
+                ["Storage__DataDir"] = _urls.Length == 1 ? _dataDir : Path.Combine(_dataDir, $"node{i + 1}"),
+                ["Logging__LogLevel__Default"] = "Warning",
+                ["ASPNETCORE_ENVIRONMENT"] = "Production",
+                ["ConnectionStrings__Redis"] = Redis ?? "",
+            };
+            if (_urls.Length > 1)
             {
-                _servers[i] = null;
-                stops.Add(StopNodeAsync(server, ct));
+                environment["Node__Name"] = $"bench-{i + 1}";
             }
+            _servers[i] = OttProcess.Launch(_serverDll, environment, _urls[i], node);
         }
-        await Task.WhenAll(stops);
+        // /api/status, which the baseline serves too.
+        await _servers[i]!.WaitReadyAsync(ct, TimeSpan.FromSeconds(60), "/api/status");
     }
 
-    private static async Task StopNodeAsync(Process server, CancellationToken ct)
-    {
-        if (server.HasExited)
-        {
-            server.Dispose();
-            return;
-        }
-        using (var kill = Process.Start("kill", ["-TERM", server.Id.ToString()]))
-        {
-            await kill.WaitForExitAsync(ct);
-        }
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(30));
-        try
-        {
-            await server.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            server.Kill(entireProcessTree: true);
-        }
-        server.Dispose();
-    }
+    // Stops every node gracefully (SIGTERM to all of them at once, SIGKILL after 30 s), keeping the store.
+    public async Task StopAsync(CancellationToken ct) =>
+        await Task.WhenAll(_servers.OfType<OttProcess>().Select(server => server.TerminateAsync(ct, killAfter: TimeSpan.FromSeconds(30))));
 
     private async Task StartRedisAsync(CancellationToken ct)
     {
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         var psi = new ProcessStartInfo("redis-server")
         {
             ArgumentList = { "--bind", "127.0.0.1", "--port", port.ToString(), "--save", "", "--appendonly", "no", "--daemonize", "no" },
@@ -195,13 +146,6 @@ internal sealed class LocalServer : IBenchTarget
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     public async ValueTask DisposeAsync()
     {
         try
@@ -210,6 +154,10 @@ internal sealed class LocalServer : IBenchTarget
         }
         finally
         {
+            foreach (var server in _servers.OfType<OttProcess>())
+            {
+                await server.DisposeAsync();
+            }
             if (_redis is { HasExited: false } redis)
             {
                 redis.Kill();
