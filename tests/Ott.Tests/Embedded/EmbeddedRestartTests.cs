@@ -3,8 +3,8 @@ using System.Net.WebSockets;
 using System.Text.Json.Nodes;
 using Ott.Testing;
 using Ott.Tests.Infrastructure;
-using Ott.Tests.Web;
-using static Ott.Tests.Web.RoomFlow;
+using Ott.Tests.Infrastructure.Web;
+using static Ott.Tests.Infrastructure.Web.RoomFlow;
 
 namespace Ott.Tests.Embedded;
 

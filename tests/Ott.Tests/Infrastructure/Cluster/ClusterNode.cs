@@ -1,8 +1,7 @@
 using System.Text.Json.Nodes;
 using Ott.Testing;
-using Ott.Tests.Infrastructure;
 
-namespace Ott.Tests.Cluster;
+namespace Ott.Tests.Infrastructure.Cluster;
 
 // One node of a multi-node cluster (design.md §15.2): Ott.dll as an OttProcess on an external
 // Redis shared with its siblings, with the fault-test timings of §15.3, plus what the tests ask a

@@ -1,9 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Playwright;
-using Ott.Tests.Infrastructure;
 
-namespace Ott.Tests.Browser;
+namespace Ott.Tests.Infrastructure.Browser;
 
 /// <summary>The app on real Kestrel, on a port that survives a restart, so a page can reconnect to it.</summary>
 internal sealed class KestrelOttApplication(RedisServer redis, string keyPrefix, int port)
