@@ -1,6 +1,6 @@
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.Playwright;
+using Ott.Testing;
 
 namespace Ott.Tests.Infrastructure.Browser;
 
@@ -30,7 +30,7 @@ public sealed class BrowserFixture : IAsyncLifetime
 
     private readonly RedisServer _redis = new();
     private readonly string _keyPrefix = $"test-{Guid.NewGuid():N}:";
-    private readonly int _port = FreePort();
+    private readonly int _port = LoopbackPort.Free();
     private KestrelOttApplication? _app;
     private IPlaywright? _playwright;
 
@@ -106,12 +106,5 @@ public sealed class BrowserFixture : IAsyncLifetime
         var app = new KestrelOttApplication(_redis, _keyPrefix, _port);
         await app.InitializeAsync();
         _app = app;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
