@@ -17,6 +17,8 @@ public sealed partial class OttProcess : IAsyncDisposable
     private const int SigStop = 19;
     private const int NoSuchProcess = 3;
     private const string ListeningMarker = "Now listening on: ";
+    private const string ReadyPath = "/health/ready";
+    private static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
     // Bounds what a long bench run keeps; a test's whole output is far smaller.
     private const int MaxOutputLines = 100_000;
 
@@ -103,17 +105,18 @@ public sealed partial class OttProcess : IAsyncDisposable
         }
     }
 
-    public async Task<Uri> WaitListeningAsync(CancellationToken ct, TimeSpan? timeout = null)
+    public Task<Uri> WaitListeningAsync(CancellationToken ct) => WaitListeningAsync(DefaultTimeout, ct);
+
+    public async Task<Uri> WaitListeningAsync(TimeSpan timeout, CancellationToken ct)
     {
-        var limit = timeout ?? TimeSpan.FromSeconds(30);
         Uri address;
         try
         {
-            address = await _listening.Task.WaitAsync(limit, ct);
+            address = await _listening.Task.WaitAsync(timeout, ct);
         }
         catch (TimeoutException)
         {
-            throw new TimeoutException($"{Name} did not log '{ListeningMarker.Trim()}' within {limit.TotalSeconds:0.#} s:\n{Output}");
+            throw new TimeoutException($"{Name} did not log '{ListeningMarker.Trim()}' within {timeout.TotalSeconds:0.#} s:\n{Output}");
         }
         catch (InvalidOperationException) when (HasExited)
         {
@@ -132,10 +135,12 @@ public sealed partial class OttProcess : IAsyncDisposable
 
     // Waits for the listening line, then polls `path` until it answers 2xx: Ott's /health/ready means
     // the store answered, the node settled and its restore is done.
-    public async Task WaitReadyAsync(CancellationToken ct, TimeSpan? timeout = null, string path = "/health/ready")
+    public Task WaitReadyAsync(CancellationToken ct) => WaitReadyAsync(ReadyPath, DefaultTimeout, ct);
+
+    // The listening wait has its own 30 s; `timeout` bounds the polling after it.
+    public async Task WaitReadyAsync(string path, TimeSpan timeout, CancellationToken ct)
     {
         await WaitListeningAsync(ct);
-        var limit = timeout ?? TimeSpan.FromSeconds(30);
         var started = Stopwatch.GetTimestamp();
         var delay = TimeSpan.FromMilliseconds(5);
         while (true)
@@ -145,20 +150,22 @@ public sealed partial class OttProcess : IAsyncDisposable
             {
                 throw new InvalidOperationException($"{Name} exited ({ExitCode}) before it answered on {path}:\n{Output}");
             }
-            if (await IsReadyAsync(ct, path))
+            if (await IsReadyAsync(path, ct))
             {
                 return;
             }
-            if (Stopwatch.GetElapsedTime(started) >= limit)
+            if (Stopwatch.GetElapsedTime(started) >= timeout)
             {
-                throw new TimeoutException($"{Name} did not answer 2xx on {path} within {limit.TotalSeconds:0.#} s:\n{Output}");
+                throw new TimeoutException($"{Name} did not answer 2xx on {path} within {timeout.TotalSeconds:0.#} s:\n{Output}");
             }
             await Task.Delay(delay, ct);
             delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 100));
         }
     }
 
-    public async Task<bool> IsReadyAsync(CancellationToken ct, string path = "/health/ready")
+    public Task<bool> IsReadyAsync(CancellationToken ct) => IsReadyAsync(ReadyPath, ct);
+
+    public async Task<bool> IsReadyAsync(string path, CancellationToken ct)
     {
         try
         {
@@ -186,22 +193,26 @@ public sealed partial class OttProcess : IAsyncDisposable
         await _process.WaitForExitAsync();
     }
 
-    // SIGTERM: the host's graceful shutdown (design.md §10.4), awaited to the process's exit; with
-    // killAfter, a process still running after that long gets SIGKILL.
-    public async Task TerminateAsync(CancellationToken ct, TimeSpan? killAfter = null)
+    // SIGTERM: the host's graceful shutdown (design.md §10.4), awaited to the process's exit.
+    public async Task TerminateAsync(CancellationToken ct)
+    {
+        if (!HasExited)
+        {
+            Signal(SigTerm);
+        }
+        await _process.WaitForExitAsync(ct);
+    }
+
+    // SIGTERM, and SIGKILL for a process still running killAfter later.
+    public async Task TerminateAsync(TimeSpan killAfter, CancellationToken ct)
     {
         if (HasExited)
         {
             return;
         }
         Signal(SigTerm);
-        if (killAfter is not { } grace)
-        {
-            await _process.WaitForExitAsync(ct);
-            return;
-        }
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(grace);
+        timeout.CancelAfter(killAfter);
         try
         {
             await _process.WaitForExitAsync(timeout.Token);
@@ -218,16 +229,15 @@ public sealed partial class OttProcess : IAsyncDisposable
     public void Continue() => Signal(SigCont);
 
     // Kills the process if it still runs and starts the same dll with the same environment on the
-    // port it listened on (the requested one, or the one the first start was given for :0), then
+    // port it listened on (the one it was given, or the one it picked for :0), then
     // waits for the listening line. A bind that fails because the port is not yet released is retried.
-    public async Task RestartAsync(CancellationToken ct, TimeSpan? timeout = null)
+    public async Task RestartAsync(CancellationToken ct)
     {
         if (_baseAddress is { } address)
         {
             _url = new Uri(address.GetLeftPart(UriPartial.Authority));
         }
         await KillAsync();
-        var limit = timeout ?? TimeSpan.FromSeconds(30);
         var started = Stopwatch.GetTimestamp();
         while (true)
         {
@@ -236,10 +246,10 @@ public sealed partial class OttProcess : IAsyncDisposable
             Spawn();
             try
             {
-                await WaitListeningAsync(ct, limit);
+                await WaitListeningAsync(ct);
                 return;
             }
-            catch (InvalidOperationException) when (_addressInUse && Stopwatch.GetElapsedTime(started) < limit)
+            catch (InvalidOperationException) when (_addressInUse && Stopwatch.GetElapsedTime(started) < DefaultTimeout)
             {
                 await Task.Delay(100, ct);
             }

@@ -110,12 +110,12 @@ internal sealed class LocalServer : IBenchTarget
             _servers[i] = OttProcess.Launch(_serverDll, environment, _urls[i], node);
         }
         // /api/status, which the baseline serves too.
-        await _servers[i]!.WaitReadyAsync(ct, TimeSpan.FromSeconds(60), "/api/status");
+        await _servers[i]!.WaitReadyAsync("/api/status", TimeSpan.FromSeconds(60), ct);
     }
 
     // Stops every node gracefully (SIGTERM to all of them at once, SIGKILL after 30 s), keeping the store.
     public async Task StopAsync(CancellationToken ct) =>
-        await Task.WhenAll(_servers.OfType<OttProcess>().Select(server => server.TerminateAsync(ct, killAfter: TimeSpan.FromSeconds(30))));
+        await Task.WhenAll(_servers.OfType<OttProcess>().Select(server => server.TerminateAsync(killAfter: TimeSpan.FromSeconds(30), ct)));
 
     private async Task StartRedisAsync(CancellationToken ct)
     {

@@ -24,35 +24,16 @@ internal static class OttChildProcess
     };
 
     // Forks Ott.dll on 127.0.0.1:0 with BaseEnvironment under `environment` and returns at once.
-    public static OttProcess Launch(IReadOnlyDictionary<string, string?> environment, string? name = null)
-    {
-        var merged = BaseEnvironment.ToDictionary(e => e.Key, string? (e) => e.Value, StringComparer.Ordinal);
-        foreach (var (key, value) in environment)
-        {
-            merged[key] = value;
-        }
-        return OttProcess.Launch(ServerDll, merged, name: name ?? "ott", workingDirectory: AppContext.BaseDirectory);
-    }
+    public static OttProcess Launch(IReadOnlyDictionary<string, string?> environment, string name) =>
+        OttProcess.Launch(ServerDll, Merged(environment), name: name, workingDirectory: AppContext.BaseDirectory);
 
     // An embedded server (no connection string) on dataDir, returned once it listens.
-    public static async Task<OttProcess> StartAsync(string dataDir, CancellationToken ct)
-    {
-        var process = Launch(new Dictionary<string, string?>
+    public static Task<OttProcess> StartAsync(string dataDir, CancellationToken ct) =>
+        OttProcess.StartAsync(ServerDll, Merged(new Dictionary<string, string?>
         {
             ["Storage__DataDir"] = dataDir,
             ["ConnectionStrings__Redis"] = "",
-        }, "embedded");
-        try
-        {
-            await process.WaitListeningAsync(ct);
-            return process;
-        }
-        catch
-        {
-            await process.DisposeAsync();
-            throw;
-        }
-    }
+        }), ct, name: "embedded", workingDirectory: AppContext.BaseDirectory);
 
     public static HttpClient ApiClient(this OttProcess process, string? token = null)
     {
@@ -97,5 +78,15 @@ internal static class OttChildProcess
             await client.DisposeAsync();
             throw;
         }
+    }
+
+    private static Dictionary<string, string?> Merged(IReadOnlyDictionary<string, string?> environment)
+    {
+        var merged = BaseEnvironment.ToDictionary(e => e.Key, string? (e) => e.Value, StringComparer.Ordinal);
+        foreach (var (key, value) in environment)
+        {
+            merged[key] = value;
+        }
+        return merged;
     }
 }

@@ -88,7 +88,7 @@ internal sealed class ClusterNode : IAsyncDisposable
     // Polls /health/ready until 200 (store answered, node settled, restore done), then learns the node id.
     public async Task WaitReadyAsync(CancellationToken ct, TimeSpan? timeout = null)
     {
-        await _process.WaitReadyAsync(ct, timeout);
+        await _process.WaitReadyAsync("/health/ready", timeout ?? TimeSpan.FromSeconds(30), ct);
         NodeId = (await OwnershipAsync(ct))["nodeId"]!.GetValue<string>();
     }
 
