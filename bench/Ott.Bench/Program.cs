@@ -13,8 +13,6 @@ namespace Ott.Bench;
 // --nodes N (Ott on redis-server only): N Ott processes on one redis-server; rooms are created on node 1
 // and member k of each room joins through node k mod N.
 //   report --results DIR [--readme FILE]
-// A named class rather than top-level statements: the test project sees this assembly's internals
-// and already has Ott's public Program.
 internal static class BenchProgram
 {
     public static async Task<int> Main(string[] args)

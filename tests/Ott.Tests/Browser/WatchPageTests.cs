@@ -1,5 +1,6 @@
 using Microsoft.Playwright;
 using Ott.Tests.Infrastructure;
+using Ott.Tests.Infrastructure.Browser;
 
 namespace Ott.Tests.Browser;
 

@@ -1,5 +1,6 @@
 using Ott.Tests.Faults;
 using Ott.Tests.Infrastructure;
+using Ott.Tests.Infrastructure.Cluster;
 using StackExchange.Redis;
 
 namespace Ott.Tests.Cluster;

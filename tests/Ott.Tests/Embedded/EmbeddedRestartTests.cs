@@ -1,9 +1,10 @@
 using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Text.Json.Nodes;
+using Ott.Testing;
 using Ott.Tests.Infrastructure;
-using Ott.Tests.Web;
-using static Ott.Tests.Web.RoomFlow;
+using Ott.Tests.Infrastructure.Web;
+using static Ott.Tests.Infrastructure.Web.RoomFlow;
 
 namespace Ott.Tests.Embedded;
 
@@ -113,7 +114,7 @@ public sealed class ChildProcessRestartTests : IAsyncLifetime, IDisposable
     }
 
     /// <summary>A permanent room with three items, sought to <paramref name="position"/>; returns once the seek's sync arrived.</summary>
-    private async Task<(string Room, OttTestClient Client)> PrepareAsync(OttChildProcess node, string tag, double position)
+    private async Task<(string Room, OttTestClient Client)> PrepareAsync(OttProcess node, string tag, double position)
     {
         var token = await node.GrantAsync(Ct);
         var room = OttApplication.NewRoomName();
@@ -162,6 +163,25 @@ public sealed class ChildProcessRestartTests : IAsyncLifetime, IDisposable
         // The old lease (embedded TTL 5 min) was cleared at start, so there is no wait for it.
         Assert.True(joining.Elapsed < TimeSpan.FromSeconds(5), $"join took {joining.Elapsed}\n{second.Output}");
         AssertIntact(again.Messages[0], "k", position);
+    }
+
+    [Fact]
+    public async Task AChildRestartedInPlaceListensOnTheSamePortWithEverythingIntact()
+    {
+        var position = 300 + Random.Shared.Next(1000) / 8.0;
+        await using var node = await OttChildProcess.StartAsync(_dataDir, Ct);
+        var address = node.BaseAddress;
+        var (room, client) = await PrepareAsync(node, "r", position);
+        await using (client)
+        {
+            // SIGKILL, then the same dll and environment again on the port it had.
+            await node.RestartAsync(Ct);
+        }
+
+        Assert.Equal(address, node.BaseAddress);
+        var token = await node.GrantAsync(Ct);
+        await using var again = await node.JoinAsync(room, token, Ct);
+        AssertIntact(again.Messages[0], "r", position);
     }
 
     [Fact]

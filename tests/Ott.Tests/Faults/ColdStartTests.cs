@@ -1,9 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
-using Ott.Tests.Cluster;
 using Ott.Tests.Infrastructure;
+using Ott.Tests.Infrastructure.Cluster;
+using Ott.Tests.Infrastructure.Faults;
 using StackExchange.Redis;
 using Xunit.Abstractions;
+using ClusterNode = Ott.Tests.Infrastructure.Cluster.ClusterNode;
 
 namespace Ott.Tests.Faults;
 
@@ -90,7 +92,7 @@ public sealed class ColdStartTests(ITestOutputHelper output)
     }
 
     // Room -> owning node id, checking that the lease holder and exactly one node's ownership view agree.
-    private static async Task<Dictionary<string, string>> OwnersAsync(TestCluster cluster, IReadOnlyList<Ott.Tests.Cluster.ClusterNode> nodes, List<string> rooms)
+    private static async Task<Dictionary<string, string>> OwnersAsync(TestCluster cluster, IReadOnlyList<ClusterNode> nodes, List<string> rooms)
     {
         var claimed = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         foreach (var node in nodes)

@@ -1,7 +1,8 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using Ott.Tests.Cluster;
 using Ott.Tests.Infrastructure;
+using Ott.Tests.Infrastructure.Cluster;
+using Ott.Tests.Infrastructure.Faults;
 
 namespace Ott.Tests.Faults;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
-using Ott.Tests.Cluster;
 using Ott.Tests.Infrastructure;
+using Ott.Tests.Infrastructure.Cluster;
+using Ott.Tests.Infrastructure.Faults;
 using Xunit.Abstractions;
 
 namespace Ott.Tests.Faults;

@@ -1,8 +1,9 @@
 using System.Diagnostics;
-using Ott.Tests.Cluster;
 using Ott.Tests.Infrastructure;
+using Ott.Tests.Infrastructure.Cluster;
+using Ott.Tests.Infrastructure.Faults;
 using Xunit.Abstractions;
-using ClusterNode = Ott.Tests.Cluster.ClusterNode;
+using ClusterNode = Ott.Tests.Infrastructure.Cluster.ClusterNode;
 
 namespace Ott.Tests.Faults;
 

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using Ott.Tests.Cluster;
 using Ott.Tests.Infrastructure;
+using Ott.Tests.Infrastructure.Cluster;
+using Ott.Tests.Infrastructure.Faults;
 using StackExchange.Redis;
-using ClusterNode = Ott.Tests.Cluster.ClusterNode;
 using Xunit.Abstractions;
 
 namespace Ott.Tests.Faults;

@@ -4,11 +4,11 @@ using System.Globalization;
 using System.Net;
 using System.Net.WebSockets;
 using System.Text.Json.Nodes;
-using Ott.Tests.Cluster;
-using ClusterNode = Ott.Tests.Cluster.ClusterNode;
 using Ott.Tests.Infrastructure;
+using Ott.Tests.Infrastructure.Cluster;
 using StackExchange.Redis;
 using Xunit.Abstractions;
+using ClusterNode = Ott.Tests.Infrastructure.Cluster.ClusterNode;
 
 namespace Ott.Tests.Faults;
 

@@ -2,8 +2,8 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Text.Json.Nodes;
-using Ott.Tests.Cluster;
 using Ott.Tests.Infrastructure;
+using Ott.Tests.Infrastructure.Cluster;
 using Xunit.Abstractions;
 
 namespace Ott.Tests.Faults;

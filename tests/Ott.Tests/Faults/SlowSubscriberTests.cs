@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json.Nodes;
-using Ott.Tests.Cluster;
 using Ott.Tests.Infrastructure;
+using Ott.Tests.Infrastructure.Cluster;
 using Xunit.Abstractions;
 
 namespace Ott.Tests.Faults;

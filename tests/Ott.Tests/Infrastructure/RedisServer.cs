@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Ott.Testing;
 using StackExchange.Redis;
 
 namespace Ott.Tests.Infrastructure;
@@ -144,7 +145,7 @@ public sealed class RedisServer : IAsyncLifetime
         // The port is free when probed but may be taken before redis-server binds; one retry.
         for (var attempt = 1; ; attempt++)
         {
-            var port = FreePort();
+            var port = LoopbackPort.Free();
             var process = Launch(binary, port, extraArgs);
             try
             {
@@ -211,13 +212,6 @@ public sealed class RedisServer : IAsyncLifetime
         {
             return false;
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static string? FindOnPath(string name) =>

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Ott.Sync.Media;
 using Ott.Sync.Protocol;
 using Ott.Tests.Infrastructure;
+using Ott.Tests.Infrastructure.Media;
 
 namespace Ott.Tests.Media;
 

@@ -5,6 +5,7 @@ using Ott.Sync.Media;
 using Ott.Sync.Protocol;
 using Ott.Sync.Storage;
 using Ott.Tests.Infrastructure;
+using Ott.Tests.Infrastructure.Media;
 
 namespace Ott.Tests.Media;
 

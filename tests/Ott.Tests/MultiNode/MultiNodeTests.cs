@@ -2,8 +2,8 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Ott.Sync.Cluster;
 using Ott.Tests.Infrastructure;
-using Ott.Tests.Web;
-using static Ott.Tests.Web.RoomFlow;
+using Ott.Tests.Infrastructure.Web;
+using static Ott.Tests.Infrastructure.Web.RoomFlow;
 
 namespace Ott.Tests.MultiNode;
 

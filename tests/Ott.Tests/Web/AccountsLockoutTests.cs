@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Ott.Sync.Limits;
 using Ott.Tests.Infrastructure;
+using Ott.Tests.Infrastructure.Web;
 
 namespace Ott.Tests.Web;
 

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using Ott.Sync.Auth;
+using Ott.Tests.Infrastructure.Web;
 using StackExchange.Redis;
 
 namespace Ott.Tests.Web;

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Ott.Sync.Storage;
 using Ott.Tests.Infrastructure;
+using Ott.Tests.Infrastructure.Web;
 using StackExchange.Redis;
 
 namespace Ott.Tests.Web;

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Ott.Sync.Auth;
 using Ott.Tests.Infrastructure;
+using Ott.Tests.Infrastructure.Web;
 
 namespace Ott.Tests.Web;
 

@@ -2,6 +2,7 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using Ott.Tests.Infrastructure;
+using Ott.Tests.Infrastructure.Web;
 
 namespace Ott.Tests.Web;
 

@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Ott.Tests.Infrastructure;
-using static Ott.Tests.Web.RoomFlow;
+using Ott.Tests.Infrastructure.Web;
+using static Ott.Tests.Infrastructure.Web.RoomFlow;
 
 namespace Ott.Tests.Web;
 

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Ott.Tests.Infrastructure;
+using Ott.Tests.Infrastructure.Web;
 
 namespace Ott.Tests.Web;
 

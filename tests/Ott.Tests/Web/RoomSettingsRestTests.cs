@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Ott.Tests.Infrastructure;
+using Ott.Tests.Infrastructure.Web;
 
 namespace Ott.Tests.Web;
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Ott.Sync.Auth;
 using Ott.Tests.Infrastructure;
+using Ott.Tests.Infrastructure.Web;
 using StackExchange.Redis;
 
 namespace Ott.Tests.Web;

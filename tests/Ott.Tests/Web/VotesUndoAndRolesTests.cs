@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Ott.Tests.Infrastructure;
-using static Ott.Tests.Web.RoomFlow;
+using Ott.Tests.Infrastructure.Web;
+using static Ott.Tests.Infrastructure.Web.RoomFlow;
 
 namespace Ott.Tests.Web;
 

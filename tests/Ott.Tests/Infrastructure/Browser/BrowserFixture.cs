@@ -1,9 +1,8 @@
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.Playwright;
-using Ott.Tests.Infrastructure;
+using Ott.Testing;
 
-namespace Ott.Tests.Browser;
+namespace Ott.Tests.Infrastructure.Browser;
 
 /// <summary>The app on real Kestrel, on a port that survives a restart, so a page can reconnect to it.</summary>
 internal sealed class KestrelOttApplication(RedisServer redis, string keyPrefix, int port)
@@ -31,7 +30,7 @@ public sealed class BrowserFixture : IAsyncLifetime
 
     private readonly RedisServer _redis = new();
     private readonly string _keyPrefix = $"test-{Guid.NewGuid():N}:";
-    private readonly int _port = FreePort();
+    private readonly int _port = LoopbackPort.Free();
     private KestrelOttApplication? _app;
     private IPlaywright? _playwright;
 
@@ -107,12 +106,5 @@ public sealed class BrowserFixture : IAsyncLifetime
         var app = new KestrelOttApplication(_redis, _keyPrefix, _port);
         await app.InitializeAsync();
         _app = app;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Ott.Tests.Media;
+namespace Ott.Tests.Infrastructure.Media;
 
 /// <summary>A real 3-second mp4 (64x64 test pattern and a sine tone) generated with ffmpeg into a temp dir.</summary>
 public sealed class MediaClip : IAsyncLifetime

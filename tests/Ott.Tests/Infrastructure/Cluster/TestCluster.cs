@@ -3,10 +3,9 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using Ott.Sync.Storage;
-using Ott.Tests.Infrastructure;
 using StackExchange.Redis;
 
-namespace Ott.Tests.Cluster;
+namespace Ott.Tests.Infrastructure.Cluster;
 
 // Several child nodes on one Redis and one key prefix (design.md §15.1 multi-node, §15.3 fault
 // tests). By default the cluster owns a private redis-server, which fault tests may stall, pause

@@ -2,7 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 
-namespace Ott.Tests.Web;
+namespace Ott.Tests.Infrastructure.Web;
 
 // REST helpers for the room tests: JSON in and out with JsonNode only (no reflection JSON).
 internal static class Rest

@@ -8,7 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Logging;
 
-namespace Ott.Tests.Browser;
+namespace Ott.Tests.Infrastructure.Browser;
 
 /// <summary>
 /// Test clips made with ffmpeg at test time and served over loopback by a static-file Kestrel, so

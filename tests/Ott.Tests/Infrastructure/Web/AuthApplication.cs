@@ -3,10 +3,9 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Ott.Sync.Auth;
-using Ott.Tests.Infrastructure;
 using StackExchange.Redis;
 
-namespace Ott.Tests.Web;
+namespace Ott.Tests.Infrastructure.Web;
 
 // Records session changes so tests can see the room engine would have been told.
 internal sealed class RecordingSessionChangeListener : ISessionChangeListener

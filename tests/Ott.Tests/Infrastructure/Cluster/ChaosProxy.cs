@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Ott.Tests.Cluster;
+namespace Ott.Tests.Infrastructure.Cluster;
 
 // A TCP proxy between one node and Redis (design.md §15.2), so a test can cut that node off
 // without root, iptables or Docker. Cut() resets every open connection both ways and resets new

@@ -1,8 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using Ott.Tests.Infrastructure;
 
-namespace Ott.Tests.Web;
+namespace Ott.Tests.Infrastructure.Web;
 
 // A registered account as a test sees it: the token that is logged in, and the account's id.
 internal sealed record TestAccount(string Token, string Username, string Email, string Password, long Id);

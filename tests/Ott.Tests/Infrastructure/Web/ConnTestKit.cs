@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
-using Ott.Tests.Infrastructure;
 
-namespace Ott.Tests.Web;
+namespace Ott.Tests.Infrastructure.Web;
 
 // Small shared steps for the connection and message tests (protocol.md §1).
 internal static class ConnTestKit

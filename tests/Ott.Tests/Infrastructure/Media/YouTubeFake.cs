@@ -1,9 +1,8 @@
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
-using Ott.Tests.Infrastructure;
 
-namespace Ott.Tests.Media;
+namespace Ott.Tests.Infrastructure.Media;
 
 /// <summary>The YouTube Data API v3 shapes Ott reads (videos, playlistItems, search), served from memory.</summary>
 public sealed class YouTubeFake

@@ -1,6 +1,4 @@
-using Ott.Tests.Infrastructure;
-
-namespace Ott.Tests.Media;
+namespace Ott.Tests.Infrastructure.Media;
 
 /// <summary>
 /// The app with every resolver pointed at one loopback fake (YouTube with a fake API key, Vimeo's

@@ -1,12 +1,11 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using Ott.Tests.Cluster;
-using Ott.Tests.Infrastructure;
+using Ott.Tests.Infrastructure.Cluster;
 using StackExchange.Redis;
 using Xunit.Abstractions;
-using ClusterNode = Ott.Tests.Cluster.ClusterNode;
+using ClusterNode = Ott.Tests.Infrastructure.Cluster.ClusterNode;
 
-namespace Ott.Tests.Faults;
+namespace Ott.Tests.Infrastructure.Faults;
 
 // Shared pieces of the fault tests (design.md §15.3): frame predicates, unique queue adds whose
 // acknowledgements are counted, the stored record, the user list as nodes report it, ownership checks

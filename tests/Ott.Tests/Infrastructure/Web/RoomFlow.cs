@@ -4,9 +4,8 @@ using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Ott.Sync.Media;
-using Ott.Tests.Infrastructure;
 
-namespace Ott.Tests.Web;
+namespace Ott.Tests.Infrastructure.Web;
 
 /// <summary>Small REST and socket helpers shared by the room flow tests.</summary>
 internal static class RoomFlow

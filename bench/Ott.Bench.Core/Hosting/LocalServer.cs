@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Ott.Testing;
+
+namespace Ott.Bench.Hosting;
+
+internal enum ServerKind
+{
+    Ott,
+    Baseline,
+}
+
+internal enum StoreKind
+{
+    Redis,
+    Embedded,
+}
+
+// Ott or the baseline as a child process (the shared OttProcess harness) on a free loopback port,
+// with Ott's store either a redis-server child or embedded Garnet in a fresh data directory. The
+// generator never shares a process with the server it measures.
+internal sealed class LocalServer : IBenchTarget
+{
+    private readonly ServerKind _kind;
+    private readonly StoreKind _store;
+    private readonly string _serverDll;
+    private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "ott-bench-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly Uri[] _urls;
+    private readonly OttProcess?[] _servers;
+    private Process? _redis;
+
+    // nodes > 1 (Ott on redis-server only): N Ott processes on one redis-server and one key prefix,
+    // each on its own port with Node__Name=bench-<i>; node 1 is BaseUrl.
+    public LocalServer(ServerKind kind, StoreKind store, string serverDll, int nodes = 1)
+    {
+        _kind = kind;
+        _store = store;
+        if (nodes < 1 || (nodes > 1 && (kind != ServerKind.Ott || store != StoreKind.Redis)))
+        {
+            throw new ArgumentException("--nodes N > 1 needs the Ott target with --store redis", nameof(nodes));
+        }
+        _serverDll = Path.GetFullPath(serverDll);
+        if (!File.Exists(_serverDll))
+        {
+            throw new FileNotFoundException($"{_serverDll} not found; build it with -c Release first", _serverDll);
+        }
+        _urls = Enumerable.Range(0, nodes).Select(_ => new Uri($"http://127.0.0.1:{LoopbackPort.Free()}")).ToArray();
+        _servers = new OttProcess?[nodes];
+        BaseUrl = _urls[0];
+    }
+
+    public string Name => _kind == ServerKind.Baseline ? "baseline"
+        : _store == StoreKind.Embedded ? "ott-embedded"
+        : _urls.Length == 1 ? "ott-redis" : $"ott-redis-{_urls.Length}nodes";
+
+    public Uri BaseUrl { get; }
+
+    public IReadOnlyList<Uri> NodeUrls => _urls;
+
+    public int? ServerPid => _servers[0] is { HasExited: false } p ? p.Pid : null;
+
+    public IReadOnlyList<int> ServerPids => _servers.Where(p => p is { HasExited: false }).Select(p => p!.Pid).ToList();
+
+    public int? StorePid => _redis is { HasExited: false } p ? p.Id : null;
+
+    public string? Redis { get; private set; }
+
+    public string KeyPrefix => "ott:";
+
+    public bool CanRestart => true;
+
+    public async Task StartAsync(CancellationToken ct)
+    {
+        if (_kind == ServerKind.Ott && _store == StoreKind.Redis && _redis is null)
+        {
+            await StartRedisAsync(ct);
+        }
+        // One node after the other, node 1 first: each is ready (and heartbeating) before the next starts.
+        for (var i = 0; i < _urls.Length; i++)
+        {
+            await StartNodeAsync(i, ct);
+        }
+    }
+
+    // The first start launches the node; after StopAsync it is restarted on the same port and data dir.
+    private async Task StartNodeAsync(int i, CancellationToken ct)
+    {
+        var node = _urls.Length == 1 ? Name : $"{Name} node {i + 1}";
+        if (_servers[i] is { } stopped)
+        {
+            await stopped.RestartAsync(ct);
+        }
+        else
+        {
+            var environment = new Dictionary<string, string?>(StringComparer.Ordinal)
+            {
+                // design.md §16: the bench drives thousands of sockets from 127.0.0.1.
+                ["Connections__MaxPerIp"] = "0",
+                ["RateLimit__Enabled"] = "false",
+                ["Storage__DataDir"] = _urls.Length == 1 ? _dataDir : Path.Combine(_dataDir, $"node{i + 1}"),
+                ["Logging__LogLevel__Default"] = "Warning",
+                ["ASPNETCORE_ENVIRONMENT"] = "Production",
+                ["ConnectionStrings__Redis"] = Redis ?? "",
+            };
+            if (_urls.Length > 1)
+            {
+                environment["Node__Name"] = $"bench-{i + 1}";
+            }
+            _servers[i] = OttProcess.Launch(_serverDll, environment, _urls[i], node);
+        }
+        // /api/status, which the baseline serves too.
+        await _servers[i]!.WaitReadyAsync("/api/status", TimeSpan.FromSeconds(60), ct);
+    }
+
+    // Stops every node gracefully (SIGTERM to all of them at once, SIGKILL after 30 s), keeping the store.
+    public async Task StopAsync(CancellationToken ct) =>
+        await Task.WhenAll(_servers.OfType<OttProcess>().Select(server => server.TerminateAsync(killAfter: TimeSpan.FromSeconds(30), ct)));
+
+    private async Task StartRedisAsync(CancellationToken ct)
+    {
+        var port = LoopbackPort.Free();
+        var psi = new ProcessStartInfo("redis-server")
+        {
+            ArgumentList = { "--bind", "127.0.0.1", "--port", port.ToString(), "--save", "", "--appendonly", "no", "--daemonize", "no" },
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        _redis = Process.Start(psi) ?? throw new InvalidOperationException("could not start redis-server");
+        _redis.OutputDataReceived += (_, _) => { };
+        _redis.BeginOutputReadLine();
+        Redis = $"127.0.0.1:{port}";
+        var started = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            try
+            {
+                using var probe = new TcpClient();
+                await probe.ConnectAsync(IPAddress.Loopback, port, ct);
+                return;
+            }
+            catch (SocketException) when (Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(10) && !_redis.HasExited)
+            {
+                await Task.Delay(20, ct);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await StopAsync(CancellationToken.None);
+        }
+        finally
+        {
+            foreach (var server in _servers.OfType<OttProcess>())
+            {
+                await server.DisposeAsync();
+            }
+            if (_redis is { HasExited: false } redis)
+            {
+                redis.Kill();
+                await redis.WaitForExitAsync();
+            }
+            _redis?.Dispose();
+            try
+            {
+                Directory.Delete(_dataDir, recursive: true);
+            }
+            catch (DirectoryNotFoundException)
+            {
+            }
+        }
+    }
+}
