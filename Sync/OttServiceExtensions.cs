@@ -52,8 +52,6 @@ internal static class OttServiceExtensions
         services.AddHostedService(sp => sp.GetRequiredService<NodeBus>());
         services.AddSingleton<Membership>();
         services.AddHostedService(sp => sp.GetRequiredService<Membership>());
-        services.AddSingleton<LeaseKeeper>();
-        services.AddHostedService(sp => sp.GetRequiredService<LeaseKeeper>());
         return builder;
     }
 
@@ -69,6 +67,10 @@ internal static class OttServiceExtensions
         services.AddSingleton<MediaService>();
         services.AddSingleton<RoomManager>();
         services.AddSingleton<INodeRequestHandler>(sp => sp.GetRequiredService<RoomManager>());
+        // Before the ticker and the restorer, as when it was registered with the cluster services:
+        // hosted services start in this order and stop in reverse.
+        services.AddSingleton<LeaseKeeper>();
+        services.AddHostedService(sp => sp.GetRequiredService<LeaseKeeper>());
         services.AddHostedService<RoomTicker>();
         services.AddSingleton<RoomRestorer>();
         services.AddHostedService(sp => sp.GetRequiredService<RoomRestorer>());

@@ -31,7 +31,7 @@ internal sealed partial class RoomActor : IAsyncDisposable
     private readonly RoomStore _store;
     private readonly ClusterClock _clock;
     private readonly RoomsOptions _rooms;
-    private readonly LeaseOptions _lease;
+    private readonly LeaseOptions _leaseOptions;
     private readonly RoomContext _ctx;
     private readonly ILogger _logger;
     private readonly Action<RoomActor> _onStopped;
@@ -43,33 +43,31 @@ internal sealed partial class RoomActor : IAsyncDisposable
     private readonly Task _loop;
     private string _storedJson;
     private volatile RoomState _state;
-    private long _deadline; // monotonic timestamp (TimeProvider.GetTimestamp)
     private int _tickQueued;
     private long _seq;
 
     public RoomActor(
-        string key, LeaseToken token, RoomState state, string storedJson, long deadline,
-        RoomStore store, ClusterClock clock, RoomsOptions rooms, LeaseOptions lease, RoomContext ctx,
+        string key, RoomLease lease, RoomState state, string storedJson,
+        RoomStore store, ClusterClock clock, RoomsOptions rooms, LeaseOptions leaseOptions, RoomContext ctx,
         ILogger logger, Action<RoomActor> onStopped, Func<FetchSegments, RoomActor, Task>? fetchSegments, OttMetrics metrics,
         IRoomFanout fanout, string nodeId)
     {
         _fanout = fanout;
         _nodeId = nodeId;
         Key = key;
-        Token = token;
+        Lease = lease;
         _state = state;
         _storedJson = storedJson;
-        _deadline = deadline;
         _store = store;
         _clock = clock;
         _rooms = rooms;
-        _lease = lease;
+        _leaseOptions = leaseOptions;
         _ctx = ctx;
         _logger = logger;
         _onStopped = onStopped;
         _fetchSegments = fetchSegments;
         _metrics = metrics;
-        _mailbox = Channel.CreateBounded<Envelope>(new BoundedChannelOptions(rooms.MailboxCapacity)
+        _mailbox = Channel.CreateBounded<Envelope>(new BoundedChannelOptions(_rooms.MailboxCapacity)
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
@@ -80,7 +78,10 @@ internal sealed partial class RoomActor : IAsyncDisposable
     /// <summary>The lower-cased room name.</summary>
     public string Key { get; }
 
-    public LeaseToken Token { get; }
+    // The lease this actor writes under; the lease keeper renews it too.
+    public RoomLease Lease { get; }
+
+    public LeaseToken Token => Lease.Token;
 
     /// <summary>The last persisted state; safe to read from any thread.</summary>
     public RoomState State => _state;
@@ -95,17 +96,12 @@ internal sealed partial class RoomActor : IAsyncDisposable
 
     public TimeSpan? StateTtl => _state.IsTemporary ? _rooms.TemporaryStateTtl : null;
 
-    public bool DeadlineValid => _clock.Time.GetTimestamp() < Volatile.Read(ref _deadline);
+    // DeadlineValid and DeadlineRemaining are for the callers outside this folder's files (the bus
+    // handler in RoomManager, the admin ownership view); they may read Lease directly instead.
+    public bool DeadlineValid => Lease.IsValid;
 
-    public TimeSpan DeadlineRemaining(TimeProvider time)
-    {
-        var ticks = Volatile.Read(ref _deadline) - time.GetTimestamp();
-        return TimeSpan.FromSeconds((double)ticks / time.TimestampFrequency);
-    }
-
-    /// <summary>Called by the lease keeper after a successful renew that started at <paramref name="sentAt"/>.</summary>
-    public void ExtendDeadline(long sentAt) =>
-        Volatile.Write(ref _deadline, sentAt + (long)((_lease.Ttl - _lease.EffectiveMargin).TotalSeconds * _clock.Time.TimestampFrequency));
+    // The lease measures with the node's TimeProvider, which is the one the admin view passes.
+    public TimeSpan DeadlineRemaining(TimeProvider time) => Lease.Remaining;
 
     /// <summary>Posts a command and waits until its batch is persisted and released.</summary>
     public async Task<OttFailure?> SendAsync(RoomCommand command, CancellationToken ct)
@@ -305,7 +301,7 @@ internal sealed partial class RoomActor : IAsyncDisposable
             }
             catch (Exception e) when (e is TimeoutException or StackExchange.Redis.RedisConnectionException or StackExchange.Redis.RedisTimeoutException)
             {
-                if (_clock.Time.GetElapsedTime(started) > _lease.HoldOnExpiry)
+                if (_clock.Time.GetElapsedTime(started) > _leaseOptions.HoldOnExpiry)
                 {
                     Log.WriteGaveUp(_logger, e, Key);
                     return false;
@@ -318,22 +314,16 @@ internal sealed partial class RoomActor : IAsyncDisposable
     /// <summary>§7.4: past the local deadline the actor parks for up to HoldOnExpiry while renewing.</summary>
     private async Task<bool> EnsureLeaseAsync(CancellationToken ct)
     {
-        if (DeadlineValid)
+        if (Lease.IsValid)
         {
             return true;
         }
         var started = _clock.Time.GetTimestamp();
-        while (_clock.Time.GetElapsedTime(started) <= _lease.HoldOnExpiry)
+        while (_clock.Time.GetElapsedTime(started) <= _leaseOptions.HoldOnExpiry)
         {
-            var sent = _clock.Time.GetTimestamp();
             try
             {
-                if (await _store.RenewAsync(Key, Token, _lease.Ttl, StateTtl, ct))
-                {
-                    ExtendDeadline(sent);
-                    return true;
-                }
-                return false;
+                return await Lease.RenewAsync(_store, StateTtl, ct);
             }
             catch (Exception e) when (e is TimeoutException or StackExchange.Redis.RedisException)
             {
@@ -459,12 +449,8 @@ internal sealed partial class RoomActor : IAsyncDisposable
         _fanout.OwnerLost(Key, Token.Epoch);
     }
 
-    /// <summary>The lease is lost: expire the deadline so the next batch re-checks it and demotes.</summary>
-    public void LeaseLost()
-    {
-        Volatile.Write(ref _deadline, 0);
-        Tick();
-    }
+    /// <summary>The lease keeper found the lease lost (which expired it): a tick makes the next batch see that and demote.</summary>
+    public void LeaseLost() => Tick();
 
     private static void Fail(List<Envelope> batch, OttFailure failure)
     {

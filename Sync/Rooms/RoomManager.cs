@@ -192,8 +192,7 @@ internal sealed partial class RoomManager(
 
     private RoomActor StartActor(string key, LeaseToken token, RoomState state, string json, long sentAt)
     {
-        var deadline = sentAt + (long)((Lease.Ttl - Lease.EffectiveMargin).TotalSeconds * clock.Time.TimestampFrequency);
-        var actor = new RoomActor(key, token, state, json, deadline, store, clock, Rooms, Lease, _ctx,
+        var actor = new RoomActor(key, RoomLease.Start(key, token, sentAt, clock.Time, Lease), state, json, store, clock, Rooms, Lease, _ctx,
             loggers.CreateLogger<RoomActor>(), OnStopped, FetchSegmentsAsync, metrics, fanout, node.Id);
         _actors[key] = actor;
         _owners.TryRemove(key, out _);
