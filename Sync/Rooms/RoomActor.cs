@@ -46,27 +46,27 @@ internal sealed partial class RoomActor : IAsyncDisposable
     private int _tickQueued;
     private long _seq;
 
-    public RoomActor(
-        string key, RoomLease lease, RoomState state, string storedJson,
-        RoomStore store, ClusterClock clock, RoomsOptions rooms, LeaseOptions leaseOptions, RoomContext ctx,
-        ILogger logger, Action<RoomActor> onStopped, Func<FetchSegments, RoomActor, Task>? fetchSegments, OttMetrics metrics,
-        IRoomFanout fanout, string nodeId)
+    public RoomActor(string key, RoomLease lease, RoomState state, string storedJson, RoomActorServices services)
     {
-        _fanout = fanout;
-        _nodeId = nodeId;
+        if (!string.Equals(key, lease.Room, StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"The lease is for room {lease.Room}, not {key}.", nameof(lease));
+        }
         Key = key;
         Lease = lease;
         _state = state;
         _storedJson = storedJson;
-        _store = store;
-        _clock = clock;
-        _rooms = rooms;
-        _leaseOptions = leaseOptions;
-        _ctx = ctx;
-        _logger = logger;
-        _onStopped = onStopped;
-        _fetchSegments = fetchSegments;
-        _metrics = metrics;
+        _store = services.Store;
+        _clock = services.Clock;
+        _rooms = services.Rooms;
+        _leaseOptions = services.Lease;
+        _ctx = services.Context;
+        _logger = services.Logger;
+        _onStopped = services.OnStopped;
+        _fetchSegments = services.FetchSegments;
+        _metrics = services.Metrics;
+        _fanout = services.Fanout;
+        _nodeId = services.NodeId;
         _mailbox = Channel.CreateBounded<Envelope>(new BoundedChannelOptions(_rooms.MailboxCapacity)
         {
             SingleReader = true,

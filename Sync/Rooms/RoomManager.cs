@@ -49,6 +49,7 @@ internal sealed partial class RoomManager(
     private readonly ConcurrentDictionary<string, (string Node, long Epoch)> _owners = new(StringComparer.Ordinal);
     private readonly ILogger _logger = loggers.CreateLogger<RoomManager>();
     private readonly RoomContext _ctx = new(() => Guid.NewGuid().ToString(), Random.Shared, sponsorBlock.Value.Enabled);
+    private RoomActorServices? _actorServices;
     private long _reqIds;
     private volatile bool _draining;
 
@@ -192,8 +193,11 @@ internal sealed partial class RoomManager(
 
     private RoomActor StartActor(string key, LeaseToken token, RoomState state, string json, long sentAt)
     {
-        var actor = new RoomActor(key, RoomLease.Start(key, token, sentAt, clock.Time, Lease), state, json, store, clock, Rooms, Lease, _ctx,
-            loggers.CreateLogger<RoomActor>(), OnStopped, FetchSegmentsAsync, metrics, fanout, node.Id);
+        // One per node, made on first use because its callbacks are this manager's methods; two
+        // activations racing here make two equal ones, which is harmless.
+        var services = _actorServices ??= new RoomActorServices(store, clock, Rooms, Lease, _ctx,
+            loggers.CreateLogger<RoomActor>(), metrics, fanout, node.Id, FetchSegmentsAsync, OnStopped);
+        var actor = new RoomActor(key, RoomLease.Start(key, token, sentAt, clock.Time, Lease), state, json, services);
         _actors[key] = actor;
         _owners.TryRemove(key, out _);
         metrics.LeaseAcquired();
