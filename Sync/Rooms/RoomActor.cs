@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Threading.Channels;
-using Microsoft.Extensions.Options;
 using Ott.Sync.Cluster;
 using Ott.Sync.Protocol;
 using Ott.Sync.Storage;
@@ -123,6 +121,9 @@ internal sealed partial class RoomActor : IAsyncDisposable
             Volatile.Write(ref _tickQueued, 0);
         }
     }
+
+    /// <summary>The lease keeper found the lease lost (which expired it): a tick makes the next batch see that and demote.</summary>
+    public void LeaseLost() => Tick();
 
     /// <summary>Posting for commands whose result nobody awaits (segments); dropped when the mailbox is full.</summary>
     public void Post(RoomCommand command) => _mailbox.Writer.TryWrite(new Envelope(command));
@@ -286,172 +287,6 @@ internal sealed partial class RoomActor : IAsyncDisposable
     internal static string Serialize(RoomState state) =>
         JsonSerializer.Serialize(state.ToStorable(), OttJsonContext.Default.StorableRoom);
 
-    /// <summary>The fenced write; a timeout (outcome unknown) is retried with the same token until the hold ends.</summary>
-    private async Task<bool> WriteAsync(string json, CancellationToken ct)
-    {
-        var started = _clock.Time.GetTimestamp();
-        while (true)
-        {
-            try
-            {
-                var sent = _clock.Time.GetTimestamp();
-                var accepted = await _store.FencedWriteAsync(Key, Token, json, StateTtl, ct);
-                _metrics.FencedWrite(_clock.Time.GetElapsedTime(sent), accepted);
-                return accepted;
-            }
-            catch (Exception e) when (e is TimeoutException or StackExchange.Redis.RedisConnectionException or StackExchange.Redis.RedisTimeoutException)
-            {
-                if (_clock.Time.GetElapsedTime(started) > _leaseOptions.HoldOnExpiry)
-                {
-                    Log.WriteGaveUp(_logger, e, Key);
-                    return false;
-                }
-                await Task.Delay(TimeSpan.FromMilliseconds(50), _clock.Time, ct);
-            }
-        }
-    }
-
-    /// <summary>§7.4: past the local deadline the actor parks for up to HoldOnExpiry while renewing.</summary>
-    private async Task<bool> EnsureLeaseAsync(CancellationToken ct)
-    {
-        if (Lease.IsValid)
-        {
-            return true;
-        }
-        var started = _clock.Time.GetTimestamp();
-        while (_clock.Time.GetElapsedTime(started) <= _leaseOptions.HoldOnExpiry)
-        {
-            try
-            {
-                return await Lease.RenewAsync(_store, StateTtl, ct);
-            }
-            catch (Exception e) when (e is TimeoutException or StackExchange.Redis.RedisException)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(100), _clock.Time, ct);
-            }
-        }
-        return false;
-    }
-
-    private void Release(RoomState before, RoomState after, List<RoomOutput> outputs, DateTimeOffset now)
-    {
-        var started = _clock.Time.GetTimestamp();
-        var ops = new List<DeliveryOp>(outputs.Count + 1);
-        foreach (var output in outputs)
-        {
-            switch (output)
-            {
-                case Broadcast b:
-                    ops.Add(new BroadcastOp(FrameWriter.Write(b.Frame, now)));
-                    break;
-                case SendTo s:
-                    ops.Add(new SendOp(s.ClientId, FrameWriter.Write(s.Frame, now)));
-                    break;
-                case Attach a:
-                    ops.Add(new AttachOp(a.ClientId));
-                    break;
-                case Detach d:
-                    ops.Add(new DetachOp(d.ClientId));
-                    break;
-                case CloseClient c:
-                    ops.Add(new CloseOp(c.ClientId, c.Code, c.Reason));
-                    break;
-                case FetchSegments f when _fetchSegments is not null:
-                    _ = _fetchSegments(f, this);
-                    break;
-            }
-        }
-        if (FrameWriter.WriteDeltaOrNull(before, after, now) is { } delta)
-        {
-            ops.Add(new BroadcastOp(delta));
-        }
-        if (ops.Count > 0)
-        {
-            // Frames are serialized once; other nodes get the batch only while they have users here.
-            var delivery = new RoomDelivery(Key, Token.Epoch, Interlocked.Increment(ref _seq), ops);
-            _fanout.Deliver(delivery, HasRemoteUsers(before) || HasRemoteUsers(after));
-        }
-        _metrics.FanOut(_clock.Time.GetElapsedTime(started));
-    }
-
-    private bool HasRemoteUsers(RoomState state)
-    {
-        foreach (var user in state.Users)
-        {
-            if (!string.Equals(user.GatewayNodeId, _nodeId, StringComparison.Ordinal))
-            {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private async Task UnloadNowAsync(UnloadReason reason)
-    {
-        var now = _clock.Now;
-        var state = _state;
-        try
-        {
-            if (reason == UnloadReason.Shutdown)
-            {
-                // The room lives on elsewhere: hand it over with its live state as is (design.md §7.6).
-                await _store.ReleaseAsync(Key, Token, null, StateTtl, CancellationToken.None);
-            }
-            else if (state.IsTemporary || reason == UnloadReason.Deleted)
-            {
-                await _store.DeleteAsync(Key, Token, CancellationToken.None);
-                await _store.RemoveActiveAsync(Key, CancellationToken.None);
-            }
-            else
-            {
-                var rest = RoomTransitions.ToRestForm(state, now);
-                rest = rest with { Version = rest.Version + 1 };
-                await _store.ReleaseAsync(Key, Token, Serialize(rest), null, CancellationToken.None);
-                await _store.RemoveActiveAsync(Key, CancellationToken.None);
-            }
-            Log.Unloaded(_logger, Key, reason);
-        }
-        catch (Exception e)
-        {
-            // Load and unload never crash the node (design.md §7.6); the lease lapses by itself.
-            Log.UnloadFailed(_logger, e, Key, reason);
-        }
-        if (reason == UnloadReason.Shutdown)
-        {
-            _fanout.OwnerLost(Key, Token.Epoch);
-        }
-        else
-        {
-            _fanout.Unloaded(Key, 4003, "Room was unloaded");
-        }
-        _stop.Cancel();
-    }
-
-    /// <summary>
-    /// Drops the room without writing (design.md §7.4) and says so; this node stays a gateway for its
-    /// clients, which re-join the room wherever it is owned next.
-    /// </summary>
-    private async Task DemoteAsync()
-    {
-        Log.Demoted(_logger, Key, Token.Epoch);
-        _metrics.LeaseLost();
-        _stop.Cancel();
-        try
-        {
-            // Best effort, writing no state: frees a lease this node may still hold (after an
-            // unexpected fault), and is a no-op under the token check when the lease is really lost.
-            await _store.ReleaseAsync(Key, Token, null, StateTtl, CancellationToken.None);
-        }
-        catch (Exception e)
-        {
-            Log.UnloadFailed(_logger, e, Key, UnloadReason.Shutdown);
-        }
-        _fanout.OwnerLost(Key, Token.Epoch);
-    }
-
-    /// <summary>The lease keeper found the lease lost (which expired it): a tick makes the next batch see that and demote.</summary>
-    public void LeaseLost() => Tick();
-
     private static void Fail(List<Envelope> batch, OttFailure failure)
     {
         foreach (var e in batch)
@@ -491,25 +326,4 @@ internal sealed partial class RoomActor : IAsyncDisposable
     }
 
     private sealed record UnloadCommand(UnloadReason Reason) : RoomCommand;
-
-    private static partial class Log
-    {
-        [LoggerMessage(LogLevel.Error, "Room {Room}: the actor failed")]
-        public static partial void ActorFailed(ILogger logger, Exception e, string room);
-
-        [LoggerMessage(LogLevel.Error, "Room {Room}: command {Command} failed unexpectedly")]
-        public static partial void CommandFailed(ILogger logger, Exception e, string room, string command);
-
-        [LoggerMessage(LogLevel.Warning, "Room {Room}: fenced write gave up")]
-        public static partial void WriteGaveUp(ILogger logger, Exception e, string room);
-
-        [LoggerMessage(LogLevel.Information, "Room {Room} unloaded ({Reason})")]
-        public static partial void Unloaded(ILogger logger, string room, UnloadReason reason);
-
-        [LoggerMessage(LogLevel.Error, "Room {Room}: unload ({Reason}) failed")]
-        public static partial void UnloadFailed(ILogger logger, Exception e, string room, UnloadReason reason);
-
-        [LoggerMessage(LogLevel.Warning, "Room {Room}: demoted at epoch {Epoch}")]
-        public static partial void Demoted(ILogger logger, string room, long epoch);
-    }
 }
