@@ -70,9 +70,10 @@ internal static class OttServiceExtensions
         services.AddSingleton<RoomRouter>();
         services.AddHostedService<OwnerRequests>();
         services.AddSingleton<RoomManager>();
-        services.AddHostedService<RoomTicker>();
+        // Before the ticker (and the restorer, composed later): hosted services start in this order and stop in reverse.
         services.AddSingleton<LeaseKeeper>();
         services.AddHostedService(sp => sp.GetRequiredService<LeaseKeeper>());
+        services.AddHostedService<RoomTicker>();
         return builder;
     }
 

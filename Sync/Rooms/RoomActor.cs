@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Threading.Channels;
-using Microsoft.Extensions.Options;
 using Ott.Sync.Cluster;
 using Ott.Sync.Protocol;
 using Ott.Sync.Storage;
@@ -31,7 +29,7 @@ internal sealed partial class RoomActor : IAsyncDisposable
     private readonly RoomStore _store;
     private readonly ClusterClock _clock;
     private readonly RoomsOptions _rooms;
-    private readonly LeaseOptions _lease;
+    private readonly LeaseOptions _leaseOptions;
     private readonly RoomContext _ctx;
     private readonly ILogger _logger;
     private readonly Action<RoomActor> _onStopped;
@@ -43,33 +41,31 @@ internal sealed partial class RoomActor : IAsyncDisposable
     private readonly Task _loop;
     private string _storedJson;
     private volatile RoomState _state;
-    private long _deadline; // monotonic timestamp (TimeProvider.GetTimestamp)
     private int _tickQueued;
     private long _seq;
 
-    public RoomActor(
-        string key, LeaseToken token, RoomState state, string storedJson, long deadline,
-        RoomStore store, ClusterClock clock, RoomsOptions rooms, LeaseOptions lease, RoomContext ctx,
-        ILogger logger, Action<RoomActor> onStopped, Func<FetchSegments, RoomActor, Task>? fetchSegments, OttMetrics metrics,
-        IRoomFanout fanout, string nodeId)
+    public RoomActor(string key, RoomLease lease, RoomState state, string storedJson, RoomActorServices services)
     {
-        _fanout = fanout;
-        _nodeId = nodeId;
+        if (!string.Equals(key, lease.Room, StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"The lease is for room {lease.Room}, not {key}.", nameof(lease));
+        }
         Key = key;
-        Token = token;
+        Lease = lease;
         _state = state;
         _storedJson = storedJson;
-        _deadline = deadline;
-        _store = store;
-        _clock = clock;
-        _rooms = rooms;
-        _lease = lease;
-        _ctx = ctx;
-        _logger = logger;
-        _onStopped = onStopped;
-        _fetchSegments = fetchSegments;
-        _metrics = metrics;
-        _mailbox = Channel.CreateBounded<Envelope>(new BoundedChannelOptions(rooms.MailboxCapacity)
+        _store = services.Store;
+        _clock = services.Clock;
+        _rooms = services.Rooms;
+        _leaseOptions = services.Lease;
+        _ctx = services.Context;
+        _logger = services.Logger;
+        _onStopped = services.OnStopped;
+        _fetchSegments = services.FetchSegments;
+        _metrics = services.Metrics;
+        _fanout = services.Fanout;
+        _nodeId = services.NodeId;
+        _mailbox = Channel.CreateBounded<Envelope>(new BoundedChannelOptions(_rooms.MailboxCapacity)
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
@@ -80,7 +76,10 @@ internal sealed partial class RoomActor : IAsyncDisposable
     /// <summary>The lower-cased room name.</summary>
     public string Key { get; }
 
-    public LeaseToken Token { get; }
+    // The lease this actor writes under; the lease keeper renews it too.
+    public RoomLease Lease { get; }
+
+    public LeaseToken Token => Lease.Token;
 
     /// <summary>The last persisted state; safe to read from any thread.</summary>
     public RoomState State => _state;
@@ -95,17 +94,12 @@ internal sealed partial class RoomActor : IAsyncDisposable
 
     public TimeSpan? StateTtl => _state.IsTemporary ? _rooms.TemporaryStateTtl : null;
 
-    public bool DeadlineValid => _clock.Time.GetTimestamp() < Volatile.Read(ref _deadline);
+    // DeadlineValid and DeadlineRemaining are for the callers outside this folder's files (the bus
+    // handler in RoomManager, the admin ownership view); they may read Lease directly instead.
+    public bool DeadlineValid => Lease.IsValid;
 
-    public TimeSpan DeadlineRemaining(TimeProvider time)
-    {
-        var ticks = Volatile.Read(ref _deadline) - time.GetTimestamp();
-        return TimeSpan.FromSeconds((double)ticks / time.TimestampFrequency);
-    }
-
-    /// <summary>Called by the lease keeper after a successful renew that started at <paramref name="sentAt"/>.</summary>
-    public void ExtendDeadline(long sentAt) =>
-        Volatile.Write(ref _deadline, sentAt + (long)((_lease.Ttl - _lease.EffectiveMargin).TotalSeconds * _clock.Time.TimestampFrequency));
+    // The lease measures with the node's TimeProvider, which is the one the admin view passes.
+    public TimeSpan DeadlineRemaining(TimeProvider time) => Lease.Remaining;
 
     /// <summary>Posts a command and waits until its batch is persisted and released.</summary>
     public async Task<OttFailure?> SendAsync(RoomCommand command, CancellationToken ct)
@@ -127,6 +121,9 @@ internal sealed partial class RoomActor : IAsyncDisposable
             Volatile.Write(ref _tickQueued, 0);
         }
     }
+
+    /// <summary>The lease keeper found the lease lost (which expired it): a tick makes the next batch see that and demote.</summary>
+    public void LeaseLost() => Tick();
 
     /// <summary>Posting for commands whose result nobody awaits (segments); dropped when the mailbox is full.</summary>
     public void Post(RoomCommand command) => _mailbox.Writer.TryWrite(new Envelope(command));
@@ -185,6 +182,13 @@ internal sealed partial class RoomActor : IAsyncDisposable
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             Fail(batch, OttFailure.RoomUnavailable());
+        }
+        catch (Exception e) when (StoreErrors.IsTransient(e))
+        {
+            // The store is restarting or unreachable past the hold: the room is unavailable, not broken (§12).
+            Log.StoreUnavailable(_logger, e, Key);
+            Fail(batch, OttFailure.RoomUnavailable());
+            await DemoteAsync();
         }
         catch (Exception e)
         {
@@ -290,182 +294,6 @@ internal sealed partial class RoomActor : IAsyncDisposable
     internal static string Serialize(RoomState state) =>
         JsonSerializer.Serialize(state.ToStorable(), OttJsonContext.Default.StorableRoom);
 
-    /// <summary>The fenced write; a timeout (outcome unknown) is retried with the same token until the hold ends.</summary>
-    private async Task<bool> WriteAsync(string json, CancellationToken ct)
-    {
-        var started = _clock.Time.GetTimestamp();
-        while (true)
-        {
-            try
-            {
-                var sent = _clock.Time.GetTimestamp();
-                var accepted = await _store.FencedWriteAsync(Key, Token, json, StateTtl, ct);
-                _metrics.FencedWrite(_clock.Time.GetElapsedTime(sent), accepted);
-                return accepted;
-            }
-            catch (Exception e) when (e is TimeoutException or StackExchange.Redis.RedisConnectionException or StackExchange.Redis.RedisTimeoutException)
-            {
-                if (_clock.Time.GetElapsedTime(started) > _lease.HoldOnExpiry)
-                {
-                    Log.WriteGaveUp(_logger, e, Key);
-                    return false;
-                }
-                await Task.Delay(TimeSpan.FromMilliseconds(50), _clock.Time, ct);
-            }
-        }
-    }
-
-    /// <summary>§7.4: past the local deadline the actor parks for up to HoldOnExpiry while renewing.</summary>
-    private async Task<bool> EnsureLeaseAsync(CancellationToken ct)
-    {
-        if (DeadlineValid)
-        {
-            return true;
-        }
-        var started = _clock.Time.GetTimestamp();
-        while (_clock.Time.GetElapsedTime(started) <= _lease.HoldOnExpiry)
-        {
-            var sent = _clock.Time.GetTimestamp();
-            try
-            {
-                if (await _store.RenewAsync(Key, Token, _lease.Ttl, StateTtl, ct))
-                {
-                    ExtendDeadline(sent);
-                    return true;
-                }
-                return false;
-            }
-            catch (Exception e) when (e is TimeoutException or StackExchange.Redis.RedisException)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(100), _clock.Time, ct);
-            }
-        }
-        return false;
-    }
-
-    private void Release(RoomState before, RoomState after, List<RoomOutput> outputs, DateTimeOffset now)
-    {
-        var started = _clock.Time.GetTimestamp();
-        var ops = new List<DeliveryOp>(outputs.Count + 1);
-        foreach (var output in outputs)
-        {
-            switch (output)
-            {
-                case Broadcast b:
-                    ops.Add(new BroadcastOp(FrameWriter.Write(b.Frame, now)));
-                    break;
-                case SendTo s:
-                    ops.Add(new SendOp(s.ClientId, FrameWriter.Write(s.Frame, now)));
-                    break;
-                case Attach a:
-                    ops.Add(new AttachOp(a.ClientId));
-                    break;
-                case Detach d:
-                    ops.Add(new DetachOp(d.ClientId));
-                    break;
-                case CloseClient c:
-                    ops.Add(new CloseOp(c.ClientId, c.Code, c.Reason));
-                    break;
-                case FetchSegments f when _fetchSegments is not null:
-                    _ = _fetchSegments(f, this);
-                    break;
-            }
-        }
-        if (FrameWriter.WriteDeltaOrNull(before, after, now) is { } delta)
-        {
-            ops.Add(new BroadcastOp(delta));
-        }
-        if (ops.Count > 0)
-        {
-            // Frames are serialized once; other nodes get the batch only while they have users here.
-            var delivery = new RoomDelivery(Key, Token.Epoch, Interlocked.Increment(ref _seq), ops);
-            _fanout.Deliver(delivery, HasRemoteUsers(before) || HasRemoteUsers(after));
-        }
-        _metrics.FanOut(_clock.Time.GetElapsedTime(started));
-    }
-
-    private bool HasRemoteUsers(RoomState state)
-    {
-        foreach (var user in state.Users)
-        {
-            if (!string.Equals(user.GatewayNodeId, _nodeId, StringComparison.Ordinal))
-            {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private async Task UnloadNowAsync(UnloadReason reason)
-    {
-        var now = _clock.Now;
-        var state = _state;
-        try
-        {
-            if (reason == UnloadReason.Shutdown)
-            {
-                // The room lives on elsewhere: hand it over with its live state as is (design.md §7.6).
-                await _store.ReleaseAsync(Key, Token, null, StateTtl, CancellationToken.None);
-            }
-            else if (state.IsTemporary || reason == UnloadReason.Deleted)
-            {
-                await _store.DeleteAsync(Key, Token, CancellationToken.None);
-                await _store.RemoveActiveAsync(Key, CancellationToken.None);
-            }
-            else
-            {
-                var rest = RoomTransitions.ToRestForm(state, now);
-                rest = rest with { Version = rest.Version + 1 };
-                await _store.ReleaseAsync(Key, Token, Serialize(rest), null, CancellationToken.None);
-                await _store.RemoveActiveAsync(Key, CancellationToken.None);
-            }
-            Log.Unloaded(_logger, Key, reason);
-        }
-        catch (Exception e)
-        {
-            // Load and unload never crash the node (design.md §7.6); the lease lapses by itself.
-            Log.UnloadFailed(_logger, e, Key, reason);
-        }
-        if (reason == UnloadReason.Shutdown)
-        {
-            _fanout.OwnerLost(Key, Token.Epoch);
-        }
-        else
-        {
-            _fanout.Unloaded(Key, Token.Epoch, 4003, "Room was unloaded");
-        }
-        _stop.Cancel();
-    }
-
-    /// <summary>
-    /// Drops the room without writing (design.md §7.4) and says so; this node stays a gateway for its
-    /// clients, which re-join the room wherever it is owned next.
-    /// </summary>
-    private async Task DemoteAsync()
-    {
-        Log.Demoted(_logger, Key, Token.Epoch);
-        _metrics.LeaseLost();
-        _stop.Cancel();
-        try
-        {
-            // Best effort, writing no state: frees a lease this node may still hold (after an
-            // unexpected fault), and is a no-op under the token check when the lease is really lost.
-            await _store.ReleaseAsync(Key, Token, null, StateTtl, CancellationToken.None);
-        }
-        catch (Exception e)
-        {
-            Log.UnloadFailed(_logger, e, Key, UnloadReason.Shutdown);
-        }
-        _fanout.OwnerLost(Key, Token.Epoch);
-    }
-
-    /// <summary>The lease is lost: expire the deadline so the next batch re-checks it and demotes.</summary>
-    public void LeaseLost()
-    {
-        Volatile.Write(ref _deadline, 0);
-        Tick();
-    }
-
     private static void Fail(List<Envelope> batch, OttFailure failure)
     {
         foreach (var e in batch)
@@ -505,25 +333,4 @@ internal sealed partial class RoomActor : IAsyncDisposable
     }
 
     private sealed record UnloadCommand(UnloadReason Reason) : RoomCommand;
-
-    private static partial class Log
-    {
-        [LoggerMessage(LogLevel.Error, "Room {Room}: the actor failed")]
-        public static partial void ActorFailed(ILogger logger, Exception e, string room);
-
-        [LoggerMessage(LogLevel.Error, "Room {Room}: command {Command} failed unexpectedly")]
-        public static partial void CommandFailed(ILogger logger, Exception e, string room, string command);
-
-        [LoggerMessage(LogLevel.Warning, "Room {Room}: fenced write gave up")]
-        public static partial void WriteGaveUp(ILogger logger, Exception e, string room);
-
-        [LoggerMessage(LogLevel.Information, "Room {Room} unloaded ({Reason})")]
-        public static partial void Unloaded(ILogger logger, string room, UnloadReason reason);
-
-        [LoggerMessage(LogLevel.Error, "Room {Room}: unload ({Reason}) failed")]
-        public static partial void UnloadFailed(ILogger logger, Exception e, string room, UnloadReason reason);
-
-        [LoggerMessage(LogLevel.Warning, "Room {Room}: demoted at epoch {Epoch}")]
-        public static partial void Demoted(ILogger logger, string room, long epoch);
-    }
 }

@@ -51,6 +51,7 @@ internal sealed partial class RoomHost(
         RequestRetention = TimeSpan.FromTicks(Math.Max(roomsOptions.Value.RequestRetention.Ticks,
             2 * (leaseOptions.Value.Ttl + 2 * clusterOptions.Value.RequestTimeout).Ticks)),
     };
+    private RoomActorServices? _actorServices;
     private volatile bool _draining;
 
     private RoomsOptions Rooms => roomsOptions.Value;
@@ -182,9 +183,10 @@ internal sealed partial class RoomHost(
 
     private RoomActor StartActor(string key, LeaseToken token, RoomState state, string json, long sentAt)
     {
-        var deadline = sentAt + (long)((Lease.Ttl - Lease.EffectiveMargin).TotalSeconds * clock.Time.TimestampFrequency);
-        var actor = new RoomActor(key, token, state, json, deadline, store, clock, Rooms, Lease, _ctx,
-            loggers.CreateLogger<RoomActor>(), OnStopped, FetchSegmentsAsync, metrics, fanout, node.Id);
+        // Made on first use: its callbacks are this host's own methods, which a field initializer cannot name.
+        var services = _actorServices ??= new RoomActorServices(store, clock, Rooms, Lease, _ctx,
+            loggers.CreateLogger<RoomActor>(), metrics, fanout, node.Id, FetchSegmentsAsync, OnStopped);
+        var actor = new RoomActor(key, RoomLease.Start(key, token, sentAt, clock.Time, Lease), state, json, services);
         _actors[key] = actor;
         metrics.LeaseAcquired();
         metrics.RoomLoaded();

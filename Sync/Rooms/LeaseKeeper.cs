@@ -1,12 +1,12 @@
 using Microsoft.Extensions.Options;
-using Ott.Sync.Rooms;
+using Ott.Sync.Cluster;
 using Ott.Sync.Storage;
 
-namespace Ott.Sync.Cluster;
+namespace Ott.Sync.Rooms;
 
 /// <summary>Renews every owned lease each <c>Lease:RenewInterval</c> and keeps the local deadlines (design.md §7.3).</summary>
 internal sealed partial class LeaseKeeper(
-    RoomManager rooms,
+    RoomHost rooms,
     RoomStore store,
     TimeProvider time,
     IOptions<LeaseOptions> options,
@@ -29,18 +29,12 @@ internal sealed partial class LeaseKeeper(
 
     internal async Task RenewAllAsync(CancellationToken ct)
     {
-        var ttl = options.Value.Ttl;
         // One pipelined renew per owned room; each deadline counts from its own send instant.
         var renewals = rooms.Actors.Where(a => !a.IsStopped).Select(async actor =>
         {
-            var sent = time.GetTimestamp();
             try
             {
-                if (await store.RenewAsync(actor.Key, actor.Token, ttl, actor.StateTtl, ct))
-                {
-                    actor.ExtendDeadline(sent);
-                }
-                else
+                if (!await actor.Lease.RenewAsync(store, actor.StateTtl, ct))
                 {
                     Log.LeaseLost(logger, actor.Key, actor.Token.Epoch);
                     actor.LeaseLost();
