@@ -122,25 +122,36 @@ internal sealed class GatewayRoom(string key)
             {
                 switch (op)
                 {
-                    case BroadcastOp b:
+                    case Broadcast b:
+                        var frame = RoomDelivery.Bytes(b.Frame);
                         foreach (var client in _attached)
                         {
-                            client.Send(b.Frame);
+                            client.Send(frame);
                         }
                         break;
-                    case SendOp s when _clients.TryGetValue(s.ClientId, out var target):
-                        target.Send(s.Frame);
+                    case SendTo s when _clients.TryGetValue(s.ClientId, out var target):
+                        target.Send(RoomDelivery.Bytes(s.Frame));
                         break;
-                    case AttachOp a when _clients.TryGetValue(a.ClientId, out var joined) && !_attached.Contains(joined):
+                    case SendToMany m:
+                        var shared = RoomDelivery.Bytes(m.Frame);
+                        foreach (var id in m.ClientIds)
+                        {
+                            if (_clients.TryGetValue(id, out var each))
+                            {
+                                each.Send(shared);
+                            }
+                        }
+                        break;
+                    case Attach a when _clients.TryGetValue(a.ClientId, out var joined) && !_attached.Contains(joined):
                         _attached.Add(joined);
                         break;
-                    case DetachOp d when _clients.TryGetValue(d.ClientId, out var left):
+                    case Detach d when _clients.TryGetValue(d.ClientId, out var left):
                         _attached.Remove(left);
                         // A client leaves by closing first, so the owner dropped one that is still here
                         // (it thought this node gone): re-join it (design.md §9.6, I7).
                         resync |= !left.IsClosing;
                         break;
-                    case CloseOp c when _clients.TryGetValue(c.ClientId, out var closing):
+                    case CloseClient c when _clients.TryGetValue(c.ClientId, out var closing):
                         closing.Close(c.Code, c.Reason);
                         break;
                 }

@@ -26,6 +26,9 @@ public sealed record YouFrame(string ClientId) : ServerFrame;
 public sealed record ErrorFrame(OttFailure Failure) : ServerFrame;
 public sealed record AnnouncementFrame(string Text) : ServerFrame;
 
+/// <summary>A frame already written to UTF-8 (once, by the room that released it); written again as is.</summary>
+public sealed record WrittenFrame(byte[] Utf8) : ServerFrame;
+
 /// <summary>Serialises frames once, to UTF-8, with the source-generated metadata (design.md §3, §13).</summary>
 public static class FrameWriter
 {
@@ -36,6 +39,10 @@ public static class FrameWriter
 
     public static byte[] Write(ServerFrame frame, DateTimeOffset now)
     {
+        if (frame is WrittenFrame written)
+        {
+            return written.Utf8;
+        }
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var w = new Utf8JsonWriter(buffer, WriterOptions))
         {

@@ -8,34 +8,35 @@ internal sealed partial class RoomActor
     private void Release(RoomState before, RoomState after, List<RoomOutput> outputs, DateTimeOffset now)
     {
         var started = _clock.Time.GetTimestamp();
-        var ops = new List<DeliveryOp>(outputs.Count + 1);
+        var ops = new List<RoomOutput>(outputs.Count + 1);
         foreach (var output in outputs)
         {
+            // Every frame is written once, here, at the batch's instant; the fan-out only copies bytes.
             switch (output)
             {
                 case Broadcast b:
-                    ops.Add(new BroadcastOp(FrameWriter.Write(b.Frame, now)));
+                    ops.Add(new Broadcast(Written(b.Frame, now)));
                     break;
                 case SendTo s:
-                    ops.Add(new SendOp(s.ClientId, FrameWriter.Write(s.Frame, now)));
+                    ops.Add(s with { Frame = Written(s.Frame, now) });
                     break;
-                case Attach a:
-                    ops.Add(new AttachOp(a.ClientId));
+                case SendToMany m:
+                    ops.Add(m with { Frame = Written(m.Frame, now) });
                     break;
-                case Detach d:
-                    ops.Add(new DetachOp(d.ClientId));
+                case FetchSegments f:
+                    if (_fetchSegments is not null)
+                    {
+                        _ = _fetchSegments(f, this);
+                    }
                     break;
-                case CloseClient c:
-                    ops.Add(new CloseOp(c.ClientId, c.Code, c.Reason));
-                    break;
-                case FetchSegments f when _fetchSegments is not null:
-                    _ = _fetchSegments(f, this);
+                default:
+                    ops.Add(output);
                     break;
             }
         }
         if (FrameWriter.WriteDeltaOrNull(before, after, now) is { } delta)
         {
-            ops.Add(new BroadcastOp(delta));
+            ops.Add(new Broadcast(new WrittenFrame(delta)));
         }
         if (ops.Count > 0)
         {
@@ -45,6 +46,9 @@ internal sealed partial class RoomActor
         }
         _metrics.FanOut(_clock.Time.GetElapsedTime(started));
     }
+
+    private static WrittenFrame Written(ServerFrame frame, DateTimeOffset now) =>
+        frame as WrittenFrame ?? new WrittenFrame(FrameWriter.Write(frame, now));
 
     private bool HasRemoteUsers(RoomState state)
     {

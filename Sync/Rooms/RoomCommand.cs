@@ -48,11 +48,18 @@ public sealed record MediaLookup
         : throw new OttException(Failures.TryGetValue(id, out var failure) ? failure : OttFailure.UnsupportedService(id.Id));
 }
 
-/// <summary>An effect of a transition, released in order after the state is persisted.</summary>
+/// <summary>
+/// An effect of a transition, released in order after the state is persisted. It is the one output type from
+/// transitions to sockets: the actor writes each frame once (<see cref="WrittenFrame"/>), the batch crosses to
+/// other nodes as JSON and comes back as the same records, and each node's gateway room applies them.
+/// </summary>
 public abstract record RoomOutput;
 
 public sealed record Broadcast(ServerFrame Frame) : RoomOutput;
 public sealed record SendTo(string ClientId, ServerFrame Frame) : RoomOutput;
+
+/// <summary>One frame to several clients (a rejoin's full sync and user list): written and carried once.</summary>
+public sealed record SendToMany(ImmutableArray<string> ClientIds, ServerFrame Frame) : RoomOutput;
 
 /// <summary>Adds a joined connection to the broadcast list (after its full sync, protocol.md §1.2).</summary>
 public sealed record Attach(string ClientId) : RoomOutput;

@@ -1,15 +1,16 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Ott.Sync.Protocol;
 
 namespace Ott.Sync.Rooms;
 
 /// <summary>
-/// One released batch as every node applies it to its own clients (design.md §5.2): frames serialized
-/// once by the owner, in release order, under the owner's (epoch, seq).
+/// One released batch as every node applies it to its own clients (design.md §5.2): the room's outputs in
+/// release order, frames already written by the owner, under the owner's (epoch, seq).
 /// </summary>
-internal sealed record RoomDelivery(string Room, long Epoch, long Seq, IReadOnlyList<DeliveryOp> Ops)
+internal sealed record RoomDelivery(string Room, long Epoch, long Seq, IReadOnlyList<RoomOutput> Ops)
 {
-    /// <summary>The event payload: the ops as a JSON array, frames written in place.</summary>
+    /// <summary>The event payload: the outputs as a JSON array, frames written in place.</summary>
     public void WritePayload(Utf8JsonWriter w)
     {
         w.WriteStartArray();
@@ -18,22 +19,32 @@ internal sealed record RoomDelivery(string Room, long Epoch, long Seq, IReadOnly
             w.WriteStartObject();
             switch (op)
             {
-                case BroadcastOp b:
+                case Broadcast b:
                     w.WritePropertyName("b");
-                    w.WriteRawValue(b.Frame.Span, skipInputValidation: true);
+                    w.WriteRawValue(Bytes(b.Frame), skipInputValidation: true);
                     break;
-                case SendOp s:
+                case SendTo s:
                     w.WriteString("s", s.ClientId);
                     w.WritePropertyName("f");
-                    w.WriteRawValue(s.Frame.Span, skipInputValidation: true);
+                    w.WriteRawValue(Bytes(s.Frame), skipInputValidation: true);
                     break;
-                case AttachOp a:
+                case SendToMany m:
+                    w.WriteStartArray("m");
+                    foreach (var id in m.ClientIds)
+                    {
+                        w.WriteStringValue(id);
+                    }
+                    w.WriteEndArray();
+                    w.WritePropertyName("f");
+                    w.WriteRawValue(Bytes(m.Frame), skipInputValidation: true);
+                    break;
+                case Attach a:
                     w.WriteString("a", a.ClientId);
                     break;
-                case DetachOp d:
+                case Detach d:
                     w.WriteString("d", d.ClientId);
                     break;
-                case CloseOp c:
+                case CloseClient c:
                     w.WriteString("x", c.ClientId);
                     w.WriteNumber("code", c.Code);
                     w.WriteString("reason", c.Reason);
@@ -44,10 +55,10 @@ internal sealed record RoomDelivery(string Room, long Epoch, long Seq, IReadOnly
         w.WriteEndArray();
     }
 
-    /// <summary>Reads the ops of an event payload; unknown op shapes are skipped.</summary>
-    public static List<DeliveryOp> ReadOps(JsonElement payload)
+    /// <summary>Reads the outputs of an event payload; unknown shapes are skipped.</summary>
+    public static List<RoomOutput> ReadOps(JsonElement payload)
     {
-        var ops = new List<DeliveryOp>();
+        var ops = new List<RoomOutput>();
         if (payload.ValueKind != JsonValueKind.Array)
         {
             return ops;
@@ -56,46 +67,39 @@ internal sealed record RoomDelivery(string Room, long Epoch, long Seq, IReadOnly
         {
             if (op.TryGetProperty("b", out var frame))
             {
-                ops.Add(new BroadcastOp(Bytes(frame)));
+                ops.Add(new Broadcast(Frame(frame)));
             }
             else if (op.TryGetProperty("s", out var target) && op.TryGetProperty("f", out var sent))
             {
-                ops.Add(new SendOp(target.GetString()!, Bytes(sent)));
+                ops.Add(new SendTo(target.GetString()!, Frame(sent)));
+            }
+            else if (op.TryGetProperty("m", out var targets) && op.TryGetProperty("f", out var shared))
+            {
+                ops.Add(new SendToMany([.. targets.EnumerateArray().Select(t => t.GetString()!)], Frame(shared)));
             }
             else if (op.TryGetProperty("a", out var attach))
             {
-                ops.Add(new AttachOp(attach.GetString()!));
+                ops.Add(new Attach(attach.GetString()!));
             }
             else if (op.TryGetProperty("d", out var detach))
             {
-                ops.Add(new DetachOp(detach.GetString()!));
+                ops.Add(new Detach(detach.GetString()!));
             }
             else if (op.TryGetProperty("x", out var close))
             {
-                ops.Add(new CloseOp(close.GetString()!, op.GetProperty("code").GetInt32(), op.GetProperty("reason").GetString() ?? ""));
+                ops.Add(new CloseClient(close.GetString()!, op.GetProperty("code").GetInt32(), op.GetProperty("reason").GetString() ?? ""));
             }
         }
         return ops;
     }
 
+    /// <summary>The bytes the owner wrote; a released batch holds no unwritten frame.</summary>
+    public static byte[] Bytes(ServerFrame frame) =>
+        frame is WrittenFrame written ? written.Utf8 : throw new InvalidOperationException("a released frame is written once, by its room");
+
     // The frame's own UTF-8 bytes, copied once out of the envelope (no UTF-16 round trip).
-    private static byte[] Bytes(JsonElement frame) => JsonMarshal.GetRawUtf8Value(frame).ToArray();
+    private static WrittenFrame Frame(JsonElement frame) => new(JsonMarshal.GetRawUtf8Value(frame).ToArray());
 }
-
-internal abstract record DeliveryOp;
-
-/// <summary>To every attached client in the room.</summary>
-internal sealed record BroadcastOp(ReadOnlyMemory<byte> Frame) : DeliveryOp;
-
-/// <summary>To one client, attached or still joining.</summary>
-internal sealed record SendOp(string ClientId, ReadOnlyMemory<byte> Frame) : DeliveryOp;
-
-/// <summary>The client starts receiving broadcasts (after its full sync, protocol.md §1.2).</summary>
-internal sealed record AttachOp(string ClientId) : DeliveryOp;
-
-internal sealed record DetachOp(string ClientId) : DeliveryOp;
-
-internal sealed record CloseOp(string ClientId, int Code, string Reason) : DeliveryOp;
 
 /// <summary>Where an owner's released batches and ownership changes go: this node's clients and the room channel.</summary>
 internal interface IRoomFanout

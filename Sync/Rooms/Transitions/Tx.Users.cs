@@ -122,12 +122,18 @@ public static partial class RoomTransitions
                 Outputs.Add(new Broadcast(new UserUpdateFrame(user.Info(S))));
             }
             var init = new UserInitFrame([.. S.Users.Select(u => u.Info(S))]);
-            foreach (var user in users)
+            if (users.IsEmpty)
             {
-                Outputs.Add(new SendTo(user.ClientId, new FullSyncFrame(S)));
-                Outputs.Add(new Attach(user.ClientId));
-                Outputs.Add(new SendTo(user.ClientId, init));
+                return;
             }
+            // One full sync and one user list for all of them (each written once), each client attached between.
+            var ids = users.Select(u => u.ClientId).ToImmutableArray();
+            Outputs.Add(new SendToMany(ids, new FullSyncFrame(S)));
+            foreach (var id in ids)
+            {
+                Outputs.Add(new Attach(id));
+            }
+            Outputs.Add(new SendToMany(ids, init));
         }
 
         public void GatewayLost(string gateway)

@@ -139,7 +139,7 @@ internal sealed class CapturingFanout : IRoomFanout
 
     // The broadcast frames of one delivery, parsed.
     public static List<JsonObject> Broadcasts(RoomDelivery delivery) =>
-        [.. delivery.Ops.OfType<BroadcastOp>().Select(b => JsonNode.Parse(b.Frame.Span)!.AsObject())];
+        [.. delivery.Ops.OfType<Broadcast>().Select(b => JsonNode.Parse(RoomDelivery.Bytes(b.Frame))!.AsObject())];
 }
 
 [SuppressMessage("Reliability", "CA2000", Justification = "The factory owns its meters and disposes them.")]
