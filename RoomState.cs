@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using System.Text.Json.Serialization;
 using Ott.Sync.Protocol;
-using Ott.Sync.Rooms;
 using Riok.Mapperly.Abstractions;
 
 namespace Ott;
@@ -77,6 +76,49 @@ public sealed record RoomState(
             : this;
 }
 
+/// <summary>One authenticated connection in a room (protocol.md §2 RoomUserInfo, before its role is derived).</summary>
+public sealed record RoomUser(
+    string ClientId,
+    string SessionKey,
+    string Name,
+    bool IsLoggedIn,
+    long? AccountId,
+    string Status,
+    string GatewayNodeId)
+{
+    public RoomUserInfo Info(RoomState state) => new(ClientId, Name, IsLoggedIn, Status, RoomRoles.RoleOf(state, IsLoggedIn, AccountId));
+}
+
+/// <summary>An event kept for undo (protocol.md §6.7): the room's own record of what happened.</summary>
+public sealed record RecordedEvent(
+    string Id,
+    int Type,
+    QueueItem? Video,
+    IReadOnlyList<QueueItem>? Videos,
+    double? PrevPosition,
+    int? QueueIdx,
+    bool Undone);
+
+public static class RoomRoles
+{
+    /// <summary>protocol.md §7.4: the first match wins.</summary>
+    public static Role RoleOf(RoomState state, bool isLoggedIn, long? accountId)
+    {
+        if (!isLoggedIn || accountId is not { } id)
+        {
+            return Role.Unregistered;
+        }
+        if (state.Owner?.Id == id)
+        {
+            return Role.Owner;
+        }
+        if (state.UserRoles.Administrator.Contains(id)) return Role.Administrator;
+        if (state.UserRoles.Moderator.Contains(id)) return Role.Moderator;
+        if (state.UserRoles.Trusted.Contains(id)) return Role.Trusted;
+        return Role.Registered;
+    }
+}
+
 /// <summary>The stored record (protocol.md §6.2, design.md §3): storable fields plus bookkeeping.</summary>
 public sealed record StorableRoom
 {
@@ -129,6 +171,11 @@ public sealed record SyncableRoom
     [JsonPropertyName("enableVoteSkip")] public bool EnableVoteSkip { get; init; }
     [JsonPropertyName("votesToSkip")] public required ImmutableList<string> VotesToSkip { get; init; }
 }
+
+/// <summary>A <c>GET /api/room/list</c> item (protocol.md §4.3), also the directory's meta record.</summary>
+public sealed record RoomListItem(
+    string Name, string Title, string Description, bool IsTemporary, Visibility Visibility, QueueMode QueueMode,
+    QueueItem? CurrentSource, int Users);
 
 /// <summary>
 /// The two projections. Strict: a RoomState member that is neither mapped nor ignored here breaks the

@@ -2,7 +2,6 @@ using System.Collections.Frozen;
 using System.Collections.Immutable;
 using Microsoft.Extensions.Options;
 using Ott.Sync.Protocol;
-using Ott.Sync.Rooms;
 using Ott.Sync.Storage;
 
 namespace Ott.Sync.Media;

@@ -19,11 +19,6 @@ internal sealed record CreateRoomSpec(
     QueueMode QueueMode = QueueMode.Manual,
     IReadOnlyList<string>? AutoSkipSegmentCategories = null);
 
-/// <summary>A <c>GET /api/room/list</c> item (protocol.md §4.3), also the directory's meta record.</summary>
-public sealed record RoomListItem(
-    string Name, string Title, string Description, bool IsTemporary, Visibility Visibility, QueueMode QueueMode,
-    QueueItem? CurrentSource, int Users);
-
 /// <summary>
 /// The single entry point for endpoints and sockets (design.md §4): creates rooms, activates them on
 /// demand (single-flight per room), routes commands to their actor, and resolves media first (§5.4).
