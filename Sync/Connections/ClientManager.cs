@@ -333,7 +333,7 @@ internal sealed partial class ClientManager(
 
     private void AnnounceLocally(string text)
     {
-        var frame = FrameWriter.Write(new AnnouncementFrame(text), time.GetUtcNow());
+        var frame = FrameWriter.Write(new AnnouncementFrame(text));
         foreach (var connection in _connections.Values)
         {
             connection.Send(frame);

@@ -352,10 +352,10 @@ internal sealed partial class RoomActor : IAsyncDisposable
             switch (output)
             {
                 case Broadcast b:
-                    ops.Add(new BroadcastOp(FrameWriter.Write(b.Frame, now)));
+                    ops.Add(new BroadcastOp(SyncFrameWriter.Write(b.Frame, now)));
                     break;
                 case SendTo s:
-                    ops.Add(new SendOp(s.ClientId, FrameWriter.Write(s.Frame, now)));
+                    ops.Add(new SendOp(s.ClientId, SyncFrameWriter.Write(s.Frame, now)));
                     break;
                 case Attach a:
                     ops.Add(new AttachOp(a.ClientId));
@@ -371,7 +371,7 @@ internal sealed partial class RoomActor : IAsyncDisposable
                     break;
             }
         }
-        if (FrameWriter.WriteDeltaOrNull(before, after, now) is { } delta)
+        if (SyncFrameWriter.WriteDeltaOrNull(before, after, now) is { } delta)
         {
             ops.Add(new BroadcastOp(delta));
         }

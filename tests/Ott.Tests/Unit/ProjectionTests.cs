@@ -53,7 +53,7 @@ public class ProjectionTests
     {
         var room = BusyRoom();
 
-        var text = System.Text.Encoding.UTF8.GetString(FrameWriter.Write(new FullSyncFrame(room.State), room.Now));
+        var text = System.Text.Encoding.UTF8.GetString(SyncFrameWriter.Write(new FullSyncFrame(room.State), room.Now));
 
         foreach (var name in new[] { "owner", "userRoles", "votes", "version", "recentRequestIds", "playbackStart", "users", "v", "recentEvents", "lastActiveAt", "sessionKey", "playbackAnchor" })
         {
@@ -214,7 +214,7 @@ public class ProjectionTests
         Assert.False(delta.ContainsKey("grants"));
 
         room.Chat(a, "hi");
-        Assert.False(FrameWriter.HasDelta(room.Before, room.State));
+        Assert.False(SyncFrameWriter.HasDelta(room.Before, room.State));
     }
 
     [Fact]
@@ -227,7 +227,7 @@ public class ProjectionTests
 
         room.Seek(a, 5);
 
-        Assert.True(FrameWriter.HasDelta(room.Before, room.State));
+        Assert.True(SyncFrameWriter.HasDelta(room.Before, room.State));
         Assert.Equal(5, room.Delta()["playbackPosition"]!.GetValue<double>());
     }
 
