@@ -4,7 +4,6 @@ using Ott.Sync.Connections;
 using Ott.Sync.Endpoints;
 using Ott.Sync.Limits;
 using Ott.Sync.Media;
-using Ott.Sync.Protocol;
 using Ott.Sync.Storage;
 using Ott.Sync.Telemetry;
 
@@ -14,7 +13,7 @@ builder.AddOttCluster();
 builder.AddOttMedia();
 builder.AddOttRooms();
 builder.AddOttConnections();
-builder.AddOttJson();
+builder.AddOttEndpoints();
 builder.AddOttAuth();
 builder.AddOttLimits();
 builder.AddOttTelemetry();

@@ -220,3 +220,16 @@ public static partial class RoomStateMapper
     [MapperIgnoreTarget(nameof(RoomState.SuppressedSegment))]
     public static partial RoomState FromStorable(this StorableRoom stored);
 }
+
+// State's own source-generated context: the room's records as they are stored, synced and listed.
+// The same options as every other context (see ProtocolJsonContext).
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    AllowOutOfOrderMetadataProperties = true)]
+[JsonSerializable(typeof(StorableRoom))]
+[JsonSerializable(typeof(SyncableRoom))]
+[JsonSerializable(typeof(RoomListItem))]
+[JsonSerializable(typeof(List<RoomListItem>))]
+[JsonSerializable(typeof(RoomUser))]
+[JsonSerializable(typeof(List<RoomUser>))]
+internal sealed partial class StateJsonContext : JsonSerializerContext;

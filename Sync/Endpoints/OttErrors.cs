@@ -56,7 +56,7 @@ internal sealed class OttErrorResult(int statusCode, OttError body) : IResult, I
             // Whole seconds, rounded up so a client never retries early.
             response.Headers.RetryAfter = ((long)Math.Ceiling(retryAfter.TotalSeconds)).ToString();
         }
-        return response.WriteAsJsonAsync(Body, OttJsonContext.Default.OttError, contentType: null,
+        return response.WriteAsJsonAsync(Body, ApiJsonContext.Default.OttError, contentType: null,
             httpContext.RequestAborted);
     }
 

@@ -169,7 +169,7 @@ internal sealed class MediaService(
             throw new OttException(OttFailure.UnsupportedService(id.Id));
         }
         var item = await cache.GetOrFetchAsync(keys.MediaVideo(id.Service, id.Id), MediaFailures.Display(id.Service),
-            OttJsonContext.Default.QueueItem, token => resolver.ResolveAsync(id, token), TtlOf, ct);
+            ProtocolJsonContext.Default.QueueItem, token => resolver.ResolveAsync(id, token), TtlOf, ct);
         // Items are cached as resolved; a preview's highlight never travels into a queue.
         return item.Highlight is null ? item : item with { Highlight = null };
     }
@@ -222,7 +222,7 @@ internal sealed class MediaService(
         var search = _searches.FirstOrDefault(s => s.Service == provider && s.IsEnabled)
             ?? throw new OttException(OttFailure.FeatureDisabled("Searching has been disabled by an administrator.", 400));
         var results = await cache.GetOrFetchAsync(keys.MediaSearch(search.Service, text), MediaFailures.Display(search.Service),
-            OttJsonContext.Default.ListQueueItem, async token => (await search.SearchAsync(text, token)).ToList(),
+            ProtocolJsonContext.Default.ListQueueItem, async token => (await search.SearchAsync(text, token)).ToList(),
             _ => Options.SearchCacheTtl, ct);
         await CacheItemsAsync(results);
         return new MediaPreview(results, null, Options.SearchPreviewMaxAge);
@@ -237,7 +237,7 @@ internal sealed class MediaService(
         try
         {
             items = await cache.GetOrFetchAsync(keys.MediaCollection(resolver.Service, collection.Id),
-                MediaFailures.Display(resolver.Service), OttJsonContext.Default.ListQueueItem,
+                MediaFailures.Display(resolver.Service), ProtocolJsonContext.Default.ListQueueItem,
                 async token => (await resolver.ResolveCollectionAsync(collection.Id, token)).ToList(),
                 _ => Options.SearchCacheTtl, ct);
         }
@@ -272,7 +272,7 @@ internal sealed class MediaService(
         foreach (var item in items.Where(i => i.Length is not null))
         {
             await cache.WriteAsync(keys.MediaVideo(item.Service, item.Id), item with { Highlight = null },
-                OttJsonContext.Default.QueueItem, Options.VideoCacheTtl);
+                ProtocolJsonContext.Default.QueueItem, Options.VideoCacheTtl);
         }
     }
 

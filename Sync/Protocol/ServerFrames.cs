@@ -40,7 +40,7 @@ public static class FrameWriter
 
     private static void Write(Utf8JsonWriter w, ServerFrame frame)
     {
-        var ctx = OttJsonContext.Default;
+        var ctx = ProtocolJsonContext.Default;
         w.WriteStartObject();
         switch (frame)
         {

@@ -25,7 +25,7 @@ internal static class CommandCodec
                 WriteActor(w, r.Actor);
                 w.WriteNumber("type", (int)r.Request.Type);
                 w.WritePropertyName("raw");
-                JsonSerializer.Serialize(w, r.Request.Raw, OttJsonContext.Default.JsonObject);
+                JsonSerializer.Serialize(w, r.Request.Raw, ProtocolJsonContext.Default.JsonObject);
                 break;
             case ClaimCommand c:
                 w.WriteString("k", "claim");
@@ -34,13 +34,13 @@ internal static class CommandCodec
             case JoinCommand j:
                 w.WriteString("k", "join");
                 w.WritePropertyName("user");
-                JsonSerializer.Serialize(w, j.User, OttJsonContext.Default.RoomUser);
+                JsonSerializer.Serialize(w, j.User, StateJsonContext.Default.RoomUser);
                 break;
             case RejoinCommand r:
                 w.WriteString("k", "rejoin");
                 w.WriteString("gateway", r.GatewayNodeId);
                 w.WritePropertyName("users");
-                JsonSerializer.Serialize(w, [.. r.Users], OttJsonContext.Default.ListRoomUser);
+                JsonSerializer.Serialize(w, [.. r.Users], StateJsonContext.Default.ListRoomUser);
                 break;
             case LeaveCommand l:
                 w.WriteString("k", "leave");
@@ -78,11 +78,11 @@ internal static class CommandCodec
         {
             "req" => new RequestCommand(ReadActor(p),
                 ClientMessageParser.ParseRequest((RequestType)p.GetProperty("type").GetInt32(),
-                    JsonSerializer.Deserialize(p.GetProperty("raw"), OttJsonContext.Default.JsonObject) ?? [])),
+                    JsonSerializer.Deserialize(p.GetProperty("raw"), ProtocolJsonContext.Default.JsonObject) ?? [])),
             "claim" => new ClaimCommand(ReadActor(p)),
-            "join" => new JoinCommand(p.GetProperty("user").Deserialize(OttJsonContext.Default.RoomUser)!),
+            "join" => new JoinCommand(p.GetProperty("user").Deserialize(StateJsonContext.Default.RoomUser)!),
             "rejoin" => new RejoinCommand(p.GetProperty("gateway").GetString()!,
-                [.. p.GetProperty("users").Deserialize(OttJsonContext.Default.ListRoomUser)!]),
+                [.. p.GetProperty("users").Deserialize(StateJsonContext.Default.ListRoomUser)!]),
             "leave" => new LeaveCommand(p.GetProperty("client").GetString()!),
             "status" => new StatusCommand(p.GetProperty("client").GetString()!, p.GetProperty("status").GetString()!),
             "update_user" => new UpdateUserCommand(p.GetProperty("client").GetString()!, p.GetProperty("name").GetString()!,
@@ -97,10 +97,10 @@ internal static class CommandCodec
     private static void WriteActor(Utf8JsonWriter w, Actor actor)
     {
         w.WritePropertyName("actor");
-        JsonSerializer.Serialize(w, actor, OttJsonContext.Default.Actor);
+        JsonSerializer.Serialize(w, actor, RoomsJsonContext.Default.Actor);
     }
 
-    private static Actor ReadActor(JsonElement p) => p.GetProperty("actor").Deserialize(OttJsonContext.Default.Actor)!;
+    private static Actor ReadActor(JsonElement p) => p.GetProperty("actor").Deserialize(RoomsJsonContext.Default.Actor)!;
 
     // ----- replies -----
 
@@ -118,7 +118,7 @@ internal static class CommandCodec
     public static void Error(Utf8JsonWriter w, OttFailure failure) => Reply(w, "error", x =>
     {
         x.WritePropertyName("error");
-        JsonSerializer.Serialize(x, failure, OttJsonContext.Default.OttFailure);
+        JsonSerializer.Serialize(x, failure, ProtocolJsonContext.Default.OttFailure);
     });
 
     public static void NotOwner(Utf8JsonWriter w, string? holder) => Reply(w, "not_owner", x =>
@@ -133,21 +133,21 @@ internal static class CommandCodec
     public static void Snapshot(Utf8JsonWriter w, RoomState state) => Reply(w, "ok", x =>
     {
         x.WritePropertyName("state");
-        JsonSerializer.Serialize(x, state.ToStorable(), OttJsonContext.Default.StorableRoom);
+        JsonSerializer.Serialize(x, state.ToStorable(), StateJsonContext.Default.StorableRoom);
         x.WritePropertyName("users");
-        JsonSerializer.Serialize(x, [.. state.Users], OttJsonContext.Default.ListRoomUser);
+        JsonSerializer.Serialize(x, [.. state.Users], StateJsonContext.Default.ListRoomUser);
     });
 
     public static string Status(JsonElement reply) =>
         reply.ValueKind == JsonValueKind.Object && reply.TryGetProperty("status", out var s) ? s.GetString() ?? "" : "";
 
     public static OttFailure ReadError(JsonElement reply) =>
-        reply.GetProperty("error").Deserialize(OttJsonContext.Default.OttFailure) ?? OttFailure.Unknown();
+        reply.GetProperty("error").Deserialize(ProtocolJsonContext.Default.OttFailure) ?? OttFailure.Unknown();
 
     public static RoomState ReadSnapshot(JsonElement reply)
     {
-        var stored = reply.GetProperty("state").Deserialize(OttJsonContext.Default.StorableRoom)!;
-        var users = reply.GetProperty("users").Deserialize(OttJsonContext.Default.ListRoomUser) ?? [];
+        var stored = reply.GetProperty("state").Deserialize(StateJsonContext.Default.StorableRoom)!;
+        var users = reply.GetProperty("users").Deserialize(StateJsonContext.Default.ListRoomUser) ?? [];
         return stored.FromStorable() with { Users = [.. users] };
     }
 }

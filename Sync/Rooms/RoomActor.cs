@@ -288,7 +288,7 @@ internal sealed partial class RoomActor : IAsyncDisposable
 
     /// <summary>The stored record's JSON: what is written, and what "storable data changed" is judged by.</summary>
     internal static string Serialize(RoomState state) =>
-        JsonSerializer.Serialize(state.ToStorable(), OttJsonContext.Default.StorableRoom);
+        JsonSerializer.Serialize(state.ToStorable(), StateJsonContext.Default.StorableRoom);
 
     /// <summary>The fenced write; a timeout (outcome unknown) is retried with the same token until the hold ends.</summary>
     private async Task<bool> WriteAsync(string json, CancellationToken ct)

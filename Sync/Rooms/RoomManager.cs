@@ -155,7 +155,7 @@ internal sealed partial class RoomManager(
         RoomState state;
         try
         {
-            var stored = JsonSerializer.Deserialize(acquired.StateJson, OttJsonContext.Default.StorableRoom)
+            var stored = JsonSerializer.Deserialize(acquired.StateJson, StateJsonContext.Default.StorableRoom)
                 ?? throw new JsonException("null state");
             state = RoomTransitions.OnLoad(stored.FromStorable(), clock.Now, _ctx);
         }
@@ -640,7 +640,7 @@ internal sealed partial class RoomManager(
     public async Task PublishDirectoryAsync(RoomActor actor, CancellationToken ct)
     {
         var item = ListItem(actor.State, actor.ConnectionCount);
-        var json = JsonSerializer.Serialize(item, OttJsonContext.Default.RoomListItem);
+        var json = JsonSerializer.Serialize(item, StateJsonContext.Default.RoomListItem);
         try
         {
             await store.MarkActiveAsync(actor.Key, clock.Now + TimeSpan.FromSeconds(30), json, ct);
@@ -659,7 +659,7 @@ internal sealed partial class RoomManager(
         {
             try
             {
-                if (JsonSerializer.Deserialize(meta, OttJsonContext.Default.RoomListItem) is { } item)
+                if (JsonSerializer.Deserialize(meta, StateJsonContext.Default.RoomListItem) is { } item)
                 {
                     // Local rooms report their live count; others as their owner last wrote it.
                     items.Add(Loaded(item.Name) is { } local ? ListItem(local.State, local.ConnectionCount) : item);

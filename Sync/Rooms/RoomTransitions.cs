@@ -230,7 +230,7 @@ public static class RoomTransitions
             return recorded;
         }
 
-        private static JsonNode? Json(QueueItem item) => System.Text.Json.JsonSerializer.SerializeToNode(item, OttJsonContext.Default.QueueItem);
+        private static JsonNode? Json(QueueItem item) => System.Text.Json.JsonSerializer.SerializeToNode(item, ProtocolJsonContext.Default.QueueItem);
 
         // ----- playback (§6.4) -----
 
@@ -682,7 +682,7 @@ public static class RoomTransitions
                 Outputs.Add(new Detach(clientId));
                 return;
             }
-            Emit(user, new JsonObject { ["type"] = 1 }, 1, new JsonObject { ["user"] = System.Text.Json.JsonSerializer.SerializeToNode(user.Info(S), OttJsonContext.Default.RoomUserInfo) });
+            Emit(user, new JsonObject { ["type"] = 1 }, 1, new JsonObject { ["user"] = System.Text.Json.JsonSerializer.SerializeToNode(user.Info(S), ProtocolJsonContext.Default.RoomUserInfo) });
             if (S.EnableVoteSkip)
             {
                 S = S with { VotesToSkip = S.VotesToSkip.Remove(clientId) };

@@ -17,7 +17,7 @@ public sealed record DeltaSyncFrame(RoomState Before, RoomState After) : ServerF
 /// </summary>
 public static class SyncFrameWriter
 {
-    private static IList<JsonPropertyInfo> SyncProperties => OttJsonContext.Default.SyncableRoom.Properties;
+    private static IList<JsonPropertyInfo> SyncProperties => StateJsonContext.Default.SyncableRoom.Properties;
 
     public static byte[] Write(ServerFrame frame, DateTimeOffset now)
     {
@@ -67,7 +67,7 @@ public static class SyncFrameWriter
         foreach (var p in SyncProperties)
         {
             w.WritePropertyName(p.Name);
-            JsonSerializer.Serialize(w, p.Get!(room), OttJsonContext.Default.GetTypeInfo(p.PropertyType)!);
+            JsonSerializer.Serialize(w, p.Get!(room), StateJsonContext.Default.GetTypeInfo(p.PropertyType)!);
         }
     }
 
@@ -100,7 +100,7 @@ public static class SyncFrameWriter
             if (!Equals(va, vb))
             {
                 w.WritePropertyName(p.Name);
-                JsonSerializer.Serialize(w, vb, OttJsonContext.Default.GetTypeInfo(p.PropertyType)!);
+                JsonSerializer.Serialize(w, vb, StateJsonContext.Default.GetTypeInfo(p.PropertyType)!);
                 wrote = true;
             }
         }

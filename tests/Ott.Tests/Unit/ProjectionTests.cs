@@ -60,7 +60,7 @@ public class ProjectionTests
             Assert.DoesNotContain($"\"{name}\":", text, StringComparison.OrdinalIgnoreCase);
         }
         Assert.DoesNotContain("\"username\"", text, StringComparison.Ordinal); // not even the owner's name
-        Assert.Equal(SyncableKeys, OttJsonContext.Default.SyncableRoom.Properties.Select(p => p.Name));
+        Assert.Equal(SyncableKeys, StateJsonContext.Default.SyncableRoom.Properties.Select(p => p.Name));
     }
 
     [Fact]
@@ -93,9 +93,9 @@ public class ProjectionTests
         Assert.Single(sync["votesToSkip"]!.AsArray());
     }
 
-    private static string StoredJson(RoomState state) => JsonSerializer.Serialize(state.ToStorable(), OttJsonContext.Default.StorableRoom);
+    private static string StoredJson(RoomState state) => JsonSerializer.Serialize(state.ToStorable(), StateJsonContext.Default.StorableRoom);
 
-    private static RoomState Reload(string json) => JsonSerializer.Deserialize(json, OttJsonContext.Default.StorableRoom)!.FromStorable();
+    private static RoomState Reload(string json) => JsonSerializer.Deserialize(json, StateJsonContext.Default.StorableRoom)!.FromStorable();
 
     [Fact]
     public void AStorageRoundTripKeepsEveryStoredField()
@@ -252,7 +252,7 @@ public class ProjectionTests
     [Fact]
     public void QueueItemsOmitAbsentFields()
     {
-        var json = JsonSerializer.Serialize(new QueueItem { Service = "direct", Id = "x" }, OttJsonContext.Default.QueueItem);
+        var json = JsonSerializer.Serialize(new QueueItem { Service = "direct", Id = "x" }, ProtocolJsonContext.Default.QueueItem);
 
         Assert.Equal("""{"service":"direct","id":"x"}""", json);
     }
