@@ -177,9 +177,23 @@ public sealed record RoomListItem(
     string Name, string Title, string Description, bool IsTemporary, Visibility Visibility, QueueMode QueueMode,
     QueueItem? CurrentSource, int Users);
 
+/// <summary>The 13 keys of <c>GET /api/room/:name</c>, never more (protocol.md §4.3).</summary>
+public sealed record RoomResponse(
+    string Name, string Title, string Description, bool IsTemporary, Visibility Visibility, QueueMode QueueMode,
+    IReadOnlyList<RoomUserInfo> Users, Grants Grants, ImmutableList<string> AutoSkipSegmentCategories,
+    RestoreQueueBehavior RestoreQueueBehavior, bool EnableVoteSkip, ImmutableList<QueueItem> Queue, bool HasOwner);
+
+/// <summary>What an owner sends a gateway that reads the room over REST (design.md §9.2): the stored record and who is in it.</summary>
+public sealed record RoomSnapshot(StorableRoom State, ImmutableList<RoomUser> Users);
+
+/// <summary>What a client's position is computed from (protocol.md §6.3): when any of it changes, a delta sync resends the live position.</summary>
+public sealed record PlaybackBasis(
+    bool IsPlaying, QueueItem? CurrentSource, double PlaybackSpeed, double PlaybackPosition, DateTimeOffset? PlaybackAnchor);
+
 /// <summary>
-/// The two projections. Strict: a RoomState member that is neither mapped nor ignored here breaks the
-/// build (RMG020/RMG012 are errors), so a new field must be placed deliberately in both views.
+/// Every view of a room, derived from <see cref="RoomState"/>. Strict: a RoomState member that is neither
+/// mapped nor ignored here breaks the build (RMG020/RMG012 are errors), so a new field must be placed
+/// deliberately in each view.
 /// </summary>
 [Mapper]
 public static partial class RoomStateMapper
@@ -219,6 +233,98 @@ public static partial class RoomStateMapper
     [MapperIgnoreTarget(nameof(RoomState.LastActiveAt))]
     [MapperIgnoreTarget(nameof(RoomState.SuppressedSegment))]
     public static partial RoomState FromStorable(this StorableRoom stored);
+
+    // The list item's user count is the caller's: live connections on the owner, 0 for an unloaded room.
+    [MapperIgnoreSource(nameof(RoomState.Queue))]
+    [MapperIgnoreSource(nameof(RoomState.PrevQueue))]
+    [MapperIgnoreSource(nameof(RoomState.IsPlaying))]
+    [MapperIgnoreSource(nameof(RoomState.PlaybackPosition))]
+    [MapperIgnoreSource(nameof(RoomState.PlaybackSpeed))]
+    [MapperIgnoreSource(nameof(RoomState.PlaybackAnchor))]
+    [MapperIgnoreSource(nameof(RoomState.Grants))]
+    [MapperIgnoreSource(nameof(RoomState.UserRoles))]
+    [MapperIgnoreSource(nameof(RoomState.Owner))]
+    [MapperIgnoreSource(nameof(RoomState.AutoSkipSegmentCategories))]
+    [MapperIgnoreSource(nameof(RoomState.RestoreQueueBehavior))]
+    [MapperIgnoreSource(nameof(RoomState.EnableVoteSkip))]
+    [MapperIgnoreSource(nameof(RoomState.VideoSegments))]
+    [MapperIgnoreSource(nameof(RoomState.Version))]
+    [MapperIgnoreSource(nameof(RoomState.RecentRequestIds))]
+    [MapperIgnoreSource(nameof(RoomState.Users))]
+    [MapperIgnoreSource(nameof(RoomState.Votes))]
+    [MapperIgnoreSource(nameof(RoomState.VotesToSkip))]
+    [MapperIgnoreSource(nameof(RoomState.RecentEvents))]
+    [MapperIgnoreSource(nameof(RoomState.LastActiveAt))]
+    [MapperIgnoreSource(nameof(RoomState.SuppressedSegment))]
+    [MapperIgnoreSource(nameof(RoomState.HasOwner))]
+    [MapperIgnoreSource(nameof(RoomState.VoteCounts))]
+    public static partial RoomListItem ToListItem(this RoomState state, int users);
+
+    // Each user with the role the room gives them. (A parameter rather than MapPropertyFromSource, which
+    // would count every source member as used and so check none.)
+    public static RoomResponse ToRoomResponse(this RoomState state) => ToRoomResponse(state, [.. state.Users.Select(u => u.Info(state))]);
+
+    [MapperIgnoreSource(nameof(RoomState.Users))]
+    [MapperIgnoreSource(nameof(RoomState.CurrentSource))]
+    [MapperIgnoreSource(nameof(RoomState.PrevQueue))]
+    [MapperIgnoreSource(nameof(RoomState.IsPlaying))]
+    [MapperIgnoreSource(nameof(RoomState.PlaybackPosition))]
+    [MapperIgnoreSource(nameof(RoomState.PlaybackSpeed))]
+    [MapperIgnoreSource(nameof(RoomState.PlaybackAnchor))]
+    [MapperIgnoreSource(nameof(RoomState.UserRoles))]
+    [MapperIgnoreSource(nameof(RoomState.Owner))]
+    [MapperIgnoreSource(nameof(RoomState.VideoSegments))]
+    [MapperIgnoreSource(nameof(RoomState.Version))]
+    [MapperIgnoreSource(nameof(RoomState.RecentRequestIds))]
+    [MapperIgnoreSource(nameof(RoomState.Votes))]
+    [MapperIgnoreSource(nameof(RoomState.VotesToSkip))]
+    [MapperIgnoreSource(nameof(RoomState.RecentEvents))]
+    [MapperIgnoreSource(nameof(RoomState.LastActiveAt))]
+    [MapperIgnoreSource(nameof(RoomState.SuppressedSegment))]
+    [MapperIgnoreSource(nameof(RoomState.VoteCounts))]
+    private static partial RoomResponse ToRoomResponse(RoomState state, IReadOnlyList<RoomUserInfo> users);
+
+    // The state member takes the whole source through ToStorable, so only the snapshot's own members are
+    // checked here; every RoomState member is placed by FromSnapshot below, which must rebuild the state.
+    [MapperRequiredMapping(RequiredMappingStrategy.Target)]
+    [MapPropertyFromSource(nameof(RoomSnapshot.State), Use = nameof(ToStorable))]
+    public static partial RoomSnapshot ToSnapshot(this RoomState state);
+
+    [MapNestedProperties(nameof(RoomSnapshot.State))]
+    [MapProperty(new[] { nameof(RoomSnapshot.State), nameof(StorableRoom.PlaybackStart) }, nameof(RoomState.PlaybackAnchor))]
+    [MapperIgnoreTarget(nameof(RoomState.Votes))]
+    [MapperIgnoreTarget(nameof(RoomState.VotesToSkip))]
+    [MapperIgnoreTarget(nameof(RoomState.RecentEvents))]
+    [MapperIgnoreTarget(nameof(RoomState.LastActiveAt))]
+    [MapperIgnoreTarget(nameof(RoomState.SuppressedSegment))]
+    public static partial RoomState FromSnapshot(this RoomSnapshot snapshot);
+
+    [MapperIgnoreSource(nameof(RoomState.Name))]
+    [MapperIgnoreSource(nameof(RoomState.Title))]
+    [MapperIgnoreSource(nameof(RoomState.Description))]
+    [MapperIgnoreSource(nameof(RoomState.IsTemporary))]
+    [MapperIgnoreSource(nameof(RoomState.Visibility))]
+    [MapperIgnoreSource(nameof(RoomState.QueueMode))]
+    [MapperIgnoreSource(nameof(RoomState.Queue))]
+    [MapperIgnoreSource(nameof(RoomState.PrevQueue))]
+    [MapperIgnoreSource(nameof(RoomState.Grants))]
+    [MapperIgnoreSource(nameof(RoomState.UserRoles))]
+    [MapperIgnoreSource(nameof(RoomState.Owner))]
+    [MapperIgnoreSource(nameof(RoomState.AutoSkipSegmentCategories))]
+    [MapperIgnoreSource(nameof(RoomState.RestoreQueueBehavior))]
+    [MapperIgnoreSource(nameof(RoomState.EnableVoteSkip))]
+    [MapperIgnoreSource(nameof(RoomState.VideoSegments))]
+    [MapperIgnoreSource(nameof(RoomState.Version))]
+    [MapperIgnoreSource(nameof(RoomState.RecentRequestIds))]
+    [MapperIgnoreSource(nameof(RoomState.Users))]
+    [MapperIgnoreSource(nameof(RoomState.Votes))]
+    [MapperIgnoreSource(nameof(RoomState.VotesToSkip))]
+    [MapperIgnoreSource(nameof(RoomState.RecentEvents))]
+    [MapperIgnoreSource(nameof(RoomState.LastActiveAt))]
+    [MapperIgnoreSource(nameof(RoomState.SuppressedSegment))]
+    [MapperIgnoreSource(nameof(RoomState.HasOwner))]
+    [MapperIgnoreSource(nameof(RoomState.VoteCounts))]
+    public static partial PlaybackBasis ToPlaybackBasis(this RoomState state);
 }
 
 // State's own source-generated context: the room's records as they are stored, synced and listed.
@@ -232,4 +338,6 @@ public static partial class RoomStateMapper
 [JsonSerializable(typeof(List<RoomListItem>))]
 [JsonSerializable(typeof(RoomUser))]
 [JsonSerializable(typeof(List<RoomUser>))]
+[JsonSerializable(typeof(RoomResponse))]
+[JsonSerializable(typeof(RoomSnapshot))]
 internal sealed partial class StateJsonContext : JsonSerializerContext;

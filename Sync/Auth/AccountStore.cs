@@ -234,7 +234,7 @@ internal sealed class AccountStore(RedisConnection connection, RedisKeys keys, R
                 await RemoveOwnedRoomAsync(id, name!, ct);
                 continue;
             }
-            items.Add(new RoomListItem(state.Name, state.Title, state.Description, false, state.Visibility, state.QueueMode, null, 0));
+            items.Add(state.FromStorable().ToListItem(users: 0) with { CurrentSource = null });
         }
         return items;
     }

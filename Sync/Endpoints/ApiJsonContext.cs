@@ -12,7 +12,6 @@ namespace Ott.Sync.Endpoints;
 [JsonSerializable(typeof(AnonymousUserResponse))]
 [JsonSerializable(typeof(LoggedInUserResponse))]
 [JsonSerializable(typeof(SuccessResponse))]
-[JsonSerializable(typeof(RoomResponse))]
 [JsonSerializable(typeof(GenerateResponse))]
 [JsonSerializable(typeof(StatusResponse))]
 [JsonSerializable(typeof(OwnershipView))]

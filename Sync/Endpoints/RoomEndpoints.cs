@@ -14,12 +14,6 @@ namespace Ott.Sync.Endpoints;
 
 internal sealed record GenerateResponse(bool Success, string Room);
 
-/// <summary>The 13 keys of <c>GET /api/room/:name</c>, never more (protocol.md §4.3).</summary>
-internal sealed record RoomResponse(
-    string Name, string Title, string Description, bool IsTemporary, Visibility Visibility, QueueMode QueueMode,
-    IReadOnlyList<RoomUserInfo> Users, Grants Grants, ImmutableList<string> AutoSkipSegmentCategories,
-    RestoreQueueBehavior RestoreQueueBehavior, bool EnableVoteSkip, ImmutableList<QueueItem> Queue, bool HasOwner);
-
 /// <summary>The room REST API (protocol.md §4.3). Handlers validate, then call <see cref="RoomManager"/>.</summary>
 internal static partial class RoomEndpoints
 {
@@ -275,9 +269,7 @@ internal static partial class RoomEndpoints
             {
                 return OttFailure.RoomNotFound().ToResult();
             }
-            return TypedResults.Ok(new RoomResponse(s.Name, s.Title, s.Description, s.IsTemporary, s.Visibility, s.QueueMode,
-                [.. s.Users.Select(u => u.Info(s))], s.Grants, s.AutoSkipSegmentCategories, s.RestoreQueueBehavior,
-                s.EnableVoteSkip, s.Queue, s.HasOwner));
+            return TypedResults.Ok(s.ToRoomResponse());
         }
         catch (OttException e)
         {

@@ -130,12 +130,15 @@ internal static class CommandCodec
 
     public static void Activated(Utf8JsonWriter w, long epoch) => Reply(w, "ok", x => x.WriteNumber("epoch", epoch));
 
+    // The snapshot's members sit beside "status" in the reply: {"status":"ok","state":{…},"users":[…]}.
     public static void Snapshot(Utf8JsonWriter w, RoomState state) => Reply(w, "ok", x =>
     {
-        x.WritePropertyName("state");
-        JsonSerializer.Serialize(x, state.ToStorable(), StateJsonContext.Default.StorableRoom);
-        x.WritePropertyName("users");
-        JsonSerializer.Serialize(x, [.. state.Users], StateJsonContext.Default.ListRoomUser);
+        var snapshot = state.ToSnapshot();
+        foreach (var p in StateJsonContext.Default.RoomSnapshot.Properties)
+        {
+            x.WritePropertyName(p.Name);
+            JsonSerializer.Serialize(x, p.Get!(snapshot), StateJsonContext.Default.GetTypeInfo(p.PropertyType)!);
+        }
     });
 
     public static string Status(JsonElement reply) =>
@@ -146,8 +149,12 @@ internal static class CommandCodec
 
     public static RoomState ReadSnapshot(JsonElement reply)
     {
-        var stored = reply.GetProperty("state").Deserialize(StateJsonContext.Default.StorableRoom)!;
-        var users = reply.GetProperty("users").Deserialize(StateJsonContext.Default.ListRoomUser) ?? [];
-        return stored.FromStorable() with { Users = [.. users] };
+        var snapshot = reply.Deserialize(StateJsonContext.Default.RoomSnapshot);
+        if (snapshot?.State is null)
+        {
+            throw new JsonException("A snapshot reply without its state.");
+        }
+        // A null user list reads as an empty room.
+        return (snapshot with { Users = snapshot.Users ?? [] }).FromSnapshot();
     }
 }

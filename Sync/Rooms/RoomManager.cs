@@ -634,8 +634,7 @@ internal sealed partial class RoomManager(
 
     // ----- directory -----
 
-    public static RoomListItem ListItem(RoomState state, int users) => new(
-        state.Name, state.Title, state.Description, state.IsTemporary, state.Visibility, state.QueueMode, state.CurrentSource, users);
+    public static RoomListItem ListItem(RoomState state, int users) => state.ToListItem(users);
 
     public async Task PublishDirectoryAsync(RoomActor actor, CancellationToken ct)
     {

@@ -80,9 +80,7 @@ public static class SyncFrameWriter
         var wrote = false;
         var a = before.ToSyncable();
         var b = after.ToSyncable();
-        var jumped = a.IsPlaying != b.IsPlaying || !Equals(a.CurrentSource, b.CurrentSource)
-            || a.PlaybackSpeed != b.PlaybackSpeed || before.PlaybackPosition != after.PlaybackPosition
-            || before.PlaybackAnchor != after.PlaybackAnchor;
+        var jumped = before.ToPlaybackBasis() != after.ToPlaybackBasis();
         var live = after.At(now).ToSyncable();
         foreach (var p in SyncProperties)
         {
