@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.Metadata;
+using Ott.Sync.Auth;
 using Ott.Sync.Protocol;
 
 namespace Ott.Sync.Endpoints;
@@ -141,19 +142,9 @@ internal static class OttErrors
         new(StatusCodes.Status400BadRequest, new OttError(false,
             new OttErrorInfo("ZodValidationError", message) { Details = details }));
 
-    public static OttErrorResult ApiKeyInvalid() =>
-        Create(StatusCodes.Status400BadRequest, "Error", "apikey is invalid");
+    public static OttErrorResult MissingToken() => AuthFailures.MissingToken().ToResult();
 
-    public static OttErrorResult ApiKeyNotSet() =>
-        Create(StatusCodes.Status400BadRequest, "Error", "apikey is not set");
-
-    public static OttErrorResult MissingToken() =>
-        Create(StatusCodes.Status400BadRequest, "MissingToken",
-            "Missing auth token. Get a token from /api/auth/grant first.");
-
-    public static OttErrorResult InvalidToken() =>
-        Create(StatusCodes.Status401Unauthorized, "MissingToken",
-            "Missing valid auth token. Get a token from /api/auth/grant first.");
+    public static OttErrorResult InvalidToken() => AuthFailures.InvalidToken().ToResult();
 
     public static OttErrorResult Unauthorized(string message = "Not logged in.") =>
         Create(StatusCodes.Status401Unauthorized, "Unauthorized", message);
