@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Ott.Sync.Auth;
 using Ott.Sync.Cluster;
 using Ott.Sync.Connections;
+using Ott.Sync.Limits;
 using Ott.Sync.Media;
 using Ott.Sync.Rooms;
 
@@ -80,6 +81,9 @@ internal static class OttServiceExtensions
         var services = builder.Services;
         services.AddOptionsWithValidateOnStart<ConnectionsOptions>().BindConfiguration("Connections");
         services.AddSingleton<IValidateOptions<ConnectionsOptions>, ConnectionsOptionsValidator>();
+        // The per-IP socket limit is Limits' concurrency limiter; its setting stays Connections:MaxPerIp.
+        services.AddOptions<SocketLimitOptions>().Configure<IOptions<ConnectionsOptions>>(
+            (limit, connections) => limit.MaxPerIp = connections.Value.MaxPerIp);
         services.AddSingleton<ClientManager>();
         services.AddHostedService(sp => sp.GetRequiredService<ClientManager>());
         services.AddSingleton<ISessionChangeListener>(sp => sp.GetRequiredService<ClientManager>());

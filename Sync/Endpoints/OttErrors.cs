@@ -174,11 +174,6 @@ internal static class OttErrors
     public static OttErrorResult DiscordNotLinked() =>
         Create(StatusCodes.Status400BadRequest, "DiscordNotLinked", "This account is not linked to Discord.");
 
-    public static OttErrorResult TooManyRequests(TimeSpan retryAfter) =>
-        new(StatusCodes.Status429TooManyRequests,
-            new OttError(false, new OttErrorInfo("TooManyRequests", "Too many requests.")))
-        { RetryAfter = retryAfter };
-
     // The login lock-out is the one error OTT sends without `success` (protocol §3.3).
     public static OttErrorResult LoginTooManyAttempts(TimeSpan retryAfter) =>
         new(StatusCodes.Status429TooManyRequests,
@@ -201,13 +196,17 @@ internal static class OttFailureResults
 {
     /// <summary>The REST form of a room or protocol failure (protocol.md §4.2).</summary>
     public static OttErrorResult ToResult(this OttFailure failure) =>
+        failure.ToResult(failure.Name == "RoomUnavailable" ? TimeSpan.FromSeconds(1) : null);
+
+    /// <summary>The REST form of a failure with its Retry-After (a limit's refusal, an unavailable room).</summary>
+    public static OttErrorResult ToResult(this OttFailure failure, TimeSpan? retryAfter) =>
         new(failure.Status, new OttError(false, new OttErrorInfo(failure.Name, failure.Message)
         {
             Arg = failure.Arg,
             Reason = failure.Name == "BadApiArgumentException" ? failure.Reason : null,
         }))
         {
-            RetryAfter = failure.Name == "RoomUnavailable" ? TimeSpan.FromSeconds(1) : null,
+            RetryAfter = retryAfter,
         };
 }
 

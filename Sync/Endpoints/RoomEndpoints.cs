@@ -148,7 +148,7 @@ internal static partial class RoomEndpoints
         {
             return Zod(issues);
         }
-        if (await limiter.ChargeAsync(http, 50, ct) is { } limited)
+        if (await limiter.ChargeOrRefuseAsync(http, 50, ct) is { } limited)
         {
             return limited;
         }
@@ -184,7 +184,7 @@ internal static partial class RoomEndpoints
         {
             return OttFailure.FeatureDisabled(spec.IsTemporary ? "Temporary rooms are disabled." : "Permanent rooms are disabled.").ToResult();
         }
-        if (await limiter.ChargeAsync(http, spec.IsTemporary ? 50 : 200, ct) is { } limited)
+        if (await limiter.ChargeOrRefuseAsync(http, spec.IsTemporary ? 50 : 200, ct) is { } limited)
         {
             return limited;
         }
@@ -427,7 +427,7 @@ internal static partial class RoomEndpoints
         {
             return invalid!;
         }
-        if (await limiter.ChargeAsync(http, request.Videos is { } videos ? 3 * videos.Count : 5, ct) is { } limited)
+        if (await limiter.ChargeOrRefuseAsync(http, request.Videos is { } videos ? 3 * videos.Count : 5, ct) is { } limited)
         {
             return limited;
         }
@@ -520,7 +520,7 @@ internal static partial class RoomEndpoints
         {
             return Zod(issues);
         }
-        if (await limiter.ChargeAsync(http, 5, ct) is { } limited)
+        if (await limiter.ChargeOrRefuseAsync(http, 5, ct) is { } limited)
         {
             return limited;
         }
@@ -546,7 +546,7 @@ internal static partial class RoomEndpoints
         {
             return error;
         }
-        if (await limiter.ChargeAsync(http, 5, ct) is { } limited)
+        if (await limiter.ChargeOrRefuseAsync(http, 5, ct) is { } limited)
         {
             return limited;
         }
