@@ -2,6 +2,7 @@ using Ott.Sync;
 using Ott.Sync.Auth;
 using Ott.Sync.Connections;
 using Ott.Sync.Endpoints;
+using Ott.Sync.Hosting;
 using Ott.Sync.Limits;
 using Ott.Sync.Media;
 using Ott.Sync.Storage;
@@ -17,6 +18,7 @@ builder.AddOttEndpoints();
 builder.AddOttAuth();
 builder.AddOttLimits();
 builder.AddOttTelemetry();
+builder.AddOttHosting();
 builder.AddOttAccounts();
 
 var app = builder.Build();

@@ -4,7 +4,6 @@ using Ott.Sync.Auth;
 using Ott.Sync.Cluster;
 using Ott.Sync.Connections;
 using Ott.Sync.Limits;
-using Ott.Sync.Media;
 using Ott.Sync.Rooms;
 
 namespace Ott.Sync;
@@ -64,10 +63,6 @@ internal static class OttServiceExtensions
         services.AddOptionsWithValidateOnStart<RoomsOptions>().BindConfiguration("Rooms");
         services.AddSingleton<IValidateOptions<RoomsOptions>, RoomsOptionsValidator>();
         services.AddOptions<SponsorBlockOptions>().BindConfiguration("SponsorBlock");
-        services.TryAddSingleton<IMediaProbe, NoMediaProbe>();
-        services.TryAddSingleton<ISegmentSource, NoSegments>();
-        services.AddSingleton<IMediaResolver, DirectResolver>();
-        services.AddSingleton<MediaService>();
         services.AddSingleton<RoomManager>();
         services.AddSingleton<INodeRequestHandler>(sp => sp.GetRequiredService<RoomManager>());
         services.AddHostedService<RoomTicker>();

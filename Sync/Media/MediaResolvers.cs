@@ -45,11 +45,6 @@ public interface IMediaProbe
     Task<double?> ProbeLengthAsync(Uri url, CancellationToken ct);
 }
 
-internal sealed class NoMediaProbe : IMediaProbe
-{
-    public Task<double?> ProbeLengthAsync(Uri url, CancellationToken ct) => Task.FromResult<double?>(null);
-}
-
 /// <summary>SponsorBlock segments for an item; the core ships one that returns none (protocol.md §6.11).</summary>
 public interface ISegmentSource
 {
