@@ -5,7 +5,6 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Ott.Sync.Auth;
 using Ott.Sync.Limits;
-using Ott.Sync.Rooms;
 
 namespace Ott.Sync.Endpoints;
 

@@ -4,7 +4,6 @@ using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Ott.Sync.Auth;
-using Ott.Sync.Connections;
 using Ott.Sync.Limits;
 using Ott.Sync.Protocol;
 using Ott.Sync.Rooms;

@@ -2,7 +2,6 @@ using System.Collections.Immutable;
 using System.Text.Json.Nodes;
 using Ott.Sync.Media;
 using Ott.Sync.Protocol;
-using Ott.Sync.Rooms;
 
 namespace Ott.Tests.Unit;
 
