@@ -6,8 +6,8 @@ using Riok.Mapperly.Abstractions;
 namespace Ott;
 
 /// <summary>
-/// The one record of a room. Everything a room knows is here; <see cref="RoomStateMapper"/> derives the
-/// stored record and the client view from it, so the rule of what goes where lives in one place.
+/// The one record of a room. Everything a room knows is here; <see cref="RoomStateMapper"/> derives every
+/// view of it (stored, synced, listed, REST, cross-node), so the rule of what goes where lives in one place.
 /// Positional members are storable; the init-only members below them are ephemeral (presence, votes, undo).
 /// </summary>
 public sealed record RoomState(
@@ -299,6 +299,7 @@ public static partial class RoomStateMapper
     [MapperIgnoreTarget(nameof(RoomState.SuppressedSegment))]
     public static partial RoomState FromSnapshot(this RoomSnapshot snapshot);
 
+    // The position-jump rule (protocol.md §6.3): SyncFrameWriter resends the live position when this changes.
     [MapperIgnoreSource(nameof(RoomState.Name))]
     [MapperIgnoreSource(nameof(RoomState.Title))]
     [MapperIgnoreSource(nameof(RoomState.Description))]
