@@ -1,11 +1,11 @@
-using Ott.Sync;
 using Ott.Sync.Auth;
+using Ott.Sync.Cluster;
 using Ott.Sync.Connections;
-using Ott.Sync.Hosting;
 using Ott.Sync.Endpoints;
+using Ott.Sync.Hosting;
 using Ott.Sync.Limits;
 using Ott.Sync.Media;
-using Ott.Sync.Protocol;
+using Ott.Sync.Rooms;
 using Ott.Sync.Storage;
 using Ott.Sync.Telemetry;
 
@@ -15,7 +15,7 @@ builder.AddOttCluster();
 builder.AddOttMedia();
 builder.AddOttRooms();
 builder.AddOttConnections();
-builder.AddOttJson();
+builder.AddOttEndpoints();
 builder.AddOttAuth();
 builder.AddOttLimits();
 builder.AddOttTelemetry();

@@ -1,14 +1,13 @@
 using System.Collections.Immutable;
 using System.Text.Json.Serialization;
 using Ott.Sync.Protocol;
-using Ott.Sync.Rooms;
 using Riok.Mapperly.Abstractions;
 
 namespace Ott;
 
 /// <summary>
-/// The one record of a room. Everything a room knows is here; <see cref="RoomStateMapper"/> derives the
-/// stored record and the client view from it, so the rule of what goes where lives in one place.
+/// The one record of a room. Everything a room knows is here; <see cref="RoomStateMapper"/> derives every
+/// view of it (stored, synced, listed, REST, cross-node), so the rule of what goes where lives in one place.
 /// Positional members are storable; the init-only members below them are ephemeral (presence, votes, undo).
 /// </summary>
 public sealed record RoomState(
@@ -95,6 +94,48 @@ public sealed record RequestMark
 
 /// <summary>A seq below the mark that has not been applied, and since when (Unix ms).</summary>
 public sealed record RequestGap([property: JsonPropertyName("seq")] long Seq, [property: JsonPropertyName("at")] long At);
+/// <summary>One authenticated connection in a room (protocol.md §2 RoomUserInfo, before its role is derived).</summary>
+public sealed record RoomUser(
+    string ClientId,
+    string SessionKey,
+    string Name,
+    bool IsLoggedIn,
+    long? AccountId,
+    string Status,
+    string GatewayNodeId)
+{
+    public RoomUserInfo Info(RoomState state) => new(ClientId, Name, IsLoggedIn, Status, RoomRoles.RoleOf(state, IsLoggedIn, AccountId));
+}
+
+/// <summary>An event kept for undo (protocol.md §6.7): the room's own record of what happened.</summary>
+public sealed record RecordedEvent(
+    string Id,
+    int Type,
+    QueueItem? Video,
+    IReadOnlyList<QueueItem>? Videos,
+    double? PrevPosition,
+    int? QueueIdx,
+    bool Undone);
+
+public static class RoomRoles
+{
+    /// <summary>protocol.md §7.4: the first match wins.</summary>
+    public static Role RoleOf(RoomState state, bool isLoggedIn, long? accountId)
+    {
+        if (!isLoggedIn || accountId is not { } id)
+        {
+            return Role.Unregistered;
+        }
+        if (state.Owner?.Id == id)
+        {
+            return Role.Owner;
+        }
+        if (state.UserRoles.Administrator.Contains(id)) return Role.Administrator;
+        if (state.UserRoles.Moderator.Contains(id)) return Role.Moderator;
+        if (state.UserRoles.Trusted.Contains(id)) return Role.Trusted;
+        return Role.Registered;
+    }
+}
 
 /// <summary>The stored record (protocol.md §6.2, design.md §3): storable fields plus bookkeeping.</summary>
 public sealed record StorableRoom
@@ -149,9 +190,28 @@ public sealed record SyncableRoom
     [JsonPropertyName("votesToSkip")] public required ImmutableList<string> VotesToSkip { get; init; }
 }
 
+/// <summary>A <c>GET /api/room/list</c> item (protocol.md §4.3), also the directory's meta record.</summary>
+public sealed record RoomListItem(
+    string Name, string Title, string Description, bool IsTemporary, Visibility Visibility, QueueMode QueueMode,
+    QueueItem? CurrentSource, int Users);
+
+/// <summary>The 13 keys of <c>GET /api/room/:name</c>, never more (protocol.md §4.3).</summary>
+public sealed record RoomResponse(
+    string Name, string Title, string Description, bool IsTemporary, Visibility Visibility, QueueMode QueueMode,
+    IReadOnlyList<RoomUserInfo> Users, Grants Grants, ImmutableList<string> AutoSkipSegmentCategories,
+    RestoreQueueBehavior RestoreQueueBehavior, bool EnableVoteSkip, ImmutableList<QueueItem> Queue, bool HasOwner);
+
+/// <summary>What an owner sends a gateway that reads the room over REST (design.md §9.2): the stored record and who is in it.</summary>
+public sealed record RoomSnapshot(StorableRoom State, ImmutableList<RoomUser> Users);
+
+/// <summary>What a client's position is computed from (protocol.md §6.3): when any of it changes, a delta sync resends the live position.</summary>
+public sealed record PlaybackBasis(
+    bool IsPlaying, QueueItem? CurrentSource, double PlaybackSpeed, double PlaybackPosition, DateTimeOffset? PlaybackAnchor);
+
 /// <summary>
-/// The two projections. Strict: a RoomState member that is neither mapped nor ignored here breaks the
-/// build (RMG020/RMG012 are errors), so a new field must be placed deliberately in both views.
+/// Every view of a room, derived from <see cref="RoomState"/>. Strict: a RoomState member that is neither
+/// mapped nor ignored here breaks the build (RMG020/RMG012 are errors), so a new field must be placed
+/// deliberately in each view.
 /// </summary>
 [Mapper]
 public static partial class RoomStateMapper
@@ -191,4 +251,112 @@ public static partial class RoomStateMapper
     [MapperIgnoreTarget(nameof(RoomState.LastActiveAt))]
     [MapperIgnoreTarget(nameof(RoomState.SuppressedSegment))]
     public static partial RoomState FromStorable(this StorableRoom stored);
+
+    // The list item's user count is the caller's: live connections on the owner, 0 for an unloaded room.
+    [MapperIgnoreSource(nameof(RoomState.Queue))]
+    [MapperIgnoreSource(nameof(RoomState.PrevQueue))]
+    [MapperIgnoreSource(nameof(RoomState.IsPlaying))]
+    [MapperIgnoreSource(nameof(RoomState.PlaybackPosition))]
+    [MapperIgnoreSource(nameof(RoomState.PlaybackSpeed))]
+    [MapperIgnoreSource(nameof(RoomState.PlaybackAnchor))]
+    [MapperIgnoreSource(nameof(RoomState.Grants))]
+    [MapperIgnoreSource(nameof(RoomState.UserRoles))]
+    [MapperIgnoreSource(nameof(RoomState.Owner))]
+    [MapperIgnoreSource(nameof(RoomState.AutoSkipSegmentCategories))]
+    [MapperIgnoreSource(nameof(RoomState.RestoreQueueBehavior))]
+    [MapperIgnoreSource(nameof(RoomState.EnableVoteSkip))]
+    [MapperIgnoreSource(nameof(RoomState.VideoSegments))]
+    [MapperIgnoreSource(nameof(RoomState.Version))]
+    [MapperIgnoreSource(nameof(RoomState.AppliedRequests))]
+    [MapperIgnoreSource(nameof(RoomState.Users))]
+    [MapperIgnoreSource(nameof(RoomState.Votes))]
+    [MapperIgnoreSource(nameof(RoomState.VotesToSkip))]
+    [MapperIgnoreSource(nameof(RoomState.RecentEvents))]
+    [MapperIgnoreSource(nameof(RoomState.LastActiveAt))]
+    [MapperIgnoreSource(nameof(RoomState.SuppressedSegment))]
+    [MapperIgnoreSource(nameof(RoomState.HasOwner))]
+    [MapperIgnoreSource(nameof(RoomState.VoteCounts))]
+    public static partial RoomListItem ToListItem(this RoomState state, int users);
+
+    // Each user with the role the room gives them. (A parameter rather than MapPropertyFromSource, which
+    // would count every source member as used and so check none.)
+    public static RoomResponse ToRoomResponse(this RoomState state) => ToRoomResponse(state, [.. state.Users.Select(u => u.Info(state))]);
+
+    [MapperIgnoreSource(nameof(RoomState.Users))]
+    [MapperIgnoreSource(nameof(RoomState.CurrentSource))]
+    [MapperIgnoreSource(nameof(RoomState.PrevQueue))]
+    [MapperIgnoreSource(nameof(RoomState.IsPlaying))]
+    [MapperIgnoreSource(nameof(RoomState.PlaybackPosition))]
+    [MapperIgnoreSource(nameof(RoomState.PlaybackSpeed))]
+    [MapperIgnoreSource(nameof(RoomState.PlaybackAnchor))]
+    [MapperIgnoreSource(nameof(RoomState.UserRoles))]
+    [MapperIgnoreSource(nameof(RoomState.Owner))]
+    [MapperIgnoreSource(nameof(RoomState.VideoSegments))]
+    [MapperIgnoreSource(nameof(RoomState.Version))]
+    [MapperIgnoreSource(nameof(RoomState.AppliedRequests))]
+    [MapperIgnoreSource(nameof(RoomState.Votes))]
+    [MapperIgnoreSource(nameof(RoomState.VotesToSkip))]
+    [MapperIgnoreSource(nameof(RoomState.RecentEvents))]
+    [MapperIgnoreSource(nameof(RoomState.LastActiveAt))]
+    [MapperIgnoreSource(nameof(RoomState.SuppressedSegment))]
+    [MapperIgnoreSource(nameof(RoomState.VoteCounts))]
+    private static partial RoomResponse ToRoomResponse(RoomState state, IReadOnlyList<RoomUserInfo> users);
+
+    // The state member takes the whole source through ToStorable, so only the snapshot's own members are
+    // checked here; every RoomState member is placed by FromSnapshot below, which must rebuild the state.
+    [MapperRequiredMapping(RequiredMappingStrategy.Target)]
+    [MapPropertyFromSource(nameof(RoomSnapshot.State), Use = nameof(ToStorable))]
+    public static partial RoomSnapshot ToSnapshot(this RoomState state);
+
+    [MapNestedProperties(nameof(RoomSnapshot.State))]
+    [MapProperty(new[] { nameof(RoomSnapshot.State), nameof(StorableRoom.PlaybackStart) }, nameof(RoomState.PlaybackAnchor))]
+    [MapperIgnoreTarget(nameof(RoomState.Votes))]
+    [MapperIgnoreTarget(nameof(RoomState.VotesToSkip))]
+    [MapperIgnoreTarget(nameof(RoomState.RecentEvents))]
+    [MapperIgnoreTarget(nameof(RoomState.LastActiveAt))]
+    [MapperIgnoreTarget(nameof(RoomState.SuppressedSegment))]
+    public static partial RoomState FromSnapshot(this RoomSnapshot snapshot);
+
+    // The position-jump rule (protocol.md §6.3): SyncFrameWriter resends the live position when this changes.
+    [MapperIgnoreSource(nameof(RoomState.Name))]
+    [MapperIgnoreSource(nameof(RoomState.Title))]
+    [MapperIgnoreSource(nameof(RoomState.Description))]
+    [MapperIgnoreSource(nameof(RoomState.IsTemporary))]
+    [MapperIgnoreSource(nameof(RoomState.Visibility))]
+    [MapperIgnoreSource(nameof(RoomState.QueueMode))]
+    [MapperIgnoreSource(nameof(RoomState.Queue))]
+    [MapperIgnoreSource(nameof(RoomState.PrevQueue))]
+    [MapperIgnoreSource(nameof(RoomState.Grants))]
+    [MapperIgnoreSource(nameof(RoomState.UserRoles))]
+    [MapperIgnoreSource(nameof(RoomState.Owner))]
+    [MapperIgnoreSource(nameof(RoomState.AutoSkipSegmentCategories))]
+    [MapperIgnoreSource(nameof(RoomState.RestoreQueueBehavior))]
+    [MapperIgnoreSource(nameof(RoomState.EnableVoteSkip))]
+    [MapperIgnoreSource(nameof(RoomState.VideoSegments))]
+    [MapperIgnoreSource(nameof(RoomState.Version))]
+    [MapperIgnoreSource(nameof(RoomState.AppliedRequests))]
+    [MapperIgnoreSource(nameof(RoomState.Users))]
+    [MapperIgnoreSource(nameof(RoomState.Votes))]
+    [MapperIgnoreSource(nameof(RoomState.VotesToSkip))]
+    [MapperIgnoreSource(nameof(RoomState.RecentEvents))]
+    [MapperIgnoreSource(nameof(RoomState.LastActiveAt))]
+    [MapperIgnoreSource(nameof(RoomState.SuppressedSegment))]
+    [MapperIgnoreSource(nameof(RoomState.HasOwner))]
+    [MapperIgnoreSource(nameof(RoomState.VoteCounts))]
+    public static partial PlaybackBasis ToPlaybackBasis(this RoomState state);
 }
+
+// State's own source-generated context: the room's records as they are stored, synced and listed.
+// The same options as every other context (see ProtocolJsonContext).
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    AllowOutOfOrderMetadataProperties = true)]
+[JsonSerializable(typeof(StorableRoom))]
+[JsonSerializable(typeof(SyncableRoom))]
+[JsonSerializable(typeof(RoomListItem))]
+[JsonSerializable(typeof(List<RoomListItem>))]
+[JsonSerializable(typeof(RoomUser))]
+[JsonSerializable(typeof(List<RoomUser>))]
+[JsonSerializable(typeof(RoomResponse))]
+[JsonSerializable(typeof(RoomSnapshot))]
+internal sealed partial class StateJsonContext : JsonSerializerContext;

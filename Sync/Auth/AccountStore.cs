@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Identity;
-using Ott.Sync.Protocol;
-using Ott.Sync.Rooms;
 using Ott.Sync.Storage;
 using StackExchange.Redis;
 
@@ -236,7 +234,7 @@ internal sealed class AccountStore(RedisConnection connection, RedisKeys keys, R
                 await RemoveOwnedRoomAsync(id, name!, ct);
                 continue;
             }
-            items.Add(new RoomListItem(state.Name, state.Title, state.Description, false, state.Visibility, state.QueueMode, null, 0));
+            items.Add(state.FromStorable().ToListItem(users: 0) with { CurrentSource = null });
         }
         return items;
     }
@@ -250,7 +248,7 @@ internal sealed class AccountStore(RedisConnection connection, RedisKeys keys, R
         }
         try
         {
-            return JsonSerializer.Deserialize(json, OttJsonContext.Default.StorableRoom);
+            return JsonSerializer.Deserialize(json, StateJsonContext.Default.StorableRoom);
         }
         catch (JsonException)
         {
@@ -260,7 +258,7 @@ internal sealed class AccountStore(RedisConnection connection, RedisKeys keys, R
     }
 
     private static string Serialize(AccountRecord account) =>
-        JsonSerializer.Serialize(account, OttJsonContext.Default.AccountRecord);
+        JsonSerializer.Serialize(account, AuthJsonContext.Default.AccountRecord);
 
     private static AccountRecord? Parse(RedisValue value)
     {
@@ -270,7 +268,7 @@ internal sealed class AccountStore(RedisConnection connection, RedisKeys keys, R
         }
         try
         {
-            return JsonSerializer.Deserialize((string)value!, OttJsonContext.Default.AccountRecord);
+            return JsonSerializer.Deserialize((string)value!, AuthJsonContext.Default.AccountRecord);
         }
         catch (JsonException)
         {

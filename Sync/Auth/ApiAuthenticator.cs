@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
-using Ott.Sync.Endpoints;
+using Ott.Sync.Protocol;
 
 namespace Ott.Sync.Auth;
 
@@ -32,7 +32,8 @@ internal sealed class ApiAuthenticator(
             : null;
     }
 
-    public async Task<(ApiCaller? Caller, OttErrorResult? Error)> AuthenticateAsync(HttpContext http, CancellationToken ct)
+    // The caller, or the protocol failure that refuses the request; Endpoints' ApiAuthFilter answers it.
+    public async Task<(ApiCaller? Caller, OttFailure? Failure)> AuthenticateAsync(HttpContext http, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(http);
         if (http.Request.Headers.TryGetValue(ApiKeyHeader, out var presented))
@@ -40,22 +41,22 @@ internal sealed class ApiAuthenticator(
             var configured = api.CurrentValue.Key;
             if (string.IsNullOrEmpty(configured))
             {
-                return (null, OttErrors.ApiKeyNotSet());
+                return (null, AuthFailures.ApiKeyNotSet());
             }
             return KeysEqual(presented.ToString(), configured)
                 ? (ApiCaller.Admin, null)
-                : (null, OttErrors.ApiKeyInvalid());
+                : (null, AuthFailures.ApiKeyInvalid());
         }
 
         var token = TokenFrom(http.Request);
         if (token is null)
         {
-            return (null, OttErrors.MissingToken());
+            return (null, AuthFailures.MissingToken());
         }
         var session = await ResolveSessionAsync(token, ct);
         if (session is null)
         {
-            return (null, OttErrors.InvalidToken());
+            return (null, AuthFailures.InvalidToken());
         }
         return (ApiCaller.ForSession(token, session), null);
     }
@@ -79,28 +80,4 @@ internal sealed class ApiAuthenticator(
         CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(configured));
 
     private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
-}
-
-internal sealed class ApiAuthFilter(ApiAuthenticator authenticator) : IEndpointFilter
-{
-    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(next);
-        var http = context.HttpContext;
-        var (caller, error) = await authenticator.AuthenticateAsync(http, http.RequestAborted);
-        if (error is not null)
-        {
-            return error;
-        }
-        http.SetApiCaller(caller!);
-        return await next(context);
-    }
-}
-
-internal static class ApiAuthFilterExtensions
-{
-    // Put on an `/api` endpoint group: runs §3.2 and exposes the result as HttpContext.GetApiCaller().
-    public static TBuilder RequireOttAuth<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
-        builder.AddEndpointFilter<TBuilder, ApiAuthFilter>();
 }

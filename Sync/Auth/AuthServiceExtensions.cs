@@ -1,5 +1,4 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 
 namespace Ott.Sync.Auth;
 
@@ -11,8 +10,6 @@ internal static class AuthServiceExtensions
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
         services.AddOptionsWithValidateOnStart<ApiOptions>().BindConfiguration(ApiOptions.Section);
-        services.AddOptionsWithValidateOnStart<HttpOptions>().BindConfiguration(HttpOptions.Section);
-        services.AddSingleton<IValidateOptions<HttpOptions>, HttpOptionsValidator>();
 
         services.AddSingleton<SessionStorage>();
         services.AddSingleton<SessionStore>();
@@ -21,6 +18,20 @@ internal static class AuthServiceExtensions
         // usable on its own.
         services.TryAddSingleton<ISessionChangeListener, NoSessionChangeListener>();
         services.TryAddSingleton<IAccountDirectory, NoAccounts>();
+        return builder;
+    }
+
+    // Accounts replace auth's account lookup (NoAccounts) with the Redis store. Either order with
+    // AddOttAuth works: its default is only a TryAdd.
+    public static WebApplicationBuilder AddOttAccounts(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        // A bool has no range to check; validating on start still makes a value that does not
+        // bind (e.g. "maybe") fail at boot rather than on the first registration.
+        services.AddOptionsWithValidateOnStart<AccountsOptions>().BindConfiguration(AccountsOptions.Section);
+        services.AddSingleton<AccountStore>();
+        services.AddSingleton<IAccountDirectory>(sp => sp.GetRequiredService<AccountStore>());
         return builder;
     }
 }

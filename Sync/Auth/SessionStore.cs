@@ -2,7 +2,6 @@ using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using Ott.Sync.Protocol;
 using StackExchange.Redis;
 
 namespace Ott.Sync.Auth;
@@ -118,13 +117,13 @@ internal sealed partial class SessionStore(SessionStorage storage, ILogger<Sessi
     }
 
     private static string Serialize(Session session) =>
-        JsonSerializer.Serialize(session, OttJsonContext.Default.Session);
+        JsonSerializer.Serialize(session, AuthJsonContext.Default.Session);
 
     private static Session? Deserialize(RedisValue value)
     {
         try
         {
-            var session = JsonSerializer.Deserialize((string)value!, OttJsonContext.Default.Session);
+            var session = JsonSerializer.Deserialize((string)value!, AuthJsonContext.Default.Session);
             return session is { IsWellFormed: true } ? session : null;
         }
         catch (JsonException)

@@ -296,7 +296,7 @@ internal sealed partial class ClientSession : IRoomClient
     /// <summary>Answers the sender only; input errors count toward the 1008 close (protocol.md §1.7).</summary>
     private void Reject(OttFailure failure)
     {
-        Send(FrameWriter.Write(new ErrorFrame(failure), _time.GetUtcNow()));
+        Send(FrameWriter.Write(new ErrorFrame(failure)));
         _metrics.Error(failure.IsInputError ? "input" : "domain", failure.Name ?? "Error");
         if (!failure.IsInputError)
         {

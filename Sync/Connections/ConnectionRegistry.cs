@@ -41,7 +41,7 @@ internal sealed partial class ConnectionRegistry(NodeBus bus, TimeProvider time,
 
     public void AnnounceLocally(string text)
     {
-        var frame = FrameWriter.Write(new AnnouncementFrame(text), time.GetUtcNow());
+        var frame = FrameWriter.Write(new AnnouncementFrame(text));
         foreach (var session in _sessions.Values)
         {
             session.Send(frame);

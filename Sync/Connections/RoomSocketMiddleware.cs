@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
 using Ott.Sync.Auth;
 using Ott.Sync.Cluster;
+using Ott.Sync.Limits;
 using Ott.Sync.Rooms;
 using Ott.Sync.Telemetry;
 

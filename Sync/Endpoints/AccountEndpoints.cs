@@ -5,7 +5,6 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Ott.Sync.Auth;
 using Ott.Sync.Limits;
-using Ott.Sync.Rooms;
 
 namespace Ott.Sync.Endpoints;
 
@@ -87,7 +86,7 @@ internal static partial class AccountEndpoints
             return OttErrors.MissingToken();
         }
         // The 100-point cost is charged first (protocol.md §3.3).
-        if (await limiter.ChargeAsync(http, 100, ct) is { } limited)
+        if (await limiter.ChargeOrRefuseAsync(http, 100, ct) is { } limited)
         {
             return limited;
         }
@@ -224,7 +223,7 @@ internal static partial class AccountEndpoints
         {
             return OttErrors.Unauthorized();
         }
-        if (await limiter.ChargeAsync(http, 1, ct) is { } limited)
+        if (await limiter.ChargeOrRefuseAsync(http, 1, ct) is { } limited)
         {
             return limited;
         }
@@ -240,7 +239,7 @@ internal static partial class AccountEndpoints
         {
             return OttErrors.Unauthorized();
         }
-        if (await limiter.ChargeAsync(http, 10, ct) is { } limited)
+        if (await limiter.ChargeOrRefuseAsync(http, 10, ct) is { } limited)
         {
             return limited;
         }
@@ -304,7 +303,7 @@ internal static partial class AccountEndpoints
         {
             return OttErrors.Unauthorized();
         }
-        return await limiter.ChargeAsync(http, 10, ct) ?? OttErrors.DiscordNotLinked();
+        return await limiter.ChargeOrRefuseAsync(http, 10, ct) ?? OttErrors.DiscordNotLinked();
     }
 
     public static async Task<Results<Ok<OwnedRoomsResponse>, OttErrorResult>> OwnedRoomsAsync(

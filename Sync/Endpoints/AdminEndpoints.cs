@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Ott.Sync.Auth;
 using Ott.Sync.Cluster;

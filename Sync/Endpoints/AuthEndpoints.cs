@@ -30,9 +30,9 @@ internal static class AuthEndpoints
         if (token is null || await sessions.GetAsync(token, ct) is null)
         {
             // Ott: at most NewSessionsPerHour new sessions per IP; a live token is never limited.
-            if (await limiter.CountNewSessionAsync(http, ct) is { } tooMany)
+            if (await limiter.CountNewSessionAsync(ClientIp.Of(http), ct) is { } refusal)
             {
-                return tooMany;
+                return refusal.ToResult();
             }
             (token, _) = await sessions.MintAsync(ct);
         }

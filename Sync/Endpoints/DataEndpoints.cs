@@ -33,7 +33,7 @@ internal static partial class DataEndpoints
         var text = input.Trim();
         var isUrl = text.Contains('\n', StringComparison.Ordinal) || text.Contains('\r', StringComparison.Ordinal)
             || (Uri.TryCreate(text, UriKind.Absolute, out var url) && url.Host.Length > 0);
-        if (await limiter.ChargeAsync(http, isUrl ? 5 : 75, ct) is { } limited)
+        if (await limiter.ChargeOrRefuseAsync(http, isUrl ? 5 : 75, ct) is { } limited)
         {
             return limited;
         }

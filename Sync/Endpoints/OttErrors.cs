@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.Metadata;
+using Ott.Sync.Auth;
 using Ott.Sync.Protocol;
 
 namespace Ott.Sync.Endpoints;
@@ -56,7 +57,7 @@ internal sealed class OttErrorResult(int statusCode, OttError body) : IResult, I
             // Whole seconds, rounded up so a client never retries early.
             response.Headers.RetryAfter = ((long)Math.Ceiling(retryAfter.TotalSeconds)).ToString();
         }
-        return response.WriteAsJsonAsync(Body, OttJsonContext.Default.OttError, contentType: null,
+        return response.WriteAsJsonAsync(Body, ApiJsonContext.Default.OttError, contentType: null,
             httpContext.RequestAborted);
     }
 
@@ -141,19 +142,9 @@ internal static class OttErrors
         new(StatusCodes.Status400BadRequest, new OttError(false,
             new OttErrorInfo("ZodValidationError", message) { Details = details }));
 
-    public static OttErrorResult ApiKeyInvalid() =>
-        Create(StatusCodes.Status400BadRequest, "Error", "apikey is invalid");
+    public static OttErrorResult MissingToken() => AuthFailures.MissingToken().ToResult();
 
-    public static OttErrorResult ApiKeyNotSet() =>
-        Create(StatusCodes.Status400BadRequest, "Error", "apikey is not set");
-
-    public static OttErrorResult MissingToken() =>
-        Create(StatusCodes.Status400BadRequest, "MissingToken",
-            "Missing auth token. Get a token from /api/auth/grant first.");
-
-    public static OttErrorResult InvalidToken() =>
-        Create(StatusCodes.Status401Unauthorized, "MissingToken",
-            "Missing valid auth token. Get a token from /api/auth/grant first.");
+    public static OttErrorResult InvalidToken() => AuthFailures.InvalidToken().ToResult();
 
     public static OttErrorResult Unauthorized(string message = "Not logged in.") =>
         Create(StatusCodes.Status401Unauthorized, "Unauthorized", message);
@@ -183,11 +174,6 @@ internal static class OttErrors
     public static OttErrorResult DiscordNotLinked() =>
         Create(StatusCodes.Status400BadRequest, "DiscordNotLinked", "This account is not linked to Discord.");
 
-    public static OttErrorResult TooManyRequests(TimeSpan retryAfter) =>
-        new(StatusCodes.Status429TooManyRequests,
-            new OttError(false, new OttErrorInfo("TooManyRequests", "Too many requests.")))
-        { RetryAfter = retryAfter };
-
     // The login lock-out is the one error OTT sends without `success` (protocol §3.3).
     public static OttErrorResult LoginTooManyAttempts(TimeSpan retryAfter) =>
         new(StatusCodes.Status429TooManyRequests,
@@ -210,13 +196,17 @@ internal static class OttFailureResults
 {
     /// <summary>The REST form of a room or protocol failure (protocol.md §4.2).</summary>
     public static OttErrorResult ToResult(this OttFailure failure) =>
+        failure.ToResult(failure.Name == "RoomUnavailable" ? TimeSpan.FromSeconds(1) : null);
+
+    /// <summary>The REST form of a failure with its Retry-After (a limit's refusal, an unavailable room).</summary>
+    public static OttErrorResult ToResult(this OttFailure failure, TimeSpan? retryAfter) =>
         new(failure.Status, new OttError(false, new OttErrorInfo(failure.Name, failure.Message)
         {
             Arg = failure.Arg,
             Reason = failure.Name == "BadApiArgumentException" ? failure.Reason : null,
         }))
         {
-            RetryAfter = failure.Name == "RoomUnavailable" ? TimeSpan.FromSeconds(1) : null,
+            RetryAfter = retryAfter,
         };
 }
 

@@ -4,7 +4,6 @@ using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Ott.Sync.Auth;
-using Ott.Sync.Connections;
 using Ott.Sync.Limits;
 using Ott.Sync.Protocol;
 using Ott.Sync.Rooms;
@@ -13,12 +12,6 @@ using Ott.Sync.Storage;
 namespace Ott.Sync.Endpoints;
 
 internal sealed record GenerateResponse(bool Success, string Room);
-
-/// <summary>The 13 keys of <c>GET /api/room/:name</c>, never more (protocol.md §4.3).</summary>
-internal sealed record RoomResponse(
-    string Name, string Title, string Description, bool IsTemporary, Visibility Visibility, QueueMode QueueMode,
-    IReadOnlyList<RoomUserInfo> Users, Grants Grants, ImmutableList<string> AutoSkipSegmentCategories,
-    RestoreQueueBehavior RestoreQueueBehavior, bool EnableVoteSkip, ImmutableList<QueueItem> Queue, bool HasOwner);
 
 /// <summary>The room REST API (protocol.md §4.3). Handlers validate, then call <see cref="RoomManager"/>.</summary>
 internal static partial class RoomEndpoints
@@ -154,7 +147,7 @@ internal static partial class RoomEndpoints
         {
             return Zod(issues);
         }
-        if (await limiter.ChargeAsync(http, 50, ct) is { } limited)
+        if (await limiter.ChargeOrRefuseAsync(http, 50, ct) is { } limited)
         {
             return limited;
         }
@@ -190,7 +183,7 @@ internal static partial class RoomEndpoints
         {
             return OttFailure.FeatureDisabled(spec.IsTemporary ? "Temporary rooms are disabled." : "Permanent rooms are disabled.").ToResult();
         }
-        if (await limiter.ChargeAsync(http, spec.IsTemporary ? 50 : 200, ct) is { } limited)
+        if (await limiter.ChargeOrRefuseAsync(http, spec.IsTemporary ? 50 : 200, ct) is { } limited)
         {
             return limited;
         }
@@ -275,9 +268,7 @@ internal static partial class RoomEndpoints
             {
                 return OttFailure.RoomNotFound().ToResult();
             }
-            return TypedResults.Ok(new RoomResponse(s.Name, s.Title, s.Description, s.IsTemporary, s.Visibility, s.QueueMode,
-                [.. s.Users.Select(u => u.Info(s))], s.Grants, s.AutoSkipSegmentCategories, s.RestoreQueueBehavior,
-                s.EnableVoteSkip, s.Queue, s.HasOwner));
+            return TypedResults.Ok(s.ToRoomResponse());
         }
         catch (OttException e)
         {
@@ -435,7 +426,7 @@ internal static partial class RoomEndpoints
         {
             return invalid!;
         }
-        if (await limiter.ChargeAsync(http, request.Videos is { } videos ? 3 * videos.Count : 5, ct) is { } limited)
+        if (await limiter.ChargeOrRefuseAsync(http, request.Videos is { } videos ? 3 * videos.Count : 5, ct) is { } limited)
         {
             return limited;
         }
@@ -528,7 +519,7 @@ internal static partial class RoomEndpoints
         {
             return Zod(issues);
         }
-        if (await limiter.ChargeAsync(http, 5, ct) is { } limited)
+        if (await limiter.ChargeOrRefuseAsync(http, 5, ct) is { } limited)
         {
             return limited;
         }
@@ -554,7 +545,7 @@ internal static partial class RoomEndpoints
         {
             return error;
         }
-        if (await limiter.ChargeAsync(http, 5, ct) is { } limited)
+        if (await limiter.ChargeOrRefuseAsync(http, 5, ct) is { } limited)
         {
             return limited;
         }

@@ -17,6 +17,8 @@ internal static class HostingServiceExtensions
         services.AddSingleton<RoomRestorer>();
         services.AddHostedService(sp => sp.GetRequiredService<RoomRestorer>());
         services.AddHostedService<ShutdownCoordinator>();
+        // /health/ready (mapped with the other operations endpoints) answers from ReadinessCheck.
+        services.AddHealthChecks().AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
         return builder;
     }
 }

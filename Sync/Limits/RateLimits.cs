@@ -1,12 +1,6 @@
 using System.ComponentModel.DataAnnotations;
-using System.Globalization;
-using System.Net;
-using System.Threading.RateLimiting;
-using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Options;
-using Ott.Sync.Auth;
-using Ott.Sync.Connections;
-using Ott.Sync.Endpoints;
+using Ott.Sync.Protocol;
 using Ott.Sync.Storage;
 using StackExchange.Redis;
 
@@ -32,6 +26,15 @@ internal sealed class RateLimitOptions
 
 [OptionsValidator]
 internal sealed partial class RateLimitOptionsValidator : IValidateOptions<RateLimitOptions>;
+
+/// <summary>
+/// Open sockets one client IP may hold (0: no limit). It has no section of its own: the composition sets it
+/// from Connections:MaxPerIp, where operators find every socket setting.
+/// </summary>
+internal sealed class SocketLimitOptions
+{
+    public int MaxPerIp { get; set; }
+}
 
 /// <summary>The limit scripts (design.md §8): the points budget, and a plain windowed counter.</summary>
 internal static class LimitScripts
@@ -69,54 +72,53 @@ internal static class LimitScripts
 
 /// <summary>
 /// The per-IP points budget shared by every node (protocol.md §9, design.md §12): charged where each
-/// endpoint says, with the X-RateLimit-* headers, or the 429 and its 120 s block.
+/// endpoint says. Its answers are the budget's state for the X-RateLimit-* headers and, past the limit,
+/// a refusal with its 120 s block; Endpoints turn them into headers and the 429.
 /// </summary>
 internal sealed class PointsLimiter(RedisConnection redis, RedisKeys keys, IOptionsMonitor<RateLimitOptions> options, TimeProvider time)
 {
     public bool Enabled => options.CurrentValue.Enabled;
 
-    /// <summary>Charges <paramref name="cost"/> points to the caller's IP; a result means "answer this 429".</summary>
-    public async Task<OttErrorResult?> ChargeAsync(HttpContext http, int cost, CancellationToken ct)
+    /// <summary>Charges <paramref name="cost"/> points to <paramref name="ip"/>; null when the limits are off.</summary>
+    public async Task<PointsCharge?> ChargeAsync(string ip, int cost, CancellationToken ct)
     {
         var o = options.CurrentValue;
         if (!o.Enabled)
         {
             return null;
         }
-        var ip = ClientIp.Of(http);
         var result = (RedisResult[])(await redis.EvaluateAsync(LimitScripts.Charge,
             [keys.RateLimit(ip, "points"), keys.RateLimit(ip, "block")],
             [cost, o.Points, (long)o.Window.TotalMilliseconds, (long)o.Block.TotalMilliseconds], ct))!;
-        var headers = http.Response.Headers;
-        headers["X-RateLimit-Limit"] = o.Points.ToString(CultureInfo.InvariantCulture);
         if ((long)result[0] == 1)
         {
-            headers["X-RateLimit-Remaining"] = ((long)result[1]).ToString(CultureInfo.InvariantCulture);
-            headers["X-RateLimit-Reset"] = (time.GetUtcNow() + TimeSpan.FromMilliseconds((long)result[2])).ToString("R", CultureInfo.InvariantCulture);
-            return null;
+            return new PointsCharge(o.Points, (long)result[1], time.GetUtcNow() + TimeSpan.FromMilliseconds((long)result[2]), null);
         }
         var retryAfter = TimeSpan.FromMilliseconds((long)result[1]);
-        headers["X-RateLimit-Remaining"] = "0";
-        headers["X-RateLimit-Reset"] = (time.GetUtcNow() + retryAfter).ToString("R", CultureInfo.InvariantCulture);
-        return OttErrors.TooManyRequests(retryAfter);
+        return new PointsCharge(o.Points, 0, time.GetUtcNow() + retryAfter, new LimitRefusal(OttFailure.TooManyRequests(), retryAfter));
     }
 
-    /// <summary>Counts a new session for the caller's IP; a result means the hourly cap is passed.</summary>
-    public async Task<OttErrorResult?> CountNewSessionAsync(HttpContext http, CancellationToken ct)
+    /// <summary>Counts a new session for <paramref name="ip"/>; a refusal when the hourly cap is passed.</summary>
+    public async Task<LimitRefusal?> CountNewSessionAsync(string ip, CancellationToken ct)
     {
         var o = options.CurrentValue;
         if (!o.Enabled)
         {
             return null;
         }
-        var ip = ClientIp.Of(http);
         var result = (RedisResult[])(await redis.EvaluateAsync(LimitScripts.Count, [keys.RateLimit(ip, "grants")],
             [(long)TimeSpan.FromHours(1).TotalMilliseconds], ct))!;
         return (long)result[0] > o.NewSessionsPerHour
-            ? OttErrors.TooManyRequests(TimeSpan.FromMilliseconds(Math.Max(1000, (long)result[1])))
+            ? new LimitRefusal(OttFailure.TooManyRequests(), TimeSpan.FromMilliseconds(Math.Max(1000, (long)result[1])))
             : null;
     }
 }
+
+/// <summary>A request a limit turns away: the failure to answer, and when the caller may try again.</summary>
+internal sealed record LimitRefusal(OttFailure Failure, TimeSpan RetryAfter);
+
+/// <summary>The points budget after a charge (the X-RateLimit-* values), and the refusal when it is spent.</summary>
+internal sealed record PointsCharge(int Limit, long Remaining, DateTimeOffset Reset, LimitRefusal? Refusal);
 
 /// <summary>
 /// The client IP, the hash tag of its limit keys: the connection's remote address (already rewritten by
@@ -126,52 +128,4 @@ internal static class ClientIp
 {
     public static string Of(HttpContext http) =>
         http.Connection.RemoteIpAddress is { } ip ? (ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip).ToString() : "unknown";
-}
-
-internal static class LimitExtensions
-{
-    public static WebApplicationBuilder AddOttLimits(this WebApplicationBuilder builder)
-    {
-        var services = builder.Services;
-        services.AddOptionsWithValidateOnStart<RateLimitOptions>().BindConfiguration("RateLimit");
-        services.AddSingleton<IValidateOptions<RateLimitOptions>, RateLimitOptionsValidator>();
-        services.AddSingleton<PointsLimiter>();
-        // Open sockets per IP: a concurrency limiter partitioned by IP on upgrade requests only. A
-        // WebSocket request holds its permit for its whole life, so the limit counts open sockets.
-        services.AddRateLimiter(o =>
-        {
-            o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-            o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
-            {
-                var max = http.RequestServices.GetRequiredService<IOptions<ConnectionsOptions>>().Value.MaxPerIp;
-                return http.WebSockets.IsWebSocketRequest && max > 0
-                    ? RateLimitPartition.GetConcurrencyLimiter(ClientIp.Of(http), _ => new ConcurrencyLimiterOptions { PermitLimit = max, QueueLimit = 0 })
-                    : RateLimitPartition.GetNoLimiter("");
-            });
-        });
-        services.AddOptions<HttpOptions>().Validate(
-            o => o.TrustedProxies.All(p => IPAddress.TryParse(p, out _)), "Http:TrustedProxies must list IP addresses.");
-        services.AddOptions<ForwardedHeadersOptions>().Configure<IOptions<HttpOptions>>((forwarded, http) =>
-        {
-            forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor;
-            forwarded.KnownProxies.Clear();
-            forwarded.KnownIPNetworks.Clear();
-            foreach (var proxy in http.Value.TrustedProxies)
-            {
-                forwarded.KnownProxies.Add(IPAddress.Parse(proxy));
-            }
-        });
-        return builder;
-    }
-
-    /// <summary>Forwarded headers only when proxies are trusted, then the per-IP connection limit.</summary>
-    public static WebApplication UseOttLimits(this WebApplication app)
-    {
-        if (app.Services.GetRequiredService<IOptions<HttpOptions>>().Value.TrustedProxies.Length > 0)
-        {
-            app.UseForwardedHeaders();
-        }
-        app.UseRateLimiter();
-        return app;
-    }
 }

@@ -2,7 +2,6 @@ using System.Collections.Frozen;
 using System.Collections.Immutable;
 using Microsoft.Extensions.Options;
 using Ott.Sync.Protocol;
-using Ott.Sync.Rooms;
 using Ott.Sync.Storage;
 
 namespace Ott.Sync.Media;
@@ -44,11 +43,6 @@ public interface IMediaSearch
 public interface IMediaProbe
 {
     Task<double?> ProbeLengthAsync(Uri url, CancellationToken ct);
-}
-
-internal sealed class NoMediaProbe : IMediaProbe
-{
-    public Task<double?> ProbeLengthAsync(Uri url, CancellationToken ct) => Task.FromResult<double?>(null);
 }
 
 /// <summary>SponsorBlock segments for an item; the core ships one that returns none (protocol.md §6.11).</summary>
@@ -170,7 +164,7 @@ internal sealed class MediaService(
             throw new OttException(OttFailure.UnsupportedService(id.Id));
         }
         var item = await cache.GetOrFetchAsync(keys.MediaVideo(id.Service, id.Id), MediaFailures.Display(id.Service),
-            OttJsonContext.Default.QueueItem, token => resolver.ResolveAsync(id, token), TtlOf, ct);
+            ProtocolJsonContext.Default.QueueItem, token => resolver.ResolveAsync(id, token), TtlOf, ct);
         // Items are cached as resolved; a preview's highlight never travels into a queue.
         return item.Highlight is null ? item : item with { Highlight = null };
     }
@@ -223,7 +217,7 @@ internal sealed class MediaService(
         var search = _searches.FirstOrDefault(s => s.Service == provider && s.IsEnabled)
             ?? throw new OttException(OttFailure.FeatureDisabled("Searching has been disabled by an administrator.", 400));
         var results = await cache.GetOrFetchAsync(keys.MediaSearch(search.Service, text), MediaFailures.Display(search.Service),
-            OttJsonContext.Default.ListQueueItem, async token => (await search.SearchAsync(text, token)).ToList(),
+            ProtocolJsonContext.Default.ListQueueItem, async token => (await search.SearchAsync(text, token)).ToList(),
             _ => Options.SearchCacheTtl, ct);
         await CacheItemsAsync(results);
         return new MediaPreview(results, null, Options.SearchPreviewMaxAge);
@@ -238,7 +232,7 @@ internal sealed class MediaService(
         try
         {
             items = await cache.GetOrFetchAsync(keys.MediaCollection(resolver.Service, collection.Id),
-                MediaFailures.Display(resolver.Service), OttJsonContext.Default.ListQueueItem,
+                MediaFailures.Display(resolver.Service), ProtocolJsonContext.Default.ListQueueItem,
                 async token => (await resolver.ResolveCollectionAsync(collection.Id, token)).ToList(),
                 _ => Options.SearchCacheTtl, ct);
         }
@@ -273,7 +267,7 @@ internal sealed class MediaService(
         foreach (var item in items.Where(i => i.Length is not null))
         {
             await cache.WriteAsync(keys.MediaVideo(item.Service, item.Id), item with { Highlight = null },
-                OttJsonContext.Default.QueueItem, Options.VideoCacheTtl);
+                ProtocolJsonContext.Default.QueueItem, Options.VideoCacheTtl);
         }
     }
 

@@ -21,7 +21,7 @@ public sealed record InvalidClientMessage(OttFailure Failure, string? Action = n
 /// </summary>
 public static class ClientMessageParser
 {
-    private static readonly JsonNodeOptions NodeOptions = new() { PropertyNameCaseInsensitive = false };
+    private static readonly JsonNodeOptions NodeParseOptions = new() { PropertyNameCaseInsensitive = false };
     // Duplicate keys are rejected while parsing: JsonObject would otherwise throw ArgumentException on
     // first access, which is a fault (Unknown) instead of the InvalidMessage a malformed frame gets.
     private static readonly JsonDocumentOptions DocOptions = new() { MaxDepth = 64, AllowDuplicateProperties = false };
@@ -32,7 +32,7 @@ public static class ClientMessageParser
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(utf8, NodeOptions, DocOptions);
+            node = JsonNode.Parse(utf8, NodeParseOptions, DocOptions);
         }
         catch (JsonException)
         {

@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Ott.Sync.Rooms;
 
 namespace Ott.Sync.Protocol;
 

@@ -2,18 +2,11 @@ using System.Buffers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.Json.Serialization.Metadata;
 
 namespace Ott.Sync.Protocol;
 
 /// <summary>A server → client message (protocol.md §1.5), before serialisation.</summary>
 public abstract record ServerFrame;
-
-/// <summary>The full sync: all 20 syncable keys of the live state.</summary>
-public sealed record FullSyncFrame(RoomState State) : ServerFrame;
-
-/// <summary>A delta sync: the syncable fields that differ between two states, plus the live position when a jump happened.</summary>
-public sealed record DeltaSyncFrame(RoomState Before, RoomState After) : ServerFrame;
 
 public sealed record PositionSyncFrame(double Position) : ServerFrame;
 public sealed record EventFrame(JsonObject Request, RoomUserInfo User, JsonObject Additional, string Id) : ServerFrame;
@@ -29,15 +22,16 @@ public sealed record AnnouncementFrame(string Text) : ServerFrame;
 /// <summary>A frame already written to UTF-8 (once, by the room that released it); written again as is.</summary>
 public sealed record WrittenFrame(byte[] Utf8) : ServerFrame;
 
-/// <summary>Serialises frames once, to UTF-8, with the source-generated metadata (design.md §3, §13).</summary>
+/// <summary>
+/// Serialises frames once, to UTF-8, with the source-generated metadata (design.md §3, §13). The frames
+/// that read a room's state (full and delta sync) are written by the rooms' SyncFrameWriter.
+/// </summary>
 public static class FrameWriter
 {
     // Frames are UTF-8 JSON for sockets, not HTML: quotes and apostrophes need no escaping.
-    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    public static JsonWriterOptions WriterOptions { get; } = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    private static IList<JsonPropertyInfo> SyncProperties => OttJsonContext.Default.SyncableRoom.Properties;
-
-    public static byte[] Write(ServerFrame frame, DateTimeOffset now)
+    public static byte[] Write(ServerFrame frame)
     {
         if (frame is WrittenFrame written)
         {
@@ -46,25 +40,17 @@ public static class FrameWriter
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var w = new Utf8JsonWriter(buffer, WriterOptions))
         {
-            Write(w, frame, now);
+            Write(w, frame);
         }
         return buffer.WrittenSpan.ToArray();
     }
 
-    private static void Write(Utf8JsonWriter w, ServerFrame frame, DateTimeOffset now)
+    private static void Write(Utf8JsonWriter w, ServerFrame frame)
     {
-        var ctx = OttJsonContext.Default;
+        var ctx = ProtocolJsonContext.Default;
         w.WriteStartObject();
         switch (frame)
         {
-            case FullSyncFrame f:
-                w.WriteString("action", "sync");
-                WriteSyncable(w, f.State.At(now).ToSyncable(), null);
-                break;
-            case DeltaSyncFrame d:
-                w.WriteString("action", "sync");
-                WriteDelta(w, d.Before, d.After, now);
-                break;
             case PositionSyncFrame p:
                 w.WriteString("action", "sync");
                 w.WriteNumber("playbackPosition", p.Position);
@@ -137,79 +123,4 @@ public static class FrameWriter
         }
         w.WriteEndObject();
     }
-
-    private static void WriteSyncable(Utf8JsonWriter w, SyncableRoom room, Func<JsonPropertyInfo, bool>? include)
-    {
-        foreach (var p in SyncProperties)
-        {
-            if (include is not null && !include(p))
-            {
-                continue;
-            }
-            w.WritePropertyName(p.Name);
-            JsonSerializer.Serialize(w, p.Get!(room), OttJsonContext.Default.GetTypeInfo(p.PropertyType)!);
-        }
-    }
-
-    /// <summary>
-    /// Compares each syncable property with Equals (records by value; unchanged collections keep their
-    /// reference), and adds the live position whenever a jump could have happened (protocol.md §6.3).
-    /// </summary>
-    private static bool WriteDelta(Utf8JsonWriter w, RoomState before, RoomState after, DateTimeOffset now)
-    {
-        var wrote = false;
-        var a = before.ToSyncable();
-        var b = after.ToSyncable();
-        var jumped = a.IsPlaying != b.IsPlaying || !Equals(a.CurrentSource, b.CurrentSource)
-            || a.PlaybackSpeed != b.PlaybackSpeed || before.PlaybackPosition != after.PlaybackPosition
-            || before.PlaybackAnchor != after.PlaybackAnchor;
-        var live = after.At(now).ToSyncable();
-        foreach (var p in SyncProperties)
-        {
-            if (p.Name == "playbackPosition")
-            {
-                if (jumped)
-                {
-                    w.WriteNumber("playbackPosition", live.PlaybackPosition);
-                    wrote = true;
-                }
-                continue;
-            }
-            var va = p.Get!(a);
-            var vb = p.Get!(b);
-            if (!Equals(va, vb))
-            {
-                w.WritePropertyName(p.Name);
-                JsonSerializer.Serialize(w, vb, OttJsonContext.Default.GetTypeInfo(p.PropertyType)!);
-                wrote = true;
-            }
-        }
-        return wrote;
-    }
-
-    /// <summary>
-    /// The delta sync between two states, or null when it would say nothing: one pass over the views,
-    /// so a batch's release does not diff them twice.
-    /// </summary>
-    public static byte[]? WriteDeltaOrNull(RoomState before, RoomState after, DateTimeOffset now)
-    {
-        if (ReferenceEquals(before, after))
-        {
-            return null;
-        }
-        var buffer = new ArrayBufferWriter<byte>(256);
-        bool wrote;
-        using (var w = new Utf8JsonWriter(buffer, WriterOptions))
-        {
-            w.WriteStartObject();
-            w.WriteString("action", "sync");
-            wrote = WriteDelta(w, before, after, now);
-            w.WriteEndObject();
-        }
-        return wrote ? buffer.WrittenSpan.ToArray() : null;
-    }
-
-    /// <summary>True when a delta between the two states has anything to say.</summary>
-    public static bool HasDelta(RoomState before, RoomState after) =>
-        WriteDeltaOrNull(before, after, DateTimeOffset.UnixEpoch) is not null;
 }

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Text.Json;
+using Ott.Sync.Media;
 using Ott.Sync.Protocol;
 
 namespace Ott.Sync.Rooms;
@@ -26,7 +27,7 @@ internal static class CommandCodec
                 WriteActor(w, r.Actor);
                 w.WriteNumber("type", (int)r.Request.Type);
                 w.WritePropertyName("raw");
-                JsonSerializer.Serialize(w, r.Request.Raw, OttJsonContext.Default.JsonObject);
+                JsonSerializer.Serialize(w, r.Request.Raw, ProtocolJsonContext.Default.JsonObject);
                 if (r.Media is { } media)
                 {
                     w.WritePropertyName("media");
@@ -40,13 +41,13 @@ internal static class CommandCodec
             case JoinCommand j:
                 w.WriteString("k", "join");
                 w.WritePropertyName("user");
-                JsonSerializer.Serialize(w, j.User, OttJsonContext.Default.RoomUser);
+                JsonSerializer.Serialize(w, j.User, StateJsonContext.Default.RoomUser);
                 break;
             case RejoinCommand r:
                 w.WriteString("k", "rejoin");
                 w.WriteString("gateway", r.GatewayNodeId);
                 w.WritePropertyName("users");
-                JsonSerializer.Serialize(w, [.. r.Users], OttJsonContext.Default.ListRoomUser);
+                JsonSerializer.Serialize(w, [.. r.Users], StateJsonContext.Default.ListRoomUser);
                 break;
             case LeaveCommand l:
                 w.WriteString("k", "leave");
@@ -84,12 +85,12 @@ internal static class CommandCodec
         {
             "req" => new RequestCommand(ReadActor(p),
                 ClientMessageParser.ParseRequest((RequestType)p.GetProperty("type").GetInt32(),
-                    JsonSerializer.Deserialize(p.GetProperty("raw"), OttJsonContext.Default.JsonObject) ?? []),
+                    JsonSerializer.Deserialize(p.GetProperty("raw"), ProtocolJsonContext.Default.JsonObject) ?? []),
                 p.TryGetProperty("media", out var media) ? ReadMedia(media) : null),
             "claim" => new ClaimCommand(ReadActor(p)),
-            "join" => new JoinCommand(p.GetProperty("user").Deserialize(OttJsonContext.Default.RoomUser)!),
+            "join" => new JoinCommand(p.GetProperty("user").Deserialize(StateJsonContext.Default.RoomUser)!),
             "rejoin" => new RejoinCommand(p.GetProperty("gateway").GetString()!,
-                [.. p.GetProperty("users").Deserialize(OttJsonContext.Default.ListRoomUser)!]),
+                [.. p.GetProperty("users").Deserialize(StateJsonContext.Default.ListRoomUser)!]),
             "leave" => new LeaveCommand(p.GetProperty("client").GetString()!),
             "status" => new StatusCommand(p.GetProperty("client").GetString()!, p.GetProperty("status").GetString()!),
             "update_user" => new UpdateUserCommand(p.GetProperty("client").GetString()!, p.GetProperty("name").GetString()!,
@@ -113,7 +114,7 @@ internal static class CommandCodec
         if (media.UrlFailure is { } urlFailure)
         {
             w.WritePropertyName("urlFailure");
-            JsonSerializer.Serialize(w, urlFailure, OttJsonContext.Default.OttFailure);
+            JsonSerializer.Serialize(w, urlFailure, ProtocolJsonContext.Default.OttFailure);
         }
         w.WriteStartArray("items");
         foreach (var (id, item) in media.Items)
@@ -122,7 +123,7 @@ internal static class CommandCodec
             w.WritePropertyName("id");
             WriteId(w, id);
             w.WritePropertyName("item");
-            JsonSerializer.Serialize(w, item, OttJsonContext.Default.QueueItem);
+            JsonSerializer.Serialize(w, item, ProtocolJsonContext.Default.QueueItem);
             w.WriteEndObject();
         }
         w.WriteEndArray();
@@ -133,7 +134,7 @@ internal static class CommandCodec
             w.WritePropertyName("id");
             WriteId(w, id);
             w.WritePropertyName("error");
-            JsonSerializer.Serialize(w, failure, OttJsonContext.Default.OttFailure);
+            JsonSerializer.Serialize(w, failure, ProtocolJsonContext.Default.OttFailure);
             w.WriteEndObject();
         }
         w.WriteEndArray();
@@ -145,17 +146,17 @@ internal static class CommandCodec
         var items = ImmutableDictionary.CreateBuilder<VideoId, QueueItem>();
         foreach (var e in m.GetProperty("items").EnumerateArray())
         {
-            items[ReadId(e.GetProperty("id"))] = e.GetProperty("item").Deserialize(OttJsonContext.Default.QueueItem)!;
+            items[ReadId(e.GetProperty("id"))] = e.GetProperty("item").Deserialize(ProtocolJsonContext.Default.QueueItem)!;
         }
         var failures = ImmutableDictionary.CreateBuilder<VideoId, OttFailure>();
         foreach (var e in m.GetProperty("failures").EnumerateArray())
         {
-            failures[ReadId(e.GetProperty("id"))] = e.GetProperty("error").Deserialize(OttJsonContext.Default.OttFailure)!;
+            failures[ReadId(e.GetProperty("id"))] = e.GetProperty("error").Deserialize(ProtocolJsonContext.Default.OttFailure)!;
         }
         return new MediaLookup
         {
             FromUrl = m.TryGetProperty("fromUrl", out var u) ? ReadId(u) : null,
-            UrlFailure = m.TryGetProperty("urlFailure", out var f) ? f.Deserialize(OttJsonContext.Default.OttFailure) : null,
+            UrlFailure = m.TryGetProperty("urlFailure", out var f) ? f.Deserialize(ProtocolJsonContext.Default.OttFailure) : null,
             Items = items.ToImmutable(),
             Failures = failures.ToImmutable(),
         };
@@ -174,10 +175,10 @@ internal static class CommandCodec
     private static void WriteActor(Utf8JsonWriter w, Actor actor)
     {
         w.WritePropertyName("actor");
-        JsonSerializer.Serialize(w, actor, OttJsonContext.Default.Actor);
+        JsonSerializer.Serialize(w, actor, RoomsJsonContext.Default.Actor);
     }
 
-    private static Actor ReadActor(JsonElement p) => p.GetProperty("actor").Deserialize(OttJsonContext.Default.Actor)!;
+    private static Actor ReadActor(JsonElement p) => p.GetProperty("actor").Deserialize(RoomsJsonContext.Default.Actor)!;
 
     // ----- replies -----
 
@@ -195,7 +196,7 @@ internal static class CommandCodec
     public static void Error(Utf8JsonWriter w, OttFailure failure) => Reply(w, "error", x =>
     {
         x.WritePropertyName("error");
-        JsonSerializer.Serialize(x, failure, OttJsonContext.Default.OttFailure);
+        JsonSerializer.Serialize(x, failure, ProtocolJsonContext.Default.OttFailure);
     });
 
     public static void NotOwner(Utf8JsonWriter w, string? holder) => Reply(w, "not_owner", x =>
@@ -207,24 +208,31 @@ internal static class CommandCodec
 
     public static void Activated(Utf8JsonWriter w, long epoch) => Reply(w, "ok", x => x.WriteNumber("epoch", epoch));
 
+    // The snapshot's members sit beside "status" in the reply: {"status":"ok","state":{…},"users":[…]}.
     public static void Snapshot(Utf8JsonWriter w, RoomState state) => Reply(w, "ok", x =>
     {
-        x.WritePropertyName("state");
-        JsonSerializer.Serialize(x, state.ToStorable(), OttJsonContext.Default.StorableRoom);
-        x.WritePropertyName("users");
-        JsonSerializer.Serialize(x, [.. state.Users], OttJsonContext.Default.ListRoomUser);
+        var snapshot = state.ToSnapshot();
+        foreach (var p in StateJsonContext.Default.RoomSnapshot.Properties)
+        {
+            x.WritePropertyName(p.Name);
+            JsonSerializer.Serialize(x, p.Get!(snapshot), StateJsonContext.Default.GetTypeInfo(p.PropertyType)!);
+        }
     });
 
     public static string Status(JsonElement reply) =>
         reply.ValueKind == JsonValueKind.Object && reply.TryGetProperty("status", out var s) ? s.GetString() ?? "" : "";
 
     public static OttFailure ReadError(JsonElement reply) =>
-        reply.GetProperty("error").Deserialize(OttJsonContext.Default.OttFailure) ?? OttFailure.Unknown();
+        reply.GetProperty("error").Deserialize(ProtocolJsonContext.Default.OttFailure) ?? OttFailure.Unknown();
 
     public static RoomState ReadSnapshot(JsonElement reply)
     {
-        var stored = reply.GetProperty("state").Deserialize(OttJsonContext.Default.StorableRoom)!;
-        var users = reply.GetProperty("users").Deserialize(OttJsonContext.Default.ListRoomUser) ?? [];
-        return stored.FromStorable() with { Users = [.. users] };
+        var snapshot = reply.Deserialize(StateJsonContext.Default.RoomSnapshot);
+        if (snapshot?.State is null)
+        {
+            throw new JsonException("A snapshot reply without its state.");
+        }
+        // A null user list reads as an empty room.
+        return (snapshot with { Users = snapshot.Users ?? [] }).FromSnapshot();
     }
 }

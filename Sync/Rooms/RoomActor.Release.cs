@@ -34,7 +34,7 @@ internal sealed partial class RoomActor
                     break;
             }
         }
-        if (FrameWriter.WriteDeltaOrNull(before, after, now) is { } delta)
+        if (SyncFrameWriter.WriteDeltaOrNull(before, after, now) is { } delta)
         {
             ops.Add(new Broadcast(new WrittenFrame(delta)));
         }
@@ -48,7 +48,7 @@ internal sealed partial class RoomActor
     }
 
     private static WrittenFrame Written(ServerFrame frame, DateTimeOffset now) =>
-        frame as WrittenFrame ?? new WrittenFrame(FrameWriter.Write(frame, now));
+        frame as WrittenFrame ?? new WrittenFrame(SyncFrameWriter.Write(frame, now));
 
     private bool HasRemoteUsers(RoomState state)
     {

@@ -292,7 +292,7 @@ internal sealed partial class RoomActor : IAsyncDisposable
 
     /// <summary>The stored record's JSON: what is written, and what "storable data changed" is judged by.</summary>
     internal static string Serialize(RoomState state) =>
-        JsonSerializer.Serialize(state.ToStorable(), OttJsonContext.Default.StorableRoom);
+        JsonSerializer.Serialize(state.ToStorable(), StateJsonContext.Default.StorableRoom);
 
     private static void Fail(List<Envelope> batch, OttFailure failure)
     {

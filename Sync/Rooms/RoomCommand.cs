@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Ott.Sync.Media;
 using Ott.Sync.Protocol;
 
 namespace Ott.Sync.Rooms;
@@ -31,22 +32,6 @@ public sealed record StatusCommand(string ClientId, string Status) : RoomCommand
 public sealed record ClaimCommand(Actor Actor) : RoomCommand;
 public sealed record TickCommand : RoomCommand;
 public sealed record SegmentsLoadedCommand(QueueItem Item, ImmutableList<Segment> Segments) : RoomCommand;
-
-/// <summary>What media lookups outside the room produced for a command (design.md §5.4).</summary>
-public sealed record MediaLookup
-{
-    public static MediaLookup None { get; } = new();
-
-    /// <summary>The id a url Add resolved to, or the failure when no resolver recognised it.</summary>
-    public VideoId? FromUrl { get; init; }
-    public OttFailure? UrlFailure { get; init; }
-    public ImmutableDictionary<VideoId, QueueItem> Items { get; init; } = ImmutableDictionary<VideoId, QueueItem>.Empty;
-    public ImmutableDictionary<VideoId, OttFailure> Failures { get; init; } = ImmutableDictionary<VideoId, OttFailure>.Empty;
-
-    public QueueItem Get(VideoId id) =>
-        Items.TryGetValue(id, out var item) ? item
-        : throw new OttException(Failures.TryGetValue(id, out var failure) ? failure : OttFailure.UnsupportedService(id.Id));
-}
 
 /// <summary>
 /// An effect of a transition, released in order after the state is persisted. It is the one output type from

@@ -5,24 +5,18 @@ using Ott.Sync.Storage;
 
 namespace Ott.Sync.Rooms;
 
-/// <summary>A <c>GET /api/room/list</c> item (protocol.md §4.3), also the directory's meta record.</summary>
-public sealed record RoomListItem(
-    string Name, string Title, string Description, bool IsTemporary, Visibility Visibility, QueueMode QueueMode,
-    QueueItem? CurrentSource, int Users);
-
 /// <summary>
 /// The room directory in the store (design.md §6.3): each owner writes its rooms' list entries, and any
 /// node reads every entry that has not expired.
 /// </summary>
 internal sealed partial class RoomDirectory(RoomStore store, ClusterClock clock, ILogger<RoomDirectory> logger)
 {
-    public static RoomListItem ListItem(RoomState state, int users) => new(
-        state.Name, state.Title, state.Description, state.IsTemporary, state.Visibility, state.QueueMode, state.CurrentSource, users);
+    public static RoomListItem ListItem(RoomState state, int users) => state.ToListItem(users);
 
     public async Task PublishAsync(RoomActor actor, CancellationToken ct)
     {
         var item = ListItem(actor.State, actor.ConnectionCount);
-        var json = JsonSerializer.Serialize(item, OttJsonContext.Default.RoomListItem);
+        var json = JsonSerializer.Serialize(item, StateJsonContext.Default.RoomListItem);
         try
         {
             await store.MarkActiveAsync(actor.Key, clock.Now + TimeSpan.FromSeconds(30), json, ct);
@@ -42,7 +36,7 @@ internal sealed partial class RoomDirectory(RoomStore store, ClusterClock clock,
         {
             try
             {
-                if (JsonSerializer.Deserialize(meta, OttJsonContext.Default.RoomListItem) is { } item)
+                if (JsonSerializer.Deserialize(meta, StateJsonContext.Default.RoomListItem) is { } item)
                 {
                     items.Add(item);
                 }

@@ -151,7 +151,7 @@ internal sealed partial class RoomHost(
         RoomState state;
         try
         {
-            var stored = JsonSerializer.Deserialize(acquired.StateJson, OttJsonContext.Default.StorableRoom)
+            var stored = JsonSerializer.Deserialize(acquired.StateJson, StateJsonContext.Default.StorableRoom)
                 ?? throw new JsonException("null state");
             state = RoomTransitions.OnLoad(stored.FromStorable(), clock.Now, _ctx);
         }

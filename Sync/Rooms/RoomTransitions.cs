@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Text.Json.Nodes;
+using Ott.Sync.Media;
 using Ott.Sync.Protocol;
 
 namespace Ott.Sync.Rooms;

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Ott.Sync.Media;
 using Ott.Sync.Protocol;
 
 namespace Ott.Sync.Rooms;

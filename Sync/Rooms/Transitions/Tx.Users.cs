@@ -153,7 +153,7 @@ public static partial class RoomTransitions
                 Outputs.Add(new Detach(clientId));
                 return;
             }
-            Emit(user, new JsonObject { ["type"] = 1 }, 1, new JsonObject { ["user"] = System.Text.Json.JsonSerializer.SerializeToNode(user.Info(S), OttJsonContext.Default.RoomUserInfo) });
+            Emit(user, new JsonObject { ["type"] = 1 }, 1, new JsonObject { ["user"] = System.Text.Json.JsonSerializer.SerializeToNode(user.Info(S), ProtocolJsonContext.Default.RoomUserInfo) });
             if (S.EnableVoteSkip)
             {
                 S = S with { VotesToSkip = S.VotesToSkip.Remove(clientId) };

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Text.Json.Nodes;
+using Ott.Sync.Media;
 using Ott.Sync.Protocol;
 
 namespace Ott.Sync.Rooms;
@@ -134,7 +135,7 @@ public static partial class RoomTransitions
             return recorded;
         }
 
-        private static JsonNode? Json(QueueItem item) => System.Text.Json.JsonSerializer.SerializeToNode(item, OttJsonContext.Default.QueueItem);
+        private static JsonNode? Json(QueueItem item) => System.Text.Json.JsonSerializer.SerializeToNode(item, ProtocolJsonContext.Default.QueueItem);
 
         /// <summary>Invariants that hold after every command: something plays if anything is queued; vote order.</summary>
         public void Normalize()

@@ -7,6 +7,7 @@ using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Ott.Sync.Cluster;
+using Ott.Sync.Media;
 using Ott.Sync.Protocol;
 using Ott.Sync.Rooms;
 using Ott.Sync.Storage;
@@ -249,7 +250,7 @@ internal sealed class ActorHarness : IAsyncDisposable
         new RequestCommand(TestRoom.ActorOf(user), TestRoom.Parse($$"""{"type":11,"text":"{{text}}"}"""));
 
     public async Task<StorableRoom> StoredAsync(CancellationToken ct) =>
-        JsonSerializer.Deserialize(await Check.ReadStateAsync(Key, ct) ?? throw new InvalidOperationException("no state"), OttJsonContext.Default.StorableRoom)!;
+        JsonSerializer.Deserialize(await Check.ReadStateAsync(Key, ct) ?? throw new InvalidOperationException("no state"), StateJsonContext.Default.StorableRoom)!;
 
     public async ValueTask DisposeAsync()
     {

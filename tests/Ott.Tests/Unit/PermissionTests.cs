@@ -7,7 +7,7 @@ namespace Ott.Tests.Unit;
 
 public class PermissionTests
 {
-    private static JsonTypeInfo<Grants> GrantsInfo => (JsonTypeInfo<Grants>)OttJsonContext.Default.GetTypeInfo(typeof(Grants))!;
+    private static JsonTypeInfo<Grants> GrantsInfo => (JsonTypeInfo<Grants>)ProtocolJsonContext.Default.GetTypeInfo(typeof(Grants))!;
 
     private static string GrantsJson(Grants grants) => JsonSerializer.Serialize(grants, GrantsInfo);
 

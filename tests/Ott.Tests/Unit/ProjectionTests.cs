@@ -54,14 +54,14 @@ public class ProjectionTests
     {
         var room = BusyRoom();
 
-        var text = System.Text.Encoding.UTF8.GetString(FrameWriter.Write(new FullSyncFrame(room.State), room.Now));
+        var text = System.Text.Encoding.UTF8.GetString(SyncFrameWriter.Write(new FullSyncFrame(room.State), room.Now));
 
         foreach (var name in new[] { "owner", "userRoles", "votes", "version", "appliedRequests", "playbackStart", "users", "v", "recentEvents", "lastActiveAt", "sessionKey", "playbackAnchor" })
         {
             Assert.DoesNotContain($"\"{name}\":", text, StringComparison.OrdinalIgnoreCase);
         }
         Assert.DoesNotContain("\"username\"", text, StringComparison.Ordinal); // not even the owner's name
-        Assert.Equal(SyncableKeys, OttJsonContext.Default.SyncableRoom.Properties.Select(p => p.Name));
+        Assert.Equal(SyncableKeys, StateJsonContext.Default.SyncableRoom.Properties.Select(p => p.Name));
     }
 
     [Fact]
@@ -94,9 +94,9 @@ public class ProjectionTests
         Assert.Single(sync["votesToSkip"]!.AsArray());
     }
 
-    private static string StoredJson(RoomState state) => JsonSerializer.Serialize(state.ToStorable(), OttJsonContext.Default.StorableRoom);
+    private static string StoredJson(RoomState state) => JsonSerializer.Serialize(state.ToStorable(), StateJsonContext.Default.StorableRoom);
 
-    private static RoomState Reload(string json) => JsonSerializer.Deserialize(json, OttJsonContext.Default.StorableRoom)!.FromStorable();
+    private static RoomState Reload(string json) => JsonSerializer.Deserialize(json, StateJsonContext.Default.StorableRoom)!.FromStorable();
 
     [Fact]
     public void AStorageRoundTripKeepsEveryStoredField()
@@ -215,7 +215,7 @@ public class ProjectionTests
         Assert.False(delta.ContainsKey("grants"));
 
         room.Chat(a, "hi");
-        Assert.False(FrameWriter.HasDelta(room.Before, room.State));
+        Assert.False(SyncFrameWriter.HasDelta(room.Before, room.State));
     }
 
     [Fact]
@@ -228,7 +228,7 @@ public class ProjectionTests
 
         room.Seek(a, 5);
 
-        Assert.True(FrameWriter.HasDelta(room.Before, room.State));
+        Assert.True(SyncFrameWriter.HasDelta(room.Before, room.State));
         Assert.Equal(5, room.Delta()["playbackPosition"]!.GetValue<double>());
     }
 
@@ -253,7 +253,7 @@ public class ProjectionTests
     [Fact]
     public void QueueItemsOmitAbsentFields()
     {
-        var json = JsonSerializer.Serialize(new QueueItem { Service = "direct", Id = "x" }, OttJsonContext.Default.QueueItem);
+        var json = JsonSerializer.Serialize(new QueueItem { Service = "direct", Id = "x" }, ProtocolJsonContext.Default.QueueItem);
 
         Assert.Equal("""{"service":"direct","id":"x"}""", json);
     }

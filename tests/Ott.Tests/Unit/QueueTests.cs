@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using System.Text.Json.Nodes;
+using Ott.Sync.Media;
 using Ott.Sync.Protocol;
-using Ott.Sync.Rooms;
 
 namespace Ott.Tests.Unit;
 

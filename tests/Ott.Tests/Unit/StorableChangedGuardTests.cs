@@ -13,7 +13,7 @@ namespace Ott.Tests.Unit;
 /// </summary>
 public class StorableChangedGuardTests
 {
-    private static string Stored(RoomState s) => JsonSerializer.Serialize(s.ToStorable(), OttJsonContext.Default.StorableRoom);
+    private static string Stored(RoomState s) => JsonSerializer.Serialize(s.ToStorable(), StateJsonContext.Default.StorableRoom);
 
     /// <summary>Storable data as the record holds it: every positional member, compared by value.</summary>
     private static bool StorableMembersDiffer(RoomState a, RoomState b)

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Text;
 using System.Text.Json.Nodes;
+using Ott.Sync.Media;
 using Ott.Sync.Protocol;
 using Ott.Sync.Rooms;
 
@@ -171,7 +172,7 @@ internal sealed class TestRoom
     public JsonObject SingleEvent(RoomOutcome? outcome = null) => Assert.Single(Events(outcome));
 
     public JsonObject Json(ServerFrame frame) =>
-        JsonNode.Parse(Encoding.UTF8.GetString(FrameWriter.Write(frame, Now)))!.AsObject();
+        JsonNode.Parse(Encoding.UTF8.GetString(SyncFrameWriter.Write(frame, Now)))!.AsObject();
 
     /// <summary>The delta sync the actor would broadcast for the last command.</summary>
     public JsonObject Delta() => Json(new DeltaSyncFrame(Before, State));

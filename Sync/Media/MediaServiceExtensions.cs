@@ -1,11 +1,11 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Ott.Sync.Media;
 
-internal static class MediaExtensions
+internal static class MediaServiceExtensions
 {
-    // The real resolvers, ffprobe and the metadata cache. Runs before AddOttRooms, whose TryAdd
-    // defaults (no probe, no segments) then leave these in place; AddOttRooms adds `direct`.
+    // The resolvers, ffprobe, the metadata cache and MediaService, which rooms resolve media through.
     public static WebApplicationBuilder AddOttMedia(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -21,6 +21,10 @@ internal static class MediaExtensions
         services.AddSingleton<IMediaResolver>(sp => sp.GetRequiredService<YouTubeResolver>());
         services.AddSingleton<IMediaSearch>(sp => sp.GetRequiredService<YouTubeResolver>());
         services.AddSingleton<IMediaResolver, VimeoResolver>();
+        services.AddSingleton<IMediaResolver, DirectResolver>();
+        // The core ships no segment source (protocol.md §6.11); one registered earlier stays.
+        services.TryAddSingleton<ISegmentSource, NoSegments>();
+        services.AddSingleton<MediaService>();
         return builder;
     }
 }

@@ -1,7 +1,6 @@
 using System.Collections.Frozen;
-using Ott.Sync.Protocol;
 
-namespace Ott.Sync.Rooms;
+namespace Ott.Sync.Protocol;
 
 /// <summary>The 27 permission bits and their rules (protocol.md §7).</summary>
 public static class Permissions

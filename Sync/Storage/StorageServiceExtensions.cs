@@ -2,7 +2,7 @@ using Microsoft.Extensions.Options;
 
 namespace Ott.Sync.Storage;
 
-internal static class StorageExtensions
+internal static class StorageServiceExtensions
 {
     public static WebApplicationBuilder AddOttStorage(this WebApplicationBuilder builder)
     {

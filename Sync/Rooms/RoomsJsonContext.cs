@@ -1,0 +1,11 @@
+using System.Text.Json.Serialization;
+
+namespace Ott.Sync.Rooms;
+
+// What only the rooms' own cross-node commands carry; the same options as every other context
+// (see ProtocolJsonContext).
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    AllowOutOfOrderMetadataProperties = true)]
+[JsonSerializable(typeof(Actor))]
+internal sealed partial class RoomsJsonContext : JsonSerializerContext;
