@@ -63,7 +63,7 @@ public sealed record RoomState(
         LastActiveAt = now,
     };
 
-    /// <summary>The live position at <paramref name="now"/> (protocol.md §6.4).</summary>
+    /// <summary>The live position at <paramref name="now"/> (docs/protocol.md §6.4).</summary>
     public double LivePosition(DateTimeOffset now) =>
         IsPlaying && PlaybackAnchor is { } anchor
             ? PlaybackPosition + (now - anchor).TotalSeconds * PlaybackSpeed
@@ -94,7 +94,7 @@ public sealed record RequestMark
 
 /// <summary>A seq below the mark that has not been applied, and since when (Unix ms).</summary>
 public sealed record RequestGap([property: JsonPropertyName("seq")] long Seq, [property: JsonPropertyName("at")] long At);
-/// <summary>One authenticated connection in a room (protocol.md §2 RoomUserInfo, before its role is derived).</summary>
+/// <summary>One authenticated connection in a room (docs/protocol.md §2 RoomUserInfo, before its role is derived).</summary>
 public sealed record RoomUser(
     string ClientId,
     string SessionKey,
@@ -107,7 +107,7 @@ public sealed record RoomUser(
     public RoomUserInfo Info(RoomState state) => new(ClientId, Name, IsLoggedIn, Status, RoomRoles.RoleOf(state, IsLoggedIn, AccountId));
 }
 
-/// <summary>An event kept for undo (protocol.md §6.7): the room's own record of what happened.</summary>
+/// <summary>An event kept for undo (docs/protocol.md §6.7): the room's own record of what happened.</summary>
 public sealed record RecordedEvent(
     string Id,
     int Type,
@@ -119,7 +119,7 @@ public sealed record RecordedEvent(
 
 public static class RoomRoles
 {
-    /// <summary>protocol.md §7.4: the first match wins.</summary>
+    /// <summary>docs/protocol.md §7.4: the first match wins.</summary>
     public static Role RoleOf(RoomState state, bool isLoggedIn, long? accountId)
     {
         if (!isLoggedIn || accountId is not { } id)
@@ -137,7 +137,7 @@ public static class RoomRoles
     }
 }
 
-/// <summary>The stored record (protocol.md §6.2, design.md §3): storable fields plus bookkeeping.</summary>
+/// <summary>The stored record (docs/protocol.md §6.2, docs/architecture.md §3): storable fields plus bookkeeping.</summary>
 public sealed record StorableRoom
 {
     [JsonPropertyName("v")] public int V { get; init; }
@@ -165,7 +165,7 @@ public sealed record StorableRoom
     [JsonPropertyName("appliedRequests")] public ImmutableDictionary<string, RequestMark> AppliedRequests { get; init; } = ImmutableDictionary<string, RequestMark>.Empty;
 }
 
-/// <summary>What clients may see: exactly the 20 syncable keys, in OTT's order (protocol.md §6.2).</summary>
+/// <summary>What clients may see: exactly the 20 syncable keys, in OTT's order (docs/protocol.md §6.2).</summary>
 public sealed record SyncableRoom
 {
     [JsonPropertyName("name")] public required string Name { get; init; }
@@ -190,21 +190,21 @@ public sealed record SyncableRoom
     [JsonPropertyName("votesToSkip")] public required ImmutableList<string> VotesToSkip { get; init; }
 }
 
-/// <summary>A <c>GET /api/room/list</c> item (protocol.md §4.3), also the directory's meta record.</summary>
+/// <summary>A <c>GET /api/room/list</c> item (docs/protocol.md §4.3), also the directory's meta record.</summary>
 public sealed record RoomListItem(
     string Name, string Title, string Description, bool IsTemporary, Visibility Visibility, QueueMode QueueMode,
     QueueItem? CurrentSource, int Users);
 
-/// <summary>The 13 keys of <c>GET /api/room/:name</c>, never more (protocol.md §4.3).</summary>
+/// <summary>The 13 keys of <c>GET /api/room/:name</c>, never more (docs/protocol.md §4.3).</summary>
 public sealed record RoomResponse(
     string Name, string Title, string Description, bool IsTemporary, Visibility Visibility, QueueMode QueueMode,
     IReadOnlyList<RoomUserInfo> Users, Grants Grants, ImmutableList<string> AutoSkipSegmentCategories,
     RestoreQueueBehavior RestoreQueueBehavior, bool EnableVoteSkip, ImmutableList<QueueItem> Queue, bool HasOwner);
 
-/// <summary>What an owner sends a gateway that reads the room over REST (design.md §9.2): the stored record and who is in it.</summary>
+/// <summary>What an owner sends a gateway that reads the room over REST (docs/architecture.md §9.2): the stored record and who is in it.</summary>
 public sealed record RoomSnapshot(StorableRoom State, ImmutableList<RoomUser> Users);
 
-/// <summary>What a client's position is computed from (protocol.md §6.3): when any of it changes, a delta sync resends the live position.</summary>
+/// <summary>What a client's position is computed from (docs/protocol.md §6.3): when any of it changes, a delta sync resends the live position.</summary>
 public sealed record PlaybackBasis(
     bool IsPlaying, QueueItem? CurrentSource, double PlaybackSpeed, double PlaybackPosition, DateTimeOffset? PlaybackAnchor);
 
@@ -317,7 +317,7 @@ public static partial class RoomStateMapper
     [MapperIgnoreTarget(nameof(RoomState.SuppressedSegment))]
     public static partial RoomState FromSnapshot(this RoomSnapshot snapshot);
 
-    // The position-jump rule (protocol.md §6.3): SyncFrameWriter resends the live position when this changes.
+    // The position-jump rule (docs/protocol.md §6.3): SyncFrameWriter resends the live position when this changes.
     [MapperIgnoreSource(nameof(RoomState.Name))]
     [MapperIgnoreSource(nameof(RoomState.Title))]
     [MapperIgnoreSource(nameof(RoomState.Description))]

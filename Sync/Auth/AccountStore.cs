@@ -28,7 +28,7 @@ internal enum AccountChange
 // The outcome of a registration: the new account, or which field is already in use.
 internal sealed record Registration(AccountRecord? Account, string? TakenField);
 
-// Accounts in Redis (design.md §6.3). Uniqueness of the case-insensitive username and the exact
+// Accounts in Redis (docs/architecture.md §6.3). Uniqueness of the case-insensitive username and the exact
 // email is decided inside one script per write, so two racing registrations or renames can
 // never both win a name.
 internal sealed class AccountStore(RedisConnection connection, RedisKeys keys, RoomStore rooms) : IAccountDirectory
@@ -210,7 +210,7 @@ internal sealed class AccountStore(RedisConnection connection, RedisKeys keys, R
         throw new InvalidOperationException($"Account {id} kept changing during an update.");
     }
 
-    // ----- owned rooms (design.md §6.3) -----
+    // ----- owned rooms (docs/architecture.md §6.3) -----
 
     // Added before the create or claim that makes the account owner, removed after a permanent
     // delete; the listing drops stale names, so a crash in between never lists a wrong room.

@@ -3,7 +3,7 @@ using System.Text.Json;
 
 namespace Ott.Sync.Cluster;
 
-/// <summary>The envelope types of design.md §9.2.</summary>
+/// <summary>The envelope types of docs/architecture.md §9.2.</summary>
 internal static class BusType
 {
     public const string Cmd = "cmd";
@@ -18,7 +18,7 @@ internal static class BusType
     public const string Announcement = "announcement";
 }
 
-/// <summary>The header of an envelope (design.md §9.2); the payload is written separately.</summary>
+/// <summary>The header of an envelope (docs/architecture.md §9.2); the payload is written separately.</summary>
 internal sealed record BusHeader(string Type)
 {
     public string Id { get; init; } = Guid.CreateVersion7().ToString("N");

@@ -1,7 +1,7 @@
 namespace Ott.Sync.Cluster;
 
 /// <summary>
-/// Wall-clock time corrected to the Redis server's TIME (design.md §11). Playback anchors use it, so a
+/// Wall-clock time corrected to the Redis server's TIME (docs/architecture.md §11). Playback anchors use it, so a
 /// handoff does not shift playback by the skew between nodes. Lease deadlines never use it.
 /// </summary>
 public sealed class ClusterClock(TimeProvider time)

@@ -41,7 +41,7 @@ public sealed class LeaseOptions
     public TimeSpan Margin { get; set; } = TimeSpan.FromMilliseconds(500);
     public TimeSpan HoldOnExpiry { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>The effective margin: max(Margin, 10 % of the TTL) (design.md §7.3).</summary>
+    /// <summary>The effective margin: max(Margin, 10 % of the TTL) (docs/architecture.md §7.3).</summary>
     public TimeSpan EffectiveMargin => Margin > Ttl / 10 ? Margin : Ttl / 10;
 }
 

@@ -26,7 +26,7 @@ internal static class ClusterServiceExtensions
             .Validate(o => o.NodeTimeout >= 2 * o.HeartbeatInterval, "Cluster:NodeTimeout must be at least 2 × Cluster:HeartbeatInterval.");
         services.AddSingleton<IValidateOptions<ClusterOptions>, ClusterOptionsValidator>();
         // Embedded mode is single-node by construction, so failover speed means nothing there and the
-        // renewals that commit-wait makes costly are spread out (design.md §6.2). Explicit values win.
+        // renewals that commit-wait makes costly are spread out (docs/architecture.md §6.2). Explicit values win.
         services.AddOptionsWithValidateOnStart<LeaseOptions>().BindConfiguration("Lease")
             .PostConfigure<IConfiguration>((o, config) =>
             {
@@ -42,7 +42,7 @@ internal static class ClusterServiceExtensions
         services.AddSingleton<ClusterClock>();
         services.AddSingleton<StallWatch>();
         services.AddHostedService(sp => sp.GetRequiredService<StallWatch>());
-        // The bus subscribes to the node and cluster channels before the first heartbeat (design.md §9.1).
+        // The bus subscribes to the node and cluster channels before the first heartbeat (docs/architecture.md §9.1).
         services.AddSingleton<NodeBus>();
         services.AddHostedService(sp => sp.GetRequiredService<NodeBus>());
         services.AddSingleton<Membership>();

@@ -7,7 +7,7 @@ namespace Ott.Sync.Cluster;
 
 /// <summary>
 /// Heartbeats into the membership set, keeps the live set and the cluster clock, and reports when the
-/// live set has settled (design.md §4, §10.1). It also reports the changes other parts act on (§9.6):
+/// live set has settled (docs/architecture.md §4, §10.1). It also reports the changes other parts act on (§9.6):
 /// a node that left (missing from two timely heartbeat results), this node having been pruned (it must
 /// re-join its clients), and this node being cut off from the store for 2 × the lease TTL.
 /// </summary>
@@ -42,7 +42,7 @@ internal sealed partial class Membership(
 
     public Task WaitSettledAsync(CancellationToken ct) => _settled.Task.WaitAsync(ct);
 
-    /// <summary>A node reported as gone (design.md §9.6): owners drop its users, gateways re-join rooms it owned.</summary>
+    /// <summary>A node reported as gone (docs/architecture.md §9.6): owners drop its users, gateways re-join rooms it owned.</summary>
     public event Action<string>? NodeLeft;
 
     /// <summary>This node had been pruned from the live set while it still ran: it re-joins all its clients.</summary>
@@ -72,7 +72,7 @@ internal sealed partial class Membership(
         return _live.Contains(nodeId, StringComparer.Ordinal);
     }
 
-    /// <summary>The nodes HRW placement chooses from (design.md §9.3).</summary>
+    /// <summary>The nodes HRW placement chooses from (docs/architecture.md §9.3).</summary>
     public IEnumerable<string> UsableNodes()
     {
         var nodes = _live.Where(IsUsable).ToList();
@@ -99,7 +99,7 @@ internal sealed partial class Membership(
         _live = [.. _live.Where(n => n != nodeId)];
     }
 
-    /// <summary>Stops heartbeating and leaves the live set (the first step of a drain, design.md §10.4).</summary>
+    /// <summary>Stops heartbeating and leaves the live set (the first step of a drain, docs/architecture.md §10.4).</summary>
     public async Task LeaveAsync(CancellationToken ct)
     {
         _stopped = true;
@@ -126,7 +126,7 @@ internal sealed partial class Membership(
         metrics.RedisRoundTrip(received - sent);
         var now = clock.Time.GetTimestamp();
         // A heartbeat that completes long after the previous one (this node or Redis stalled) updates
-        // the live set but does not count toward NodeLeft (design.md §9.6).
+        // the live set but does not count toward NodeLeft (docs/architecture.md §9.6).
         var timely = _lastBeatCompleted != 0 && clock.Time.GetElapsedTime(_lastBeatCompleted, now) <= options.Value.HeartbeatInterval * 2;
         _lastBeatCompleted = now;
         _lastSuccess = now;
@@ -190,7 +190,7 @@ internal sealed partial class Membership(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        // Subscribed to the node and cluster channels before the first heartbeat (design.md §9.1).
+        // Subscribed to the node and cluster channels before the first heartbeat (docs/architecture.md §9.1).
         await bus.Ready.WaitAsync(stoppingToken);
         _lastSuccess = clock.Time.GetTimestamp();
         var watchdog = WatchAsync(stoppingToken);
@@ -205,7 +205,7 @@ internal sealed partial class Membership(
                     var changed = await BeatAsync(stoppingToken);
                     _healthy = true;
                     // Settled once SettleHeartbeats heartbeats after the last change read the same live set
-                    // (design.md §10.1 step 4); the heartbeat that saw the change is not one of them.
+                    // (docs/architecture.md §10.1 step 4); the heartbeat that saw the change is not one of them.
                     unchanged = changed ? 0 : unchanged + 1;
                     if (unchanged >= options.Value.SettleHeartbeats && _settled.TrySetResult())
                     {

@@ -22,7 +22,7 @@ internal readonly record struct BusReply(BusOutcome Outcome, BusMessage? Message
 }
 
 /// <summary>
-/// Pub/sub (design.md §9): the node channel and the cluster channel, one channel per room with local
+/// Pub/sub (docs/architecture.md §9): the node channel and the cluster channel, one channel per room with local
 /// clients, and request/reply with correlation ids and timeouts. Every subscription is consumed in order
 /// through its <see cref="ChannelMessageQueue"/>. The bus knows no handler: requests addressed to this
 /// node and cluster-channel messages are queued for the component that reads them (the room router, the
@@ -63,7 +63,7 @@ internal sealed partial class NodeBus(
     /// <summary>Cluster-channel messages from other nodes, in order; the reader disposes each.</summary>
     public ChannelReader<BusMessage> ClusterMessages => _cluster.Reader;
 
-    /// <summary>The subscriber connection came back: pub/sub lost whatever was published meanwhile (design.md §9.5).</summary>
+    /// <summary>The subscriber connection came back: pub/sub lost whatever was published meanwhile (docs/architecture.md §9.5).</summary>
     public event Action? SubscriptionRestored;
 
     private ISubscriber Subscriber => connection.Multiplexer.GetSubscriber();
@@ -134,7 +134,7 @@ internal sealed partial class NodeBus(
             message.Dispose();
             return;
         }
-        // The loop only queues (design.md §9.1); the reader dispatches, so one slow room never blocks another.
+        // The loop only queues (docs/architecture.md §9.1); the reader dispatches, so one slow room never blocks another.
         if (!_requests.Writer.TryWrite(message))
         {
             message.Dispose();
@@ -228,7 +228,7 @@ internal sealed partial class NodeBus(
     {
         try
         {
-            // Fire and forget keeps the order of calls on the one connection (design.md §5.2).
+            // Fire and forget keeps the order of calls on the one connection (docs/architecture.md §5.2).
             Subscriber.Publish(channel, bytes, CommandFlags.FireAndForget);
         }
         catch (Exception e) when (e is RedisException or InvalidOperationException or ObjectDisposedException)

@@ -4,7 +4,7 @@ using System.Text;
 namespace Ott.Sync.Cluster;
 
 /// <summary>
-/// Rendezvous (HRW) placement (design.md §7.1): which live node should try to own a room. It is advice;
+/// Rendezvous (HRW) placement (docs/architecture.md §7.1): which live node should try to own a room. It is advice;
 /// the lease decides. The hash is stable across processes, unlike <c>string.GetHashCode()</c>.
 /// </summary>
 public static class Placement

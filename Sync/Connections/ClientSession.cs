@@ -9,7 +9,7 @@ namespace Ott.Sync.Connections;
 
 /// <summary>
 /// One client of one room, above its <see cref="SocketTransport"/>: the handshake, the join, and every
-/// message in order (protocol.md §1.2–§1.7). Requests go to <see cref="RoomManager"/>; what the room
+/// message in order (docs/protocol.md §1.2–§1.7). Requests go to <see cref="RoomManager"/>; what the room
 /// releases reaches the client through its <see cref="GatewayRoom"/>.
 /// </summary>
 internal sealed partial class ClientSession : IRoomClient
@@ -104,7 +104,7 @@ internal sealed partial class ClientSession : IRoomClient
     {
         if (!_budget.TryTake())
         {
-            // Over budget: dropped and answered; it counts as an input error (protocol.md §9).
+            // Over budget: dropped and answered; it counts as an input error (docs/protocol.md §9).
             Reject(OttFailure.TooManyRequests());
             return;
         }
@@ -119,7 +119,7 @@ internal sealed partial class ClientSession : IRoomClient
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            // An unexpected fault abandons the message; the socket stays open (protocol.md §1.7).
+            // An unexpected fault abandons the message; the socket stays open (docs/protocol.md §1.7).
             Log.MessageFailed(_logger, e, ClientId, _room);
             Reject(OttFailure.Unknown());
         }
@@ -130,7 +130,7 @@ internal sealed partial class ClientSession : IRoomClient
         switch (message)
         {
             case InvalidClientMessage { Action: "req" or "status" } when _token is null:
-                // req, status and notify need a completed handshake, malformed or not (protocol.md §1.2).
+                // req, status and notify need a completed handshake, malformed or not (docs/protocol.md §1.2).
                 Close(4004, "Not authenticated");
                 return;
             case InvalidClientMessage invalid:
@@ -146,7 +146,7 @@ internal sealed partial class ClientSession : IRoomClient
                 await AuthenticateAsync(auth.Token, ct);
                 return;
             case not AuthMessage when _token is null:
-                // req, status and notify need a completed handshake (protocol.md §1.2).
+                // req, status and notify need a completed handshake (docs/protocol.md §1.2).
                 Close(4004, "Not authenticated");
                 return;
             case RequestMessage request:
@@ -235,7 +235,7 @@ internal sealed partial class ClientSession : IRoomClient
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            // The store failed under the join: an infrastructure failure, so the client retries (protocol.md §1.7).
+            // The store failed under the join: an infrastructure failure, so the client retries (docs/protocol.md §1.7).
             Log.MessageFailed(_logger, e, ClientId, _room);
             await _gateways.RemoveAsync(_key, this);
             User = null;
@@ -293,7 +293,7 @@ internal sealed partial class ClientSession : IRoomClient
         }
     }
 
-    /// <summary>Answers the sender only; input errors count toward the 1008 close (protocol.md §1.7).</summary>
+    /// <summary>Answers the sender only; input errors count toward the 1008 close (docs/protocol.md §1.7).</summary>
     private void Reject(OttFailure failure)
     {
         Send(FrameWriter.Write(new ErrorFrame(failure)));

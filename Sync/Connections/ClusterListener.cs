@@ -7,7 +7,7 @@ namespace Ott.Sync.Connections;
 /// <summary>
 /// What the rest of the cluster tells this node's clients: the cluster channel (a node going down,
 /// announcements, session changes), membership changes (a node left, this node was pruned or cut off from
-/// the store) and a restored subscriber connection (design.md §9.5, §9.6).
+/// the store) and a restored subscriber connection (docs/architecture.md §9.5, §9.6).
 /// </summary>
 internal sealed partial class ClusterListener(
     NodeBus bus,

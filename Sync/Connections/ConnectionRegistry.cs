@@ -8,7 +8,7 @@ namespace Ott.Sync.Connections;
 /// <summary>
 /// Every socket on this node, joined or not: announcements and session changes reach them all, a node cut
 /// off from its store closes them with 1012, and a drain closes them with 1001. The drain token that ends
-/// every socket at shutdown is deliberately not linked to ApplicationStopping (design.md §12).
+/// every socket at shutdown is deliberately not linked to ApplicationStopping (docs/architecture.md §12).
 /// </summary>
 internal sealed partial class ConnectionRegistry(NodeBus bus, TimeProvider time, ILogger<ConnectionRegistry> logger)
     : ISessionChangeListener, IDisposable
@@ -27,7 +27,7 @@ internal sealed partial class ConnectionRegistry(NodeBus bus, TimeProvider time,
     public void Unregister(ClientSession session) =>
         _sessions.TryRemove(new KeyValuePair<string, ClientSession>(session.ClientId, session));
 
-    /// <summary>Sends an announcement to every socket on every node, joined or not (protocol.md §1.5).</summary>
+    /// <summary>Sends an announcement to every socket on every node, joined or not (docs/protocol.md §1.5).</summary>
     public void Announce(string text)
     {
         bus.PublishCluster(new BusHeader(BusType.Announcement), w =>
@@ -48,7 +48,7 @@ internal sealed partial class ConnectionRegistry(NodeBus bus, TimeProvider time,
         }
     }
 
-    /// <summary>Every connection using the session, on every node, re-reads it and refreshes its room user (protocol.md §3.3).</summary>
+    /// <summary>Every connection using the session, on every node, re-reads it and refreshes its room user (docs/protocol.md §3.3).</summary>
     public async Task SessionChangedAsync(string sessionKey, CancellationToken ct)
     {
         bus.PublishCluster(new BusHeader(BusType.UserChanged), w =>

@@ -29,7 +29,7 @@ internal sealed class ConnectionsOptions
     [Range(0, 1_000_000)]
     public int MaxPerIp { get; set; } = 200;
 
-    /// <summary>Input errors within <see cref="InputErrorWindow"/> before a 1008 close (protocol.md §1.7).</summary>
+    /// <summary>Input errors within <see cref="InputErrorWindow"/> before a 1008 close (docs/protocol.md §1.7).</summary>
     [Range(1, 10_000)]
     public int MaxInputErrors { get; set; } = 20;
 

@@ -7,7 +7,7 @@ internal interface IRoomClient
 {
     string ClientId { get; }
 
-    /// <summary>This client as its room knows it, once it has joined; what a rejoin sends (design.md §9.6).</summary>
+    /// <summary>This client as its room knows it, once it has joined; what a rejoin sends (docs/architecture.md §9.6).</summary>
     RoomUser? User { get; }
 
     /// <summary>Closed or closing: it will not be re-joined to its room.</summary>
@@ -20,7 +20,7 @@ internal interface IRoomClient
 }
 
 /// <summary>
-/// One room as seen by this node's clients (design.md §4): the local clients, which of them receive
+/// One room as seen by this node's clients (docs/architecture.md §4): the local clients, which of them receive
 /// broadcasts, and the owner's (epoch, lastSeq). It applies the owner's released batches in seq order,
 /// drops stale epochs (I5), and says when its clients must be re-joined (a gap or a new owner, §9.5).
 /// </summary>
@@ -148,7 +148,7 @@ internal sealed class GatewayRoom(string key)
                     case Detach d when _clients.TryGetValue(d.ClientId, out var left):
                         _attached.Remove(left);
                         // A client leaves by closing first, so the owner dropped one that is still here
-                        // (it thought this node gone): re-join it (design.md §9.6, I7).
+                        // (it thought this node gone): re-join it (docs/architecture.md §9.6, I7).
                         resync |= !left.IsClosing;
                         break;
                     case CloseClient c when _clients.TryGetValue(c.ClientId, out var closing):

@@ -7,7 +7,7 @@ using Ott.Sync.Rooms;
 namespace Ott.Sync.Connections;
 
 /// <summary>
-/// One <see cref="GatewayRoom"/> per room with local clients (design.md §4), and this node's subscription to
+/// One <see cref="GatewayRoom"/> per room with local clients (docs/architecture.md §4), and this node's subscription to
 /// each such room's channel. It applies the owners' released batches to local clients (in-process from a
 /// local owner, from the room channel otherwise) and says which rooms must be re-joined; the
 /// <see cref="Rejoiner"/> does the re-joining.
@@ -29,7 +29,7 @@ internal sealed class GatewayRooms(NodeBus bus, NodeIdentity node, OwnerCache ow
 
     public bool TryGet(string key, out GatewayRoom room) => _rooms.TryGetValue(key, out room!);
 
-    /// <summary>Adds a joining client to its room here, subscribed to the room channel before the join goes to the owner (design.md §5.3 step 2).</summary>
+    /// <summary>Adds a joining client to its room here, subscribed to the room channel before the join goes to the owner (docs/architecture.md §5.3 step 2).</summary>
     public async Task AddAsync(string key, IRoomClient client, CancellationToken ct)
     {
         await _gate.WaitAsync(ct);
@@ -87,7 +87,7 @@ internal sealed class GatewayRooms(NodeBus bus, NodeIdentity node, OwnerCache ow
         }
     }
 
-    /// <summary>The room is gone: its local clients are closed with <paramref name="code"/> (protocol.md §8.3).</summary>
+    /// <summary>The room is gone: its local clients are closed with <paramref name="code"/> (docs/protocol.md §8.3).</summary>
     public void CloseRoom(string key, int code, string reason)
     {
         owners.Forget(key);

@@ -8,7 +8,7 @@ using Ott.Sync.Telemetry;
 namespace Ott.Sync.Connections;
 
 /// <summary>
-/// Re-joins a room's local clients to its owner (design.md §9.6) whenever <see cref="GatewayRooms"/> asks:
+/// Re-joins a room's local clients to its owner (docs/architecture.md §9.6) whenever <see cref="GatewayRooms"/> asks:
 /// a seq gap, a new owner, a lost owner, a restored subscription, this node having been pruned. Each
 /// heartbeat it also re-joins rooms whose owner is no longer usable (the owner died quietly).
 /// </summary>
@@ -95,7 +95,7 @@ internal sealed partial class Rejoiner(
                         gateways.CloseRoom(gateway.Key, 4003, "Room was unloaded");
                         return;
                     case "Unknown":
-                        // The stored state cannot be read: retrying cannot help, the clients are told (protocol.md §1.7).
+                        // The stored state cannot be read: retrying cannot help, the clients are told (docs/protocol.md §1.7).
                         Log.RoomUnreadable(logger, gateway.Key);
                         foreach (var client in gateway.Clients())
                         {

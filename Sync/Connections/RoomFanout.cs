@@ -4,7 +4,7 @@ using Ott.Sync.Rooms;
 namespace Ott.Sync.Connections;
 
 /// <summary>
-/// Where an owner's outputs go (design.md §5.2): to this node's clients in-process, and on the room channel
+/// Where an owner's outputs go (docs/architecture.md §5.2): to this node's clients in-process, and on the room channel
 /// to every other node with clients in the room.
 /// </summary>
 internal sealed class RoomFanout(GatewayRooms gateways, NodeBus bus) : IRoomFanout

@@ -10,7 +10,7 @@ using Ott.Sync.Telemetry;
 namespace Ott.Sync.Connections;
 
 /// <summary>
-/// Accepts every WebSocket upgrade on any path (protocol.md §1.1): OTT reports a bad path or room name
+/// Accepts every WebSocket upgrade on any path (docs/protocol.md §1.1): OTT reports a bad path or room name
 /// with a close code after accepting, and the REST <c>GET /api/room/{name}</c> shares the socket's path.
 /// Other requests pass on.
 /// </summary>

@@ -1,7 +1,7 @@
 namespace Ott.Sync.Connections;
 
 /// <summary>
-/// The per-socket message budget (protocol.md §9): a token bucket refilled lazily from elapsed time.
+/// The per-socket message budget (docs/protocol.md §9): a token bucket refilled lazily from elapsed time.
 /// One per socket and used only by its receive loop, so it needs no lock and no timer — thousands of
 /// sockets would otherwise mean thousands of replenishment timers.
 /// </summary>

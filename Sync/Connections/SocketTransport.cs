@@ -76,7 +76,7 @@ internal sealed partial class SocketTransport(
         if (discard)
         {
             // Queued frames are dropped and the close frame goes next; a send stuck on a full TCP
-            // buffer gets 1 s to finish before it is cancelled, which aborts the socket (design.md §12).
+            // buffer gets 1 s to finish before it is cancelled, which aborts the socket (docs/architecture.md §12).
             _discard = true;
             try
             {
@@ -155,7 +155,7 @@ internal sealed partial class SocketTransport(
         }
         if (_close is { } close && socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
         {
-            // Close frames get their own timeout, never an already-cancelled token (design.md §12).
+            // Close frames get their own timeout, never an already-cancelled token (docs/architecture.md §12).
             using var timeout = new CancellationTokenSource(CloseTimeout);
             try
             {

@@ -85,7 +85,7 @@ internal static partial class AccountEndpoints
         {
             return OttErrors.MissingToken();
         }
-        // The 100-point cost is charged first (protocol.md §3.3).
+        // The 100-point cost is charged first (docs/protocol.md §3.3).
         if (await limiter.ChargeOrRefuseAsync(http, 100, ct) is { } limited)
         {
             return limited;

@@ -15,7 +15,7 @@ internal sealed record GatewayView(string Room, string? Owner, long Epoch, int C
 internal sealed record OwnershipView(string NodeId, IReadOnlyList<string> LiveNodes, double ClockOffsetMs, bool Draining, IReadOnlyList<OwnershipRoom> Rooms,
     IReadOnlyList<GatewayView> Gateways);
 
-/// <summary><c>POST /api/announce</c> (protocol.md §4.4) and the debug ownership view (design.md §15.4).</summary>
+/// <summary><c>POST /api/announce</c> (docs/protocol.md §4.4) and the debug ownership view (docs/architecture.md §15.4).</summary>
 internal static class AdminEndpoints
 {
     public static RouteGroupBuilder MapAnnounceEndpoints(this IEndpointRouteBuilder routes)

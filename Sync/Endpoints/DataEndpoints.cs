@@ -12,7 +12,7 @@ internal sealed record PreviewAddResponse(
     IReadOnlyList<QueueItem> Result,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] QueueItem? Highlighted);
 
-/// <summary><c>GET /api/data/previewAdd</c> (protocol.md §4.4): no authentication, no room.</summary>
+/// <summary><c>GET /api/data/previewAdd</c> (docs/protocol.md §4.4): no authentication, no room.</summary>
 internal static partial class DataEndpoints
 {
     public static RouteGroupBuilder MapDataEndpoints(this IEndpointRouteBuilder routes)
@@ -29,7 +29,7 @@ internal static partial class DataEndpoints
         {
             return OttFailure.BadApiArgument("input", "missing").ToResult();
         }
-        // 5 points for URLs (one or several lines), 75 for search text (protocol.md §9).
+        // 5 points for URLs (one or several lines), 75 for search text (docs/protocol.md §9).
         var text = input.Trim();
         var isUrl = text.Contains('\n', StringComparison.Ordinal) || text.Contains('\r', StringComparison.Ordinal)
             || (Uri.TryCreate(text, UriKind.Absolute, out var url) && url.Host.Length > 0);

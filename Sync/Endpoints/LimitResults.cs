@@ -3,7 +3,7 @@ using Ott.Sync.Limits;
 
 namespace Ott.Sync.Endpoints;
 
-// The HTTP face of the limits (protocol.md §9): the X-RateLimit-* headers, and a refusal as OTT's 429.
+// The HTTP face of the limits (docs/protocol.md §9): the X-RateLimit-* headers, and a refusal as OTT's 429.
 internal static class LimitResults
 {
     /// <summary>Charges the caller's IP and writes the X-RateLimit-* headers; a result means "answer this 429".</summary>

@@ -194,7 +194,7 @@ internal static class OttErrors
 
 internal static class OttFailureResults
 {
-    /// <summary>The REST form of a room or protocol failure (protocol.md §4.2).</summary>
+    /// <summary>The REST form of a room or protocol failure (docs/protocol.md §4.2).</summary>
     public static OttErrorResult ToResult(this OttFailure failure) =>
         failure.ToResult(failure.Name == "RoomUnavailable" ? TimeSpan.FromSeconds(1) : null);
 
@@ -214,7 +214,7 @@ internal static partial class ApiErrorHandling
 {
     /// <summary>
     /// An unexpected fault under <c>/api</c> still answers OTT's error JSON (500 <c>Unknown</c>), never a bare
-    /// 500 or ProblemDetails: the OTT client shows <c>error.message</c> (protocol.md §4.1, §4.2).
+    /// 500 or ProblemDetails: the OTT client shows <c>error.message</c> (docs/protocol.md §4.1, §4.2).
     /// </summary>
     public static WebApplication UseOttApiErrors(this WebApplication app)
     {

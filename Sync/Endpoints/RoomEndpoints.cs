@@ -13,7 +13,7 @@ namespace Ott.Sync.Endpoints;
 
 internal sealed record GenerateResponse(bool Success, string Room);
 
-/// <summary>The room REST API (protocol.md §4.3). Handlers validate, then call <see cref="RoomManager"/>.</summary>
+/// <summary>The room REST API (docs/protocol.md §4.3). Handlers validate, then call <see cref="RoomManager"/>.</summary>
 internal static partial class RoomEndpoints
 {
     private static readonly string[] Services =
@@ -57,7 +57,7 @@ internal static partial class RoomEndpoints
 
     private static bool ValidName(string name) => NamePattern().IsMatch(name);
 
-    /// <summary>A named room's request body: a name outside the alphabet is 404 with no lookup (protocol.md §4.1).</summary>
+    /// <summary>A named room's request body: a name outside the alphabet is 404 with no lookup (docs/protocol.md §4.1).</summary>
     private static async Task<(JsonObject? Body, OttErrorResult? Error)> RoomBodyAsync(string name, HttpContext http, CancellationToken ct) =>
         ValidName(name) ? await ApiBody.ReadObjectAsync(http.Request, ct) : (null, OttFailure.RoomNotFound().ToResult());
 
@@ -75,7 +75,7 @@ internal static partial class RoomEndpoints
             : (default, Zod(issues));
     }
 
-    /// <summary>The token has a connection in the loaded room (vote and undo need one, protocol.md §4.3).</summary>
+    /// <summary>The token has a connection in the loaded room (vote and undo need one, docs/protocol.md §4.3).</summary>
     private static async Task<bool> ConnectedAsync(RoomManager rooms, string name, ApiCaller caller, CancellationToken ct)
     {
         if (caller.SessionKey is not { } key)
@@ -190,7 +190,7 @@ internal static partial class RoomEndpoints
         var owner = await OwnerOfAsync(http.GetRequiredApiCaller(), accounts, ct);
         if (owner is not null && !spec.IsTemporary)
         {
-            // Listed before it exists (design.md §6.3): owned-rooms drops the name if the create fails.
+            // Listed before it exists (docs/architecture.md §6.3): owned-rooms drops the name if the create fails.
             await owned.AddOwnedRoomAsync(owner.Id, spec.Name, ct);
         }
         var failure = await rooms.CreateAsync(spec, owner, ct);
@@ -303,7 +303,7 @@ internal static partial class RoomEndpoints
             if (caller.Session is { IsLoggedIn: true, UserId: { } id } && await accounts.FindUsernameAsync(id, ct) is { } username)
             {
                 actor = actor with { Name = username };
-                // Listed before the claim (design.md §6.3); owned-rooms drops it if the claim fails
+                // Listed before the claim (docs/architecture.md §6.3); owned-rooms drops it if the claim fails
                 // or the room is temporary.
                 await owned.AddOwnedRoomAsync(id, name, ct);
             }
@@ -368,191 +368,4 @@ internal static partial class RoomEndpoints
 
     // ----- undo and votes -----
 
-    public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> UndoAsync(
-        string name, HttpContext http, RoomManager rooms, CancellationToken ct)
-    {
-        var (body, error) = await RoomBodyAsync(name, http, ct);
-        if (error is not null)
-        {
-            return error;
-        }
-        if (body!["data"] is not JsonObject data || data["event"] is not JsonObject echo)
-        {
-            return Zod([body["data"] is JsonObject ? Protocol.Zod.Required("object", "data", "event") : Protocol.Zod.Required("object", "data")]);
-        }
-        var caller = http.GetRequiredApiCaller();
-        if (!await ConnectedAsync(rooms, name, caller, ct))
-        {
-            return OttFailure.ClientNotFoundInRoom(name).ToResult();
-        }
-        var request = new UndoRequest(echo) { Raw = new JsonObject { ["type"] = 12, ["event"] = echo.DeepClone() } };
-        return Done(await rooms.SendAsync(name, new RequestCommand(ActorOf(caller), request), ct, activate: false,
-            whenNotLoaded: OttFailure.ClientNotFoundInRoom(name)));
-    }
-
-    public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> VoteAsync(
-        string name, bool add, HttpContext http, RoomManager rooms, CancellationToken ct)
-    {
-        var (video, error) = await RoomVideoAsync(name, http, ct);
-        if (error is not null)
-        {
-            return error;
-        }
-        var caller = http.GetRequiredApiCaller();
-        if (!await ConnectedAsync(rooms, name, caller, ct))
-        {
-            return OttFailure.ClientNotFoundInRoom(name).ToResult();
-        }
-        var request = new VoteRequest(video, add)
-        {
-            Raw = new JsonObject { ["type"] = 8, ["video"] = new JsonObject { ["service"] = video.Service, ["id"] = video.Id }, ["add"] = add },
-        };
-        return Done(await rooms.SendAsync(name, new RequestCommand(ActorOf(caller), request), ct, activate: false,
-            whenNotLoaded: OttFailure.ClientNotFoundInRoom(name)));
-    }
-
-    // ----- queue -----
-
-    public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> AddAsync(
-        string name, HttpContext http, RoomManager rooms, PointsLimiter limiter, CancellationToken ct)
-    {
-        var (body, error) = await RoomBodyAsync(name, http, ct);
-        if (error is not null)
-        {
-            return error;
-        }
-        var (request, invalid) = ParseAdd(body!);
-        if (request is null)
-        {
-            return invalid!;
-        }
-        if (await limiter.ChargeOrRefuseAsync(http, request.Videos is { } videos ? 3 * videos.Count : 5, ct) is { } limited)
-        {
-            return limited;
-        }
-        return Done(await rooms.SendAsync(name, new RequestCommand(ActorOf(http.GetRequiredApiCaller()), request), ct));
-    }
-
-    /// <summary>The first shape that matches of {videos}, {service, id, subtitleUrl?} and {url} (protocol.md §4.3).</summary>
-    internal static (AddRequest? Request, OttErrorResult? Error) ParseAdd(JsonObject body)
-    {
-        var raw = new JsonObject { ["type"] = 5 };
-        var videosIssues = new List<ZodIssue>();
-        if (body["videos"] is JsonArray array)
-        {
-            var videos = ImmutableList.CreateBuilder<VideoAdd>();
-            for (var i = 0; i < array.Count; i++)
-            {
-                if (array[i] is not JsonObject v)
-                {
-                    videosIssues.Add(Protocol.Zod.InvalidType("object", array[i], "videos", i));
-                    continue;
-                }
-                var itemIssues = ServiceAndId(v, subtitle: true);
-                videosIssues.AddRange(itemIssues.Select(x => x with { Path = [.. new object[] { "videos", i }.Concat(x.Path)] }));
-                if (itemIssues.IsEmpty)
-                {
-                    videos.Add(VideoAddFrom(v));
-                }
-            }
-            if (videosIssues.Count == 0)
-            {
-                raw["videos"] = array.DeepClone();
-                return (new AddRequest(null, videos.ToImmutable(), null) { Raw = raw }, null);
-            }
-        }
-        else
-        {
-            videosIssues.Add(body["videos"] is null ? Protocol.Zod.Required("array", "videos") : Protocol.Zod.InvalidType("array", body["videos"], "videos"));
-        }
-        var single = ServiceAndId(body, subtitle: true);
-        if (single.IsEmpty)
-        {
-            var video = VideoAddFrom(body);
-            raw["video"] = body.DeepClone();
-            return (new AddRequest(video, null, null) { Raw = raw }, null);
-        }
-        if (Protocol.Zod.IsString(body["url"]))
-        {
-            raw["url"] = body["url"]!.GetValue<string>();
-            return (new AddRequest(null, null, body["url"]!.GetValue<string>()) { Raw = raw }, null);
-        }
-        var url = body["url"] is null ? Protocol.Zod.Required("string", "url") : Protocol.Zod.InvalidType("string", body["url"], "url");
-        return (null, Alternatives(videosIssues, [.. single], [url]));
-    }
-
-    /// <summary>
-    /// Zod's union error (protocol.md §4.1): the first alternative that failed only on checks is
-    /// reported alone; when every one failed on a type, their messages are joined with ", or ".
-    /// </summary>
-    private static OttErrorResult Alternatives(params List<ZodIssue>[] alternatives)
-    {
-        if (alternatives.FirstOrDefault(a => a.All(i => i.IsCheck)) is { } checksOnly)
-        {
-            return Zod(checksOnly);
-        }
-        var joined = alternatives.Select(a => string.Join("; ", a.Select(i => i.Describe()))).Distinct();
-        return OttErrors.ZodValidation("Validation error: " + string.Join(", or ", joined),
-            new JsonArray([.. alternatives.SelectMany(a => a).Select(i => (JsonNode?)i.ToJson())]));
-    }
-
-    private static VideoAdd VideoAddFrom(JsonObject v) => new(
-        v["service"]!.GetValue<string>(), v["id"]!.GetValue<string>(),
-        Protocol.Zod.TryGetDouble(v["startAt"], out var s) ? s : null,
-        Protocol.Zod.TryGetDouble(v["endAt"], out var e) ? e : null,
-        Protocol.Zod.IsString(v["subtitleUrl"]) ? v["subtitleUrl"]!.GetValue<string>() : null);
-
-    public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> EditAsync(
-        string name, HttpContext http, RoomManager rooms, PointsLimiter limiter, CancellationToken ct)
-    {
-        var (body, error) = await RoomBodyAsync(name, http, ct);
-        if (error is not null)
-        {
-            return error;
-        }
-        var issues = ServiceAndId(body!, subtitle: false);
-        if (body!["subtitleUrl"] is { } sub && !Protocol.Zod.IsString(sub))
-        {
-            issues = issues.Add(Protocol.Zod.InvalidType("string", sub, "subtitleUrl"));
-        }
-        if (!issues.IsEmpty)
-        {
-            return Zod(issues);
-        }
-        if (await limiter.ChargeOrRefuseAsync(http, 5, ct) is { } limited)
-        {
-            return limited;
-        }
-        var video = new VideoId(body["service"]!.GetValue<string>(), body["id"]!.GetValue<string>());
-        var subtitle = body["subtitleUrl"]?.GetValue<string>();
-        var request = new UpdateQueueItemRequest(video, new QueueItemUpdate(false, null, false, null, true, subtitle))
-        {
-            Raw = new JsonObject
-            {
-                ["type"] = 19,
-                ["video"] = new JsonObject { ["service"] = video.Service, ["id"] = video.Id },
-                ["update"] = body.ContainsKey("subtitleUrl") ? new JsonObject { ["subtitleUrl"] = subtitle } : new JsonObject(),
-            },
-        };
-        return Done(await rooms.SendAsync(name, new RequestCommand(ActorOf(http.GetRequiredApiCaller()), request), ct));
-    }
-
-    public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> RemoveAsync(
-        string name, HttpContext http, RoomManager rooms, PointsLimiter limiter, CancellationToken ct)
-    {
-        var (video, error) = await RoomVideoAsync(name, http, ct);
-        if (error is not null)
-        {
-            return error;
-        }
-        if (await limiter.ChargeOrRefuseAsync(http, 5, ct) is { } limited)
-        {
-            return limited;
-        }
-        var request = new RemoveRequest(video)
-        {
-            Raw = new JsonObject { ["type"] = 6, ["video"] = new JsonObject { ["service"] = video.Service, ["id"] = video.Id } },
-        };
-        return Done(await rooms.SendAsync(name, new RequestCommand(ActorOf(http.GetRequiredApiCaller()), request), ct));
-    }
 }

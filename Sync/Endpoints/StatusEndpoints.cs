@@ -2,7 +2,7 @@ namespace Ott.Sync.Endpoints;
 
 internal sealed record StatusResponse(string Status);
 
-/// <summary><c>GET /api/status</c> (protocol.md §4.4): no authentication.</summary>
+/// <summary><c>GET /api/status</c> (docs/protocol.md §4.4): no authentication.</summary>
 internal static class StatusEndpoints
 {
     private static readonly StatusResponse Ok = new("ok");

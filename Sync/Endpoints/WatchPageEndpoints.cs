@@ -12,7 +12,7 @@ internal static class WatchPageEndpoints
     private const string RoomPage = "room.html";
 
     // After RoomSocketMiddleware, which takes every upgrade: an upgrade to `/` must be accepted and
-    // closed with 4001 (protocol.md §1.1), and UseDefaultFiles would otherwise answer it with index.html.
+    // closed with 4001 (docs/protocol.md §1.1), and UseDefaultFiles would otherwise answer it with index.html.
     public static WebApplication UseOttWatchPage(this WebApplication app)
     {
         app.UseDefaultFiles();

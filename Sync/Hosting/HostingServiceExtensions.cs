@@ -4,7 +4,7 @@ namespace Ott.Sync.Hosting;
 
 /// <summary>
 /// The node's lifecycle, composed last because it uses every other part: eager restore after settling and
-/// the drain at shutdown (design.md §10.1, §10.4).
+/// the drain at shutdown (docs/architecture.md §10.1, §10.4).
 /// </summary>
 internal static class HostingServiceExtensions
 {

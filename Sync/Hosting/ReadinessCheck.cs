@@ -7,7 +7,7 @@ namespace Ott.Sync.Hosting;
 
 /// <summary>
 /// Ready once the store answers, the node has settled and its eager restore is done; not ready when
-/// the last heartbeat failed or from the first moment of a drain (design.md §10.1, §10.4).
+/// the last heartbeat failed or from the first moment of a drain (docs/architecture.md §10.1, §10.4).
 /// </summary>
 internal sealed class ReadinessCheck(RedisConnection store, Membership membership, RoomRestorer restorer, RoomManager rooms) : IHealthCheck
 {

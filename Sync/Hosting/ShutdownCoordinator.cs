@@ -6,7 +6,7 @@ using Ott.Sync.Rooms;
 namespace Ott.Sync.Hosting;
 
 /// <summary>
-/// The drain of design.md §10.4, run from StoppingAsync: the host calls it after ApplicationStopping but
+/// The drain of docs/architecture.md §10.4, run from StoppingAsync: the host calls it after ApplicationStopping but
 /// before it stops any hosted service or the server, so renewals, the store and open sockets still work
 /// while rooms are handed back.
 /// </summary>

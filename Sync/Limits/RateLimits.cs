@@ -8,7 +8,7 @@ namespace Ott.Sync.Limits;
 
 internal sealed class RateLimitOptions
 {
-    /// <summary>Turns off the points budget, the new-session cap and the login limits together (protocol.md §9).</summary>
+    /// <summary>Turns off the points budget, the new-session cap and the login limits together (docs/protocol.md §9).</summary>
     public bool Enabled { get; set; } = true;
 
     [Range(1, 1_000_000_000)]
@@ -36,7 +36,7 @@ internal sealed class SocketLimitOptions
     public int MaxPerIp { get; set; }
 }
 
-/// <summary>The limit scripts (design.md §8): the points budget, and a plain windowed counter.</summary>
+/// <summary>The limit scripts (docs/architecture.md §8): the points budget, and a plain windowed counter.</summary>
 internal static class LimitScripts
 {
     // KEYS: points, block. ARGV: cost, limit, windowMs, blockMs.
@@ -71,7 +71,7 @@ internal static class LimitScripts
 }
 
 /// <summary>
-/// The per-IP points budget shared by every node (protocol.md §9, design.md §12): charged where each
+/// The per-IP points budget shared by every node (docs/protocol.md §9, docs/architecture.md §12): charged where each
 /// endpoint says. Its answers are the budget's state for the X-RateLimit-* headers and, past the limit,
 /// a refusal with its 120 s block; Endpoints turn them into headers and the 429.
 /// </summary>

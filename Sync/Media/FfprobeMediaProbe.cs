@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 namespace Ott.Sync.Media;
 
 // Measures a direct file's length with ffprobe (Debian's `ffmpeg` package). Never an error: no
-// binary, a failed probe or a timeout all mean "length unknown" (protocol.md §2), and the item
+// binary, a failed probe or a timeout all mean "length unknown" (docs/protocol.md §2), and the item
 // is still accepted.
 internal sealed partial class FfprobeMediaProbe(IOptions<MediaOptions> options, ILogger<FfprobeMediaProbe> logger) : IMediaProbe, IDisposable
 {

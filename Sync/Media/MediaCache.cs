@@ -8,7 +8,7 @@ using StackExchange.Redis;
 
 namespace Ott.Sync.Media;
 
-// Metadata lookups, shared by every node through Redis (`{p}cache:*`, design.md §6.3), with
+// Metadata lookups, shared by every node through Redis (`{p}cache:*`, docs/architecture.md §6.3), with
 // in-process single-flight: concurrent lookups of one key share one flight, so a burst of
 // identical requests makes one cache read and at most one upstream call.
 //

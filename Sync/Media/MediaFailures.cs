@@ -2,7 +2,7 @@ using Ott.Sync.Protocol;
 
 namespace Ott.Sync.Media;
 
-// Resolver errors (protocol.md §4.2 "resolver errors": the resolver's name and message, 400).
+// Resolver errors (docs/protocol.md §4.2 "resolver errors": the resolver's name and message, 400).
 // OTT's names are kept where OTT has one; the Upstream* names are Ott's, one per failure mode,
 // so a client (or an operator reading logs) can tell a dead upstream from a refused request.
 internal static class MediaFailures

@@ -3,7 +3,7 @@ using Ott.Sync.Protocol;
 
 namespace Ott.Sync.Media;
 
-/// <summary>What media lookups outside the room produced for a command (design.md §5.4).</summary>
+/// <summary>What media lookups outside the room produced for a command (docs/architecture.md §5.4).</summary>
 public sealed record MediaLookup
 {
     public static MediaLookup None { get; } = new();

@@ -3,13 +3,13 @@ using Microsoft.Extensions.Options;
 
 namespace Ott.Sync.Media;
 
-// The `Media` section (design.md §17): lookups, caching, ffprobe and the per-service upstreams.
+// The `Media` section (docs/architecture.md §17): lookups, caching, ffprobe and the per-service upstreams.
 // Every upstream base URL is configurable so tests can point resolvers at a loopback fake.
 public sealed class MediaOptions
 {
     public const string SectionName = "Media";
 
-    // protocol.md §4.4: search text shorter than this → InvalidAddPreviewInputException.
+    // docs/protocol.md §4.4: search text shorter than this → InvalidAddPreviewInputException.
     [Range(1, 100)]
     public int SearchMinLength { get; set; } = 3;
 

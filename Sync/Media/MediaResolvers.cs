@@ -6,7 +6,7 @@ using Ott.Sync.Storage;
 
 namespace Ott.Sync.Media;
 
-/// <summary>A media service: recognises its URLs and fetches an item's metadata (design.md §5.4).</summary>
+/// <summary>A media service: recognises its URLs and fetches an item's metadata (docs/architecture.md §5.4).</summary>
 public interface IMediaResolver
 {
     string Service { get; }
@@ -28,7 +28,7 @@ public interface IMediaResolver
 /// <summary>A playlist: its id, and the video the URL also named (previewAdd highlights it).</summary>
 public sealed record MediaCollection(string Id, string? Highlight);
 
-/// <summary>previewAdd's search text provider (protocol.md §4.4).</summary>
+/// <summary>previewAdd's search text provider (docs/protocol.md §4.4).</summary>
 public interface IMediaSearch
 {
     string Service { get; }
@@ -45,7 +45,7 @@ public interface IMediaProbe
     Task<double?> ProbeLengthAsync(Uri url, CancellationToken ct);
 }
 
-/// <summary>SponsorBlock segments for an item; the core ships one that returns none (protocol.md §6.11).</summary>
+/// <summary>SponsorBlock segments for an item; the core ships one that returns none (docs/protocol.md §6.11).</summary>
 public interface ISegmentSource
 {
     Task<ImmutableList<Segment>> GetSegmentsAsync(QueueItem item, ImmutableList<string> categories, CancellationToken ct);
@@ -59,7 +59,7 @@ internal sealed class NoSegments : ISegmentSource
 
 /// <summary>
 /// The built-in <c>direct</c> service: an http(s) URL whose path ends in a known media extension
-/// (protocol.md §2). Title from the file name; length only when the probe can measure it.
+/// (docs/protocol.md §2). Title from the file name; length only when the probe can measure it.
 /// </summary>
 internal sealed class DirectResolver(IMediaProbe probe) : IMediaResolver
 {
@@ -108,7 +108,7 @@ internal sealed class DirectResolver(IMediaProbe probe) : IMediaResolver
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            // Ott: a direct item whose length cannot be measured is still accepted (protocol.md §2).
+            // Ott: a direct item whose length cannot be measured is still accepted (docs/protocol.md §2).
         }
         return new QueueItem { Service = Service, Id = id.Id, Title = title, Mime = mime, Length = length };
     }
@@ -119,7 +119,7 @@ internal sealed record MediaPreview(IReadOnlyList<QueueItem> Videos, QueueItem? 
 
 /// <summary>
 /// Runs the resolvers for Add and PlayNow before a command reaches its room, and for previewAdd
-/// (design.md §5.4). Every lookup goes through <see cref="MediaCache"/>: Redis, shared by all nodes,
+/// (docs/architecture.md §5.4). Every lookup goes through <see cref="MediaCache"/>: Redis, shared by all nodes,
 /// with single-flight per key.
 /// </summary>
 internal sealed class MediaService(
@@ -172,7 +172,7 @@ internal sealed class MediaService(
     // Items whose length could not be measured are retried sooner.
     private TimeSpan TtlOf(QueueItem item) => item.Length is null ? Options.SearchCacheTtl : Options.VideoCacheTtl;
 
-    /// <summary>previewAdd (protocol.md §4.4): several lines, one URL, or search text.</summary>
+    /// <summary>previewAdd (docs/protocol.md §4.4): several lines, one URL, or search text.</summary>
     public async Task<MediaPreview> PreviewAsync(string input, string? adapter, CancellationToken ct)
     {
         var text = input.Trim();

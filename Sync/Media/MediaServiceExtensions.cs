@@ -22,7 +22,7 @@ internal static class MediaServiceExtensions
         services.AddSingleton<IMediaSearch>(sp => sp.GetRequiredService<YouTubeResolver>());
         services.AddSingleton<IMediaResolver, VimeoResolver>();
         services.AddSingleton<IMediaResolver, DirectResolver>();
-        // The core ships no segment source (protocol.md §6.11); one registered earlier stays.
+        // The core ships no segment source (docs/protocol.md §6.11); one registered earlier stays.
         services.TryAddSingleton<ISegmentSource, NoSegments>();
         services.AddSingleton<MediaService>();
         return builder;

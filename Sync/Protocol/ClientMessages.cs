@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 
 namespace Ott.Sync.Protocol;
 
-/// <summary>A client frame (protocol.md §1.3), or the input error it produced.</summary>
+/// <summary>A client frame (docs/protocol.md §1.3), or the input error it produced.</summary>
 public abstract record ClientMessage;
 
 public sealed record AuthMessage(string? Token) : ClientMessage;
@@ -17,7 +17,7 @@ public sealed record InvalidClientMessage(OttFailure Failure, string? Action = n
 
 /// <summary>
 /// Parses client frames by hand rather than through polymorphic deserialization, so every input error
-/// names its field and unknown fields never fail (protocol.md §1.3, §1.7).
+/// names its field and unknown fields never fail (docs/protocol.md §1.3, §1.7).
 /// </summary>
 public static class ClientMessageParser
 {
@@ -58,7 +58,7 @@ public static class ClientMessageParser
                 "kickme" => new KickMeMessage(KickCode(obj["reason"])),
                 _ => new InvalidClientMessage(OttFailure.UnknownAction(action)),
             };
-            // Keep the action on a malformed req or status: before auth it closes with 4004 (protocol.md §1.2).
+            // Keep the action on a malformed req or status: before auth it closes with 4004 (docs/protocol.md §1.2).
             return message is InvalidClientMessage { Action: null } invalid && action is "req" or "status"
                 ? invalid with { Action = action }
                 : message;
@@ -226,7 +226,7 @@ public static class ClientMessageParser
         {
             throw Field("settings", "an object");
         }
-        // Unknown fields are never an InvalidMessage on the socket (protocol.md §1.3), so drop them here.
+        // Unknown fields are never an InvalidMessage on the socket (docs/protocol.md §1.3), so drop them here.
         var (patch, issues) = SettingsSchema.Parse(settings, strict: false);
         if (patch is null)
         {

@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 
 namespace Ott.Sync.Protocol;
 
-// Wire shapes shared by the room state, the stored record and client frames (protocol.md §2).
+// Wire shapes shared by the room state, the stored record and client frames (docs/protocol.md §2).
 
 [JsonConverter(typeof(JsonStringEnumConverter<Visibility>))]
 public enum Visibility
@@ -88,7 +88,7 @@ public sealed record RoomOwner(
     [property: JsonPropertyName("id")] long Id,
     [property: JsonPropertyName("username")] string Username);
 
-/// <summary>SponsorBlock categories in canonical order (protocol.md §2).</summary>
+/// <summary>SponsorBlock categories in canonical order (docs/protocol.md §2).</summary>
 public static class SegmentCategories
 {
     public static readonly ImmutableList<string> All =
@@ -96,7 +96,7 @@ public static class SegmentCategories
 
     public static bool IsValid(string category) => All.Contains(category);
 
-    /// <summary>Deduplicated, canonical order (protocol.md §6.6).</summary>
+    /// <summary>Deduplicated, canonical order (docs/protocol.md §6.6).</summary>
     public static ImmutableList<string> Normalize(IEnumerable<string> categories)
     {
         var set = categories.ToHashSet(StringComparer.Ordinal);
@@ -104,7 +104,7 @@ public static class SegmentCategories
     }
 }
 
-/// <summary>Role masks, always held cumulatively (protocol.md §7.2). Serialised as [[role, mask], …].</summary>
+/// <summary>Role masks, always held cumulatively (docs/protocol.md §7.2). Serialised as [[role, mask], …].</summary>
 [JsonConverter(typeof(GrantsConverter))]
 public sealed class Grants : IEquatable<Grants>
 {
@@ -191,7 +191,7 @@ internal sealed class GrantsConverter : JsonConverter<Grants>
     }
 }
 
-/// <summary>Trusted, Moderator and Administrator account sets (protocol.md §7.4). Serialised as [[2,[…]],[3,[…]],[4,[…]]].</summary>
+/// <summary>Trusted, Moderator and Administrator account sets (docs/protocol.md §7.4). Serialised as [[2,[…]],[3,[…]],[4,[…]]].</summary>
 [JsonConverter(typeof(UserRolesConverter))]
 public sealed class UserRoles : IEquatable<UserRoles>
 {
@@ -277,7 +277,7 @@ internal sealed class UserRolesConverter : JsonConverter<UserRoles>
     }
 }
 
-/// <summary>Queue vote counts keyed by service+id, serialised as [[key, count], …] (protocol.md §2, §6.6).</summary>
+/// <summary>Queue vote counts keyed by service+id, serialised as [[key, count], …] (docs/protocol.md §2, §6.6).</summary>
 [JsonConverter(typeof(VoteCountsConverter))]
 public sealed class VoteCounts : IEquatable<VoteCounts>
 {

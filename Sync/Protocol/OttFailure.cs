@@ -1,7 +1,7 @@
 namespace Ott.Sync.Protocol;
 
 /// <summary>
-/// A protocol error (protocol.md §4.2): its catalogue name and message, the HTTP status REST answers with,
+/// A protocol error (docs/protocol.md §4.2): its catalogue name and message, the HTTP status REST answers with,
 /// and the extra fields some errors carry. Socket replies use Name and Message only.
 /// </summary>
 public sealed record OttFailure(string? Name, string Message, int Status = 400)
@@ -9,7 +9,7 @@ public sealed record OttFailure(string? Name, string Message, int Status = 400)
     public string? Arg { get; init; }
     public string? Reason { get; init; }
 
-    /// <summary>Input errors count toward the socket's 1008 budget; domain errors never do (protocol.md §1.7).</summary>
+    /// <summary>Input errors count toward the socket's 1008 budget; domain errors never do (docs/protocol.md §1.7).</summary>
     public bool IsInputError { get; init; }
 
     public static OttFailure RoomNotFound() => new("RoomNotFoundException", "Room not found", 404);
@@ -43,7 +43,7 @@ public sealed record OttFailure(string? Name, string Message, int Status = 400)
             : new("UnsupportedServiceException", $"\"{url}\" is not a valid URL for any supported service.");
     }
 
-    // Socket-only input errors (protocol.md §1.7).
+    // Socket-only input errors (docs/protocol.md §1.7).
     public static OttFailure InvalidMessage(string detail) => new("InvalidMessage", detail) { IsInputError = true };
     public static OttFailure UnknownAction(string action) => new("UnknownAction", $"Unknown action: {action}") { IsInputError = true };
     public static OttFailure UnknownRequestType() => new("UnknownRequestType", "Unknown or missing request type") { IsInputError = true };

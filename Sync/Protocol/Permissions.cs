@@ -2,7 +2,7 @@ using System.Collections.Frozen;
 
 namespace Ott.Sync.Protocol;
 
-/// <summary>The 27 permission bits and their rules (protocol.md §7).</summary>
+/// <summary>The 27 permission bits and their rules (docs/protocol.md §7).</summary>
 public static class Permissions
 {
     public const string PlayPause = "playback.play-pause";
@@ -84,7 +84,7 @@ public static class Permissions
 
     public static int Mask(params string[] names) => names.Aggregate(0, (acc, n) => acc | Mask(n));
 
-    /// <summary>The check of protocol.md §7.1; a null, empty or unknown name is never granted.</summary>
+    /// <summary>The check of docs/protocol.md §7.1; a null, empty or unknown name is never granted.</summary>
     public static bool IsGranted(int roleMask, string? permission)
     {
         var mask = Mask(permission);

@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 
 namespace Ott.Sync.Protocol;
 
-/// <summary>The 20 room request types (protocol.md §1.4).</summary>
+/// <summary>The 20 room request types (docs/protocol.md §1.4).</summary>
 public enum RequestType
 {
     Join = 0,
@@ -28,7 +28,7 @@ public enum RequestType
     UpdateQueueItem = 19,
 }
 
-/// <summary>A VideoAdd: a VideoId plus optional start, end and subtitle (protocol.md §1.4).</summary>
+/// <summary>A VideoAdd: a VideoId plus optional start, end and subtitle (docs/protocol.md §1.4).</summary>
 public sealed record VideoAdd(string Service, string Id, double? StartAt = null, double? EndAt = null, string? SubtitleUrl = null)
 {
     public VideoId VideoId => new(Service, Id);
@@ -42,7 +42,7 @@ public sealed record QueueItemUpdate(bool HasStartAt, double? StartAt, bool HasE
 
 /// <summary>
 /// A parsed room request. <see cref="Raw"/> is the request as sent (unknown fields included), which the
-/// room echoes in its event (protocol.md §1.6).
+/// room echoes in its event (docs/protocol.md §1.6).
 /// </summary>
 public abstract record RoomRequest(RequestType Type)
 {

@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 
 namespace Ott.Sync.Protocol;
 
-/// <summary>A server → client message (protocol.md §1.5), before serialisation.</summary>
+/// <summary>A server → client message (docs/protocol.md §1.5), before serialisation.</summary>
 public abstract record ServerFrame;
 
 public sealed record PositionSyncFrame(double Position) : ServerFrame;
@@ -23,7 +23,7 @@ public sealed record AnnouncementFrame(string Text) : ServerFrame;
 public sealed record WrittenFrame(byte[] Utf8) : ServerFrame;
 
 /// <summary>
-/// Serialises frames once, to UTF-8, with the source-generated metadata (design.md §3, §13). The frames
+/// Serialises frames once, to UTF-8, with the source-generated metadata (docs/architecture.md §3, §13). The frames
 /// that read a room's state (full and delta sync) are written by the rooms' SyncFrameWriter.
 /// </summary>
 public static class FrameWriter

@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 
 namespace Ott.Sync.Protocol;
 
-/// <summary>One schema issue in OTT's (Zod's) shape: code, message, path (protocol.md §4.1).</summary>
+/// <summary>One schema issue in OTT's (Zod's) shape: code, message, path (docs/protocol.md §4.1).</summary>
 public sealed record ZodIssue(string Code, string Message, ImmutableArray<object> Path)
 {
     public JsonObject? Extra { get; init; }
@@ -104,7 +104,7 @@ public static class Zod
         };
     }
 
-    /// <summary>"Validation error: &lt;issue&gt; at "path"; …" (protocol.md §4.1).</summary>
+    /// <summary>"Validation error: &lt;issue&gt; at "path"; …" (docs/protocol.md §4.1).</summary>
     public static string Message(IEnumerable<ZodIssue> issues) =>
         "Validation error: " + string.Join("; ", issues.Select(i => i.Describe()));
 
@@ -130,7 +130,7 @@ public static class Zod
     }
 }
 
-/// <summary>The strict settings shape of PATCH /api/room/:name and ApplySettings (protocol.md §4.3, §6.6).</summary>
+/// <summary>The strict settings shape of PATCH /api/room/:name and ApplySettings (docs/protocol.md §4.3, §6.6).</summary>
 public static class SettingsSchema
 {
     private static readonly string[] Keys =

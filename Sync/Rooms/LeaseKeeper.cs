@@ -4,7 +4,7 @@ using Ott.Sync.Storage;
 
 namespace Ott.Sync.Rooms;
 
-/// <summary>Renews every owned lease each <c>Lease:RenewInterval</c> and keeps the local deadlines (design.md §7.3).</summary>
+/// <summary>Renews every owned lease each <c>Lease:RenewInterval</c> and keeps the local deadlines (docs/architecture.md §7.3).</summary>
 internal sealed partial class LeaseKeeper(
     RoomHost rooms,
     RoomStore store,

@@ -3,7 +3,7 @@ using System.Collections.Concurrent;
 namespace Ott.Sync.Rooms;
 
 /// <summary>
-/// Which node this node last saw owning each room, and at which epoch (design.md §9.3). The router fills
+/// Which node this node last saw owning each room, and at which epoch (docs/architecture.md §9.3). The router fills
 /// it from lease reads and activations; the gateway side forgets an entry when the room's channel says its
 /// owner changed, was lost or unloaded, so the next command reads the lease again instead of being refused.
 /// </summary>

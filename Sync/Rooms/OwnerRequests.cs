@@ -5,7 +5,7 @@ using Ott.Sync.Protocol;
 namespace Ott.Sync.Rooms;
 
 /// <summary>
-/// The owner's end of forwarding (design.md §9.3): answers the <c>cmd</c> and <c>activate</c> requests
+/// The owner's end of forwarding (docs/architecture.md §9.3): answers the <c>cmd</c> and <c>activate</c> requests
 /// other nodes' routers address to this node. A command is accepted only by the current owner: the room is
 /// loaded here, its lease deadline is valid and the request names this epoch; anything else answers
 /// <c>not_owner</c> and the sender routes again.
@@ -48,7 +48,7 @@ internal sealed partial class OwnerRequests(
         }
     }
 
-    /// <summary>A <c>cmd</c> or <c>activate</c> addressed to this node (design.md §9.3 owner check).</summary>
+    /// <summary>A <c>cmd</c> or <c>activate</c> addressed to this node (docs/architecture.md §9.3 owner check).</summary>
     private async Task HandleRequestAsync(BusMessage request)
     {
         if (request.Room is not { } key)

@@ -61,7 +61,7 @@ internal sealed partial class RoomActor
         {
             if (reason == UnloadReason.Shutdown)
             {
-                // The room lives on elsewhere: hand it over with its live state as is (design.md §7.6).
+                // The room lives on elsewhere: hand it over with its live state as is (docs/architecture.md §7.6).
                 await _store.ReleaseAsync(Key, Token, null, StateTtl, CancellationToken.None);
             }
             else if (state.IsTemporary || reason == UnloadReason.Deleted)
@@ -80,7 +80,7 @@ internal sealed partial class RoomActor
         }
         catch (Exception e)
         {
-            // Load and unload never crash the node (design.md §7.6); the lease lapses by itself.
+            // Load and unload never crash the node (docs/architecture.md §7.6); the lease lapses by itself.
             Log.UnloadFailed(_logger, e, Key, reason);
         }
         if (reason == UnloadReason.Shutdown)
@@ -95,7 +95,7 @@ internal sealed partial class RoomActor
     }
 
     /// <summary>
-    /// Drops the room without writing (design.md §7.4) and says so; this node stays a gateway for its
+    /// Drops the room without writing (docs/architecture.md §7.4) and says so; this node stays a gateway for its
     /// clients, which re-join the room wherever it is owned next.
     /// </summary>
     private async Task DemoteAsync()

@@ -7,7 +7,7 @@ using Ott.Sync.Telemetry;
 
 namespace Ott.Sync.Rooms;
 
-/// <summary>Why a room leaves this node (protocol.md §8.3).</summary>
+/// <summary>Why a room leaves this node (docs/protocol.md §8.3).</summary>
 internal enum UnloadReason
 {
     Keepalive,
@@ -18,7 +18,7 @@ internal enum UnloadReason
 
 /// <summary>
 /// One owned room: a loop fed by a bounded mailbox that applies transitions in batches, writes the
-/// stored record under the lease (fenced) and only then releases the batch's outputs (design.md §7.5).
+/// stored record under the lease (fenced) and only then releases the batch's outputs (docs/architecture.md §7.5).
 /// All mutations of a room are serialised here.
 /// </summary>
 internal sealed partial class RoomActor : IAsyncDisposable
@@ -107,7 +107,7 @@ internal sealed partial class RoomActor : IAsyncDisposable
         var envelope = new Envelope(command);
         if (!_mailbox.Writer.TryWrite(envelope))
         {
-            // A full mailbox refuses the command rather than blocking the caller (design.md §12).
+            // A full mailbox refuses the command rather than blocking the caller (docs/architecture.md §12).
             return OttFailure.RoomUnavailable();
         }
         return await envelope.Reply.Task.WaitAsync(ct);
@@ -231,7 +231,7 @@ internal sealed partial class RoomActor : IAsyncDisposable
             }
             catch (Exception e)
             {
-                // An unexpected fault abandons that command's change (protocol.md §1.7 Unknown).
+                // An unexpected fault abandons that command's change (docs/protocol.md §1.7 Unknown).
                 Log.CommandFailed(_logger, e, Key, envelope.Command.GetType().Name);
                 outcome = new RoomOutcome(state, [], OttFailure.Unknown());
             }

@@ -4,7 +4,7 @@ using Ott.Sync.Protocol;
 
 namespace Ott.Sync.Rooms;
 
-/// <summary>Whoever a request runs for (protocol.md §0): a room user, or a REST caller's session.</summary>
+/// <summary>Whoever a request runs for (docs/protocol.md §0): a room user, or a REST caller's session.</summary>
 public sealed record Actor(string? ClientId, string? SessionKey, string Name, bool IsLoggedIn, long? AccountId, bool IsAdmin = false);
 
 /// <summary>Everything a room actor can be asked to do. Transitions are pure functions of (state, command, now).</summary>
@@ -19,13 +19,13 @@ public sealed record JoinCommand(RoomUser User) : RoomCommand;
 public sealed record LeaveCommand(string ClientId) : RoomCommand;
 
 /// <summary>
-/// A gateway's full list of its clients in the room (design.md §9.6): after an owner change, a resync or a
+/// A gateway's full list of its clients in the room (docs/architecture.md §9.6): after an owner change, a resync or a
 /// reconnect. Missing ones are added without events, each gets a fresh full sync, and users the gateway no
 /// longer has are removed.
 /// </summary>
 public sealed record RejoinCommand(string GatewayNodeId, ImmutableList<RoomUser> Users) : RoomCommand;
 
-/// <summary>A gateway node died: its users leave (design.md §9.6, no ghost users).</summary>
+/// <summary>A gateway node died: its users leave (docs/architecture.md §9.6, no ghost users).</summary>
 public sealed record GatewayLostCommand(string GatewayNodeId) : RoomCommand;
 public sealed record UpdateUserCommand(string ClientId, string Name, bool IsLoggedIn, long? AccountId) : RoomCommand;
 public sealed record StatusCommand(string ClientId, string Status) : RoomCommand;
@@ -46,7 +46,7 @@ public sealed record SendTo(string ClientId, ServerFrame Frame) : RoomOutput;
 /// <summary>One frame to several clients (a rejoin's full sync and user list): written and carried once.</summary>
 public sealed record SendToMany(ImmutableArray<string> ClientIds, ServerFrame Frame) : RoomOutput;
 
-/// <summary>Adds a joined connection to the broadcast list (after its full sync, protocol.md §1.2).</summary>
+/// <summary>Adds a joined connection to the broadcast list (after its full sync, docs/protocol.md §1.2).</summary>
 public sealed record Attach(string ClientId) : RoomOutput;
 public sealed record Detach(string ClientId) : RoomOutput;
 public sealed record CloseClient(string ClientId, int Code, string Reason) : RoomOutput;

@@ -5,7 +5,7 @@ using Ott.Sync.Protocol;
 namespace Ott.Sync.Rooms;
 
 /// <summary>
-/// One released batch as every node applies it to its own clients (design.md §5.2): the room's outputs in
+/// One released batch as every node applies it to its own clients (docs/architecture.md §5.2): the room's outputs in
 /// release order, frames already written by the owner, under the owner's (epoch, seq).
 /// </summary>
 internal sealed record RoomDelivery(string Room, long Epoch, long Seq, IReadOnlyList<RoomOutput> Ops)

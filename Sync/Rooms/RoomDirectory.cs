@@ -6,7 +6,7 @@ using Ott.Sync.Storage;
 namespace Ott.Sync.Rooms;
 
 /// <summary>
-/// The room directory in the store (design.md §6.3): each owner writes its rooms' list entries, and any
+/// The room directory in the store (docs/architecture.md §6.3): each owner writes its rooms' list entries, and any
 /// node reads every entry that has not expired.
 /// </summary>
 internal sealed partial class RoomDirectory(RoomStore store, ClusterClock clock, ILogger<RoomDirectory> logger)

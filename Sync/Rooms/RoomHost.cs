@@ -23,7 +23,7 @@ internal sealed record CreateRoomSpec(
 internal sealed record Activation(RoomActor? Actor, bool NotFound, string? Holder);
 
 /// <summary>
-/// The rooms this node owns (design.md §4): it creates them, activates them on demand (single-flight per
+/// The rooms this node owns (docs/architecture.md §4): it creates them, activates them on demand (single-flight per
 /// room), loads their stored record, restores the ones it owned before a restart, and hands them all back
 /// at shutdown. It never routes: <see cref="RoomRouter"/> decides whether a room is local.
 /// </summary>
@@ -91,7 +91,7 @@ internal sealed partial class RoomHost(
         {
             return OttFailure.RoomNameTaken(spec.Name);
         }
-        // The creating node owns the room; HRW is not consulted (design.md §10.2).
+        // The creating node owns the room; HRW is not consulted (docs/architecture.md §10.2).
         var actor = StartActor(key, t, state, json, sent);
         fanout.OwnerChanged(key, t.Epoch);
         await directory.PublishAsync(actor, ct);
@@ -99,7 +99,7 @@ internal sealed partial class RoomHost(
         return null;
     }
 
-    /// <summary>One single-flight ACQUIRE of a room on this node (design.md §4).</summary>
+    /// <summary>One single-flight ACQUIRE of a room on this node (docs/architecture.md §4).</summary>
     public async Task<Activation> ActivateAsync(string key, CancellationToken ct)
     {
         if (_actors.TryGetValue(key, out var existing) && !existing.IsStopped)
@@ -157,7 +157,7 @@ internal sealed partial class RoomHost(
         }
         catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException)
         {
-            // An unreadable record is released at once and left in Redis for an operator (design.md §7.6).
+            // An unreadable record is released at once and left in Redis for an operator (docs/architecture.md §7.6).
             Log.UnreadableState(_logger, e, key);
             await store.ReleaseAsync(key, acquired.Token, null, null, CancellationToken.None);
             throw new OttException(OttFailure.Unknown() with { Reason = "unreadable" });
@@ -174,7 +174,7 @@ internal sealed partial class RoomHost(
             }
         }
         var actor = StartActor(key, acquired.Token, state, json, sent);
-        // Gateways with clients in the room re-join them to this owner (design.md §9.6).
+        // Gateways with clients in the room re-join them to this owner (docs/architecture.md §9.6).
         fanout.OwnerChanged(key, acquired.Token.Epoch);
         await directory.PublishAsync(actor, CancellationToken.None);
         Log.Activated(_logger, key, acquired.Token.Epoch, node.Id);
@@ -227,7 +227,7 @@ internal sealed partial class RoomHost(
         return await reply;
     }
 
-    /// <summary>A gateway node died: every owned room with users there drops them (design.md §9.6).</summary>
+    /// <summary>A gateway node died: every owned room with users there drops them (docs/architecture.md §9.6).</summary>
     public void GatewayLost(string nodeId)
     {
         foreach (var actor in _actors.Values)
@@ -241,7 +241,7 @@ internal sealed partial class RoomHost(
 
     // ----- restore and release -----
 
-    /// <summary>Restores the rooms that were loaded when their node stopped (design.md §10.1 step 5).</summary>
+    /// <summary>Restores the rooms that were loaded when their node stopped (docs/architecture.md §10.1 step 5).</summary>
     public async Task RestoreAsync(CancellationToken ct)
     {
         await membership.WaitSettledAsync(ct);
@@ -267,7 +267,7 @@ internal sealed partial class RoomHost(
         await Parallel.ForEachAsync(mine, new ParallelOptions { CancellationToken = ct, MaxDegreeOfParallelism = Rooms.RestoreConcurrency }, async (room, token) =>
         {
             // Placement is read again per room: nodes that start together may become live while a long
-            // restore runs, and the rooms HRW now gives them are theirs to restore (design.md §10.1).
+            // restore runs, and the rooms HRW now gives them are theirs to restore (docs/architecture.md §10.1).
             if ((Placement.Preferred(room, membership.UsableNodes()) ?? node.Id) != node.Id)
             {
                 return;
@@ -314,7 +314,7 @@ internal sealed partial class RoomHost(
         return false;
     }
 
-    /// <summary>Hands every owned room back to the store with its live state (design.md §10.4 step 2).</summary>
+    /// <summary>Hands every owned room back to the store with its live state (docs/architecture.md §10.4 step 2).</summary>
     public async Task ReleaseAllAsync(CancellationToken ct)
     {
         _draining = true;

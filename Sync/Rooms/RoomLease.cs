@@ -3,7 +3,7 @@ using Ott.Sync.Storage;
 
 namespace Ott.Sync.Rooms;
 
-// One owned room's lease as this node holds it (design.md §7.3): the token every fenced call carries,
+// One owned room's lease as this node holds it (docs/architecture.md §7.3): the token every fenced call carries,
 // and the local deadline, a monotonic TimeProvider timestamp past which the owner must not write.
 // The actor (past its deadline) and the lease keeper (every RenewInterval) both renew through it.
 internal sealed class RoomLease

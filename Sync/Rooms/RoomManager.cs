@@ -7,7 +7,7 @@ using Ott.Sync.Protocol;
 namespace Ott.Sync.Rooms;
 
 /// <summary>
-/// The one entry point endpoints and sockets use for rooms (design.md §4). It is a thin front: rooms owned
+/// The one entry point endpoints and sockets use for rooms (docs/architecture.md §4). It is a thin front: rooms owned
 /// here live in <see cref="RoomHost"/>, every command finds its owner through <see cref="RoomRouter"/>, and
 /// the room list comes from <see cref="RoomDirectory"/>.
 /// </summary>
@@ -38,7 +38,7 @@ internal sealed class RoomManager(
     /// <summary>
     /// Sends a command to its room, wherever it is owned, and waits until it is applied, persisted and
     /// released. Add and PlayNow resolve their media here, where the request enters, before any routing, so
-    /// a slow lookup never runs on the owner under a forwarding timeout (design.md §5.4). With
+    /// a slow lookup never runs on the owner under a forwarding timeout (docs/architecture.md §5.4). With
     /// <paramref name="activate"/> false a room that nobody owns answers <paramref name="whenNotLoaded"/>.
     /// <paramref name="posted"/> runs once the command is queued for its owner: a caller that waits for that
     /// rather than for the outcome keeps its commands in order without waiting for each reply.
@@ -102,7 +102,7 @@ internal sealed class RoomManager(
     /// <summary>Forgets a cached owner (it released the room or died).</summary>
     public void ForgetOwner(string room) => owners.Forget(KeyOf(room));
 
-    /// <summary>A gateway node died: owned rooms drop its users, and rooms it owned are routed afresh (design.md §9.6).</summary>
+    /// <summary>A gateway node died: owned rooms drop its users, and rooms it owned are routed afresh (docs/architecture.md §9.6).</summary>
     public void GatewayLost(string nodeId)
     {
         if (membership.LiveNodes.Contains(nodeId, StringComparer.Ordinal))

@@ -8,7 +8,7 @@ using Ott.Sync.Telemetry;
 namespace Ott.Sync.Rooms;
 
 /// <summary>
-/// Routes every room command to its owner (design.md §9.3): the local actor, a usable remote owner
+/// Routes every room command to its owner (docs/architecture.md §9.3): the local actor, a usable remote owner
 /// (forwarded over its node channel), or a new activation. <see cref="OwnerRequests"/> is the other end:
 /// it answers what other nodes' routers send here.
 /// </summary>
@@ -154,7 +154,7 @@ internal sealed class RoomRouter(
 
     private Task PauseAsync(TimeSpan pttl, CancellationToken ct)
     {
-        // Re-read at most once per 100 ms while a lease lapses (design.md §9.3 step 3).
+        // Re-read at most once per 100 ms while a lease lapses (docs/architecture.md §9.3 step 3).
         var wait = pttl > TimeSpan.FromMilliseconds(100) || pttl <= TimeSpan.Zero ? TimeSpan.FromMilliseconds(100) : pttl;
         return Task.Delay(wait, clock.Time, ct);
     }

@@ -5,7 +5,7 @@ namespace Ott.Sync.Rooms;
 
 /// <summary>
 /// Posts a tick to every owned room each <c>Rooms:TickInterval</c> (queue advance, end of media,
-/// auto-skip, idle unload) and keeps the room directory fresh (design.md §4, §6.3).
+/// auto-skip, idle unload) and keeps the room directory fresh (docs/architecture.md §4, §6.3).
 /// </summary>
 internal sealed partial class RoomTicker(
     RoomHost rooms,

@@ -6,7 +6,7 @@ using Ott.Sync.Protocol;
 namespace Ott.Sync.Rooms;
 
 /// <summary>
-/// Pure room logic: (state, command, now) → outcome (protocol.md §6). A failing command changes nothing:
+/// Pure room logic: (state, command, now) → outcome (docs/protocol.md §6). A failing command changes nothing:
 /// handlers throw <see cref="OttException"/> and the outcome keeps the state it was given.
 /// </summary>
 public static partial class RoomTransitions
@@ -91,7 +91,7 @@ public static partial class RoomTransitions
         };
     }
 
-    /// <summary>The vote-skip threshold ceil(0.5 × eligible) (protocol.md §6.9).</summary>
+    /// <summary>The vote-skip threshold ceil(0.5 × eligible) (docs/protocol.md §6.9).</summary>
     public static int SkipThreshold(int eligible) => (eligible + 1) / 2;
 
     private static bool Same(QueueItem a, QueueItem b) => a.Service == b.Service && a.Id == b.Id;

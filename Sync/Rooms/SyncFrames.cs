@@ -73,7 +73,7 @@ public static class SyncFrameWriter
 
     /// <summary>
     /// Compares each syncable property with Equals (records by value; unchanged collections keep their
-    /// reference), and adds the live position whenever a jump could have happened (protocol.md §6.3).
+    /// reference), and adds the live position whenever a jump could have happened (docs/protocol.md §6.3).
     /// </summary>
     private static bool WriteDelta(Utf8JsonWriter w, RoomState before, RoomState after, DateTimeOffset now)
     {

@@ -6,7 +6,7 @@ using StackExchange.Redis;
 
 namespace Ott.Sync.Storage;
 
-// The in-process store used when no ConnectionStrings:Redis is set (design.md §6.2).
+// The in-process store used when no ConnectionStrings:Redis is set (docs/architecture.md §6.2).
 internal sealed partial class EmbeddedGarnet : IDisposable
 {
     private readonly GarnetServer _server;
@@ -55,7 +55,7 @@ internal sealed partial class EmbeddedGarnet : IDisposable
         }
     }
 
-    // Exactly the verified list of design.md §6.2; each flag's reason is written there.
+    // Exactly the verified list of docs/architecture.md §6.2; each flag's reason is written there.
     internal static string[] Arguments(int port, string dataDir, StorageOptions options) =>
     [
         "--bind", "127.0.0.1", "--port", port.ToString(CultureInfo.InvariantCulture), "-q",

@@ -3,7 +3,7 @@ using StackExchange.Redis;
 
 namespace Ott.Sync.Storage;
 
-// Every key and channel name (design.md §6.3). Room keys carry the hash tag {<lower-cased room>}
+// Every key and channel name (docs/architecture.md §6.3). Room keys carry the hash tag {<lower-cased room>}
 // so one script may touch them together, and so `Foo` and `foo` are the same room (I6).
 internal sealed class RedisKeys
 {
@@ -44,7 +44,7 @@ internal sealed class RedisKeys
 
     // Rate-limit counters: one hash tag per client IP, so one script may touch them together.
     public RedisKey RateLimit(string ip, string suffix) => $"{Prefix}ratelimit:{{{ip}}}:{suffix}";
-    // Accounts (design.md §6.3): the record, its two indexes, its owned permanent rooms, the id counter.
+    // Accounts (docs/architecture.md §6.3): the record, its two indexes, its owned permanent rooms, the id counter.
     public RedisKey User(long id) => Prefix + "user:" + id.ToString(CultureInfo.InvariantCulture);
 
     public RedisKey UserByName(string username) => Prefix + "user:byname:" + username.ToLowerInvariant();

@@ -23,7 +23,7 @@ internal sealed class RoomScript
     public override string ToString() => Name;
 }
 
-// The scripts of design.md §8. Rules that keep them portable between Redis 7 (Lua 5.1) and
+// The scripts of docs/architecture.md §8. Rules that keep them portable between Redis 7 (Lua 5.1) and
 // Garnet (Lua 5.4, --lua-transaction-mode):
 // - Garnet locks only the keys in KEYS[], so every key a script touches is passed there.
 // - Lua 5.4 sends a computed number like 5000/2 as 2500.0, which PX rejects: TTLs are passed on

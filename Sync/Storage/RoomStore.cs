@@ -15,7 +15,7 @@ internal abstract record AcquireResult
 
     public sealed record Held(string HolderToken, TimeSpan Pttl) : AcquireResult;
 
-    // Only when Redis answered and the state key is absent (design.md §8).
+    // Only when Redis answered and the state key is absent (docs/architecture.md §8).
     public sealed record NotFound : AcquireResult;
 }
 
@@ -114,7 +114,7 @@ internal sealed class RoomStore(RedisConnection connection, RedisKeys keys)
         return token.IsNull ? null : LeaseHolder.Parse(token.ToString(), remaining ?? TimeSpan.Zero);
     }
 
-    /// <summary>Leaves the live set at once (a drain, design.md §10.4 step 1).</summary>
+    /// <summary>Leaves the live set at once (a drain, docs/architecture.md §10.4 step 1).</summary>
     public async Task RemoveNodeAsync(string nodeId, CancellationToken ct)
     {
         var db = await DatabaseAsync(ct);

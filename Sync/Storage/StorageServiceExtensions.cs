@@ -23,7 +23,7 @@ internal static class StorageServiceExtensions
         return builder;
     }
 
-    // Embedded mode picks its own lease and settle defaults (design.md §6.2); an explicit
+    // Embedded mode picks its own lease and settle defaults (docs/architecture.md §6.2); an explicit
     // configuration value still wins over them.
     public static bool UsesEmbeddedStorage(this IConfiguration configuration) => RedisConnection.UsesEmbedded(configuration);
 }

@@ -3,7 +3,7 @@ using System.Diagnostics.Metrics;
 namespace Ott.Sync.Telemetry;
 
 /// <summary>
-/// The <c>Ott</c> meter (design.md §16). Instruments come from IMeterFactory, never a static Meter,
+/// The <c>Ott</c> meter (docs/architecture.md §16). Instruments come from IMeterFactory, never a static Meter,
 /// because several apps share one process in tests. Names are <c>ott.&lt;area&gt;.&lt;name&gt;</c>, which the
 /// Prometheus exporter turns into <c>ott_*</c> series.
 /// </summary>

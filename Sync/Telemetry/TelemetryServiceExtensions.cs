@@ -2,7 +2,7 @@ using OpenTelemetry.Metrics;
 
 namespace Ott.Sync.Telemetry;
 
-/// <summary>Metrics, health and OpenAPI (design.md §16.1).</summary>
+/// <summary>Metrics, health and OpenAPI (docs/architecture.md §16.1).</summary>
 internal static class TelemetryServiceExtensions
 {
     public static WebApplicationBuilder AddOttTelemetry(this WebApplicationBuilder builder)

@@ -5,7 +5,7 @@ using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 
-// The bench's ceiling (design.md §16): raw Kestrel WebSockets with just enough of the OTT protocol for
+// The bench's ceiling (docs/architecture.md §16): raw Kestrel WebSockets with just enough of the OTT protocol for
 // the fanout scenario. No storage, no actor, no validation: a req is echoed to the room as an event
 // (a chat as a chat frame). It keeps Ott's socket shape (one receive loop, one send loop fed by a
 // bounded outbox) so the ratio measures Ott's room machinery, not a different socket model.

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 
 namespace Ott.Testing;
 
-// A built ASP.NET Core server (Ott.dll, or the bench's baseline) as a child process (design.md
+// A built ASP.NET Core server (Ott.dll, or the bench's baseline) as a child process (docs/architecture.md
 // §15.2): `dotnet <dll> --urls <url>` with the given environment, stdout and stderr captured line
 // by line, and every signal sent through one libc kill. The tests' cluster nodes and embedded
 // children and the bench's local servers are all this class. Launch and the wait for
@@ -193,7 +193,7 @@ public sealed partial class OttProcess : IAsyncDisposable
         await _process.WaitForExitAsync();
     }
 
-    // SIGTERM: the host's graceful shutdown (design.md §10.4), awaited to the process's exit.
+    // SIGTERM: the host's graceful shutdown (docs/architecture.md §10.4), awaited to the process's exit.
     public async Task TerminateAsync(CancellationToken ct)
     {
         if (!HasExited)

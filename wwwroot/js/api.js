@@ -1,4 +1,4 @@
-// REST helpers: the token grant of protocol.md §3.1 and the {success:false,error} shape of §4.
+// REST helpers: the token grant of docs/protocol.md §3.1 and the {success:false,error} shape of §4.
 
 const TOKEN_KEY = "ott.token";
 

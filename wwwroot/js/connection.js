@@ -1,5 +1,5 @@
 // The room socket: auth on open, reconnect after codes below 4000 with OTT's backoff, and the
-// final close reasons of protocol.md §1.7–1.8.
+// final close reasons of docs/protocol.md §1.7–1.8.
 
 export const CLOSE_REASONS = {
   4000: "Something happened, but we don't know what. Please report this as a bug.",

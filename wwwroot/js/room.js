@@ -97,7 +97,7 @@ function onState(state, detail) {
   }
   if (state !== "open") {
     // A reconnect starts over: a new client id, a full sync and a fresh user list; votes stay
-    // with the old id (protocol.md §1.8).
+    // with the old id (docs/protocol.md §1.8).
     me = null;
     sentStatus = null;
     if (myVotes.size) {

@@ -1,4 +1,4 @@
-// The client half of protocol.md §5's timing model and §6.4's live position, plus the drift rule:
+// The client half of docs/protocol.md §5's timing model and §6.4's live position, plus the drift rule:
 // small drift is taken up by nudging the playback rate, and only large drift seeks.
 
 export class PlaybackClock {

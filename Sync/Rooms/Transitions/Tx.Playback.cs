@@ -6,7 +6,7 @@ namespace Ott.Sync.Rooms;
 
 public static partial class RoomTransitions
 {
-    // Playback (protocol.md §6.4), advancing, and the time-driven transitions (§6.8, §6.11).
+    // Playback (docs/protocol.md §6.4), advancing, and the time-driven transitions (§6.8, §6.11).
     private sealed partial class Tx
     {
         private void Play()

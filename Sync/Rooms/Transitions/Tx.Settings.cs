@@ -4,7 +4,7 @@ namespace Ott.Sync.Rooms;
 
 public static partial class RoomTransitions
 {
-    // Room settings (protocol.md §6.6).
+    // Room settings (docs/protocol.md §6.6).
     private sealed partial class Tx
     {
         private void ApplySettings(Role role, SettingsPatch patch)

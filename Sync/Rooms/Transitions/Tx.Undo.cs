@@ -5,7 +5,7 @@ namespace Ott.Sync.Rooms;
 
 public static partial class RoomTransitions
 {
-    // Undo (protocol.md §6.7).
+    // Undo (docs/protocol.md §6.7).
     private sealed partial class Tx
     {
         private void Undo(RoomUser? user, Role role, JsonObject echo)

@@ -95,7 +95,7 @@ internal sealed class LocalServer : IBenchTarget
         {
             var environment = new Dictionary<string, string?>(StringComparer.Ordinal)
             {
-                // design.md §16: the bench drives thousands of sockets from 127.0.0.1.
+                // docs/architecture.md §16: the bench drives thousands of sockets from 127.0.0.1.
                 ["Connections__MaxPerIp"] = "0",
                 ["RateLimit__Enabled"] = "false",
                 ["Storage__DataDir"] = _urls.Length == 1 ? _dataDir : Path.Combine(_dataDir, $"node{i + 1}"),

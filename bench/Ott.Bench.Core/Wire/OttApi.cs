@@ -5,7 +5,7 @@ using System.Text.Json;
 
 namespace Ott.Bench.Wire;
 
-// The REST half of the protocol the bench needs: grant, create, get (protocol.md §3, §4).
+// The REST half of the protocol the bench needs: grant, create, get (docs/protocol.md §3, §4).
 internal sealed class OttApi(Uri baseUrl) : IDisposable
 {
     private readonly HttpClient _http = new(new SocketsHttpHandler { MaxConnectionsPerServer = 64, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })

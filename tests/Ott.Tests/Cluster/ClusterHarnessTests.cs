@@ -6,7 +6,7 @@ using StackExchange.Redis;
 namespace Ott.Tests.Cluster;
 
 // Proves the multi-node harness itself (child nodes, the cluster, the chaos proxy) before the
-// fault tests of design.md §15.3 lean on it.
+// fault tests of docs/architecture.md §15.3 lean on it.
 [Collection(FaultCollection.Name)]
 public sealed class ClusterHarnessTests
 {

@@ -8,7 +8,7 @@ using static Ott.Tests.Infrastructure.Web.RoomFlow;
 
 namespace Ott.Tests.Embedded;
 
-// design.md §6.2, §15.1 "Embedded": no connection string, a data dir, and rooms that survive restarts.
+// docs/architecture.md §6.2, §15.1 "Embedded": no connection string, a data dir, and rooms that survive restarts.
 public sealed class EmbeddedRestartTests : IAsyncLifetime, IDisposable
 {
     private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "ott-embedded-app-" + Guid.NewGuid().ToString("N"));
@@ -92,7 +92,7 @@ public sealed class EmbeddedRestartTests : IAsyncLifetime, IDisposable
     }
 }
 
-// design.md §15.1 "Embedded": the built server as a child process, killed or stopped, then restarted on its data dir.
+// docs/architecture.md §15.1 "Embedded": the built server as a child process, killed or stopped, then restarted on its data dir.
 public sealed class ChildProcessRestartTests : IAsyncLifetime, IDisposable
 {
     private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "ott-embedded-child-" + Guid.NewGuid().ToString("N"));

@@ -9,7 +9,7 @@ using ClusterNode = Ott.Tests.Infrastructure.Cluster.ClusterNode;
 
 namespace Ott.Tests.Faults;
 
-// T1 (design.md §15.3, §10.1): three nodes start together on the rooms a stopped cluster left behind.
+// T1 (docs/architecture.md §15.3, §10.1): three nodes start together on the rooms a stopped cluster left behind.
 [Collection(FaultCollection.Name)]
 public sealed class ColdStartTests(ITestOutputHelper output)
 {

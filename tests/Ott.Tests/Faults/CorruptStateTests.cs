@@ -6,7 +6,7 @@ using Ott.Tests.Infrastructure.Faults;
 
 namespace Ott.Tests.Faults;
 
-// design.md §15.3 (last line), §7.6: a stored record that cannot be read fails its activation
+// docs/architecture.md §15.3 (last line), §7.6: a stored record that cannot be read fails its activation
 // cleanly: the lease is released, the record is left for an operator, and the node stays up.
 [Collection(FaultCollection.Name)]
 public sealed class CorruptStateTests

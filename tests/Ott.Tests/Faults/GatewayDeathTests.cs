@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 
 namespace Ott.Tests.Faults;
 
-// T12 (design.md §15.3, §9.6): kill -9 a gateway whose clients are in a room owned elsewhere.
+// T12 (docs/architecture.md §15.3, §9.6): kill -9 a gateway whose clients are in a room owned elsewhere.
 [Collection(FaultCollection.Name)]
 public sealed class GatewayDeathTests(ITestOutputHelper output)
 {

@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 
 namespace Ott.Tests.Faults;
 
-// T9 (design.md §15.3, §10.4): SIGTERM the owner of a room while clients on the other nodes add to
+// T9 (docs/architecture.md §15.3, §10.4): SIGTERM the owner of a room while clients on the other nodes add to
 // its queue. The drain releases the lease rather than letting it expire.
 [Collection(FaultCollection.Name)]
 public sealed class GracefulShutdownTests(ITestOutputHelper output)

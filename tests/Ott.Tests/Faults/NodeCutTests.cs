@@ -7,7 +7,7 @@ using ClusterNode = Ott.Tests.Infrastructure.Cluster.ClusterNode;
 
 namespace Ott.Tests.Faults;
 
-// T6 (design.md §15.3, §7.3–7.4, §9.6): the chaos proxy cuts the owner's Redis, (a) for 1.5 × TTL
+// T6 (docs/architecture.md §15.3, §7.3–7.4, §9.6): the chaos proxy cuts the owner's Redis, (a) for 1.5 × TTL
 // and (b) for 3 × TTL. Lease TTL 2 s, renew 400 ms, heartbeat 500 ms, node timeout 1.5 s.
 [Collection(FaultCollection.Name)]
 public sealed class NodeCutTests(ITestOutputHelper output)

@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 
 namespace Ott.Tests.Faults;
 
-// T3 (design.md §15.3): kill -9 the owner of a room while clients on every node keep adding to
+// T3 (docs/architecture.md §15.3): kill -9 the owner of a room while clients on every node keep adding to
 // its queue. Lease TTL 2 s, renew 400 ms, heartbeat 500 ms, node timeout 1.5 s.
 [Collection(FaultCollection.Name)]
 public sealed class OwnerCrashTests(ITestOutputHelper output)

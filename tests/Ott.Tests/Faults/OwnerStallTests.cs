@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 
 namespace Ott.Tests.Faults;
 
-// T4 (design.md §15.3, §7.3–7.4, §9.5–9.6): SIGSTOP the owner of a room for 2 × TTL, then SIGCONT.
+// T4 (docs/architecture.md §15.3, §7.3–7.4, §9.5–9.6): SIGSTOP the owner of a room for 2 × TTL, then SIGCONT.
 // Lease TTL 2 s, renew 400 ms, heartbeat 500 ms, node timeout 1.5 s.
 [Collection(FaultCollection.Name)]
 public sealed class OwnerStallTests(ITestOutputHelper output)

@@ -7,7 +7,7 @@ using Xunit.Abstractions;
 
 namespace Ott.Tests.Faults;
 
-// T7 (design.md §15.3, §9.5): CLIENT KILL TYPE pubsub drops every node's subscriber connection.
+// T7 (docs/architecture.md §15.3, §9.5): CLIENT KILL TYPE pubsub drops every node's subscriber connection.
 // SE.Redis resubscribes, and ConnectionRestored makes each node re-join (and so re-sync) its clients.
 [Collection(FaultCollection.Name)]
 public sealed class PubSubLossTests(ITestOutputHelper output)

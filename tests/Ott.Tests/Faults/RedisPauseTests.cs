@@ -7,7 +7,7 @@ using ClusterNode = Ott.Tests.Infrastructure.Cluster.ClusterNode;
 
 namespace Ott.Tests.Faults;
 
-// T5 (design.md §15.3, §7.3–7.4, §9.6): Redis stops answering everyone for 3 s, by DEBUG SLEEP (all
+// T5 (docs/architecture.md §15.3, §7.3–7.4, §9.6): Redis stops answering everyone for 3 s, by DEBUG SLEEP (all
 // clients block) or CLIENT PAUSE WRITE (writes, EVAL and PUBLISH wait; key expiry pauses too).
 // Lease TTL 2 s, renew 400 ms, heartbeat 500 ms, node timeout 1.5 s.
 [Collection(FaultCollection.Name)]

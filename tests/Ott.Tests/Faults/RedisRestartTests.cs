@@ -12,7 +12,7 @@ using ClusterNode = Ott.Tests.Infrastructure.Cluster.ClusterNode;
 
 namespace Ott.Tests.Faults;
 
-// T10 of design.md §15.3: Redis goes away with SHUTDOWN NOSAVE and comes back on the same port,
+// T10 of docs/architecture.md §15.3: Redis goes away with SHUTDOWN NOSAVE and comes back on the same port,
 // (a) empty, (b) from its append-only file.
 [Collection(FaultCollection.Name)]
 public sealed class RedisRestartTests(ITestOutputHelper output)

@@ -25,7 +25,7 @@ public sealed class RedisStallTests
         var store = new RoomStore(connection, new RedisKeys("ott:"));
         var token = (await store.CreateAsync("stall", "node-a", "{}", TimeSpan.FromMilliseconds(300), null, ct))!.Value;
 
-        // Redis TTLs are absolute deadlines: a stall does not stretch them (design.md §8). The stall
+        // Redis TTLs are absolute deadlines: a stall does not stretch them (docs/architecture.md §8). The stall
         // goes out on the store's own connection, so the renew is queued behind it on one socket.
         var stall = connection.Multiplexer.GetServers()[0].ExecuteAsync("DEBUG", "SLEEP", "0.6");
         var renewed = await store.RenewAsync("stall", token, TimeSpan.FromSeconds(30), null, ct);

@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 
 namespace Ott.Tests.Faults;
 
-// T11 of design.md §15.3: every node is SIGTERMed and restarted in turn while clients in many rooms
+// T11 of docs/architecture.md §15.3: every node is SIGTERMed and restarted in turn while clients in many rooms
 // keep changing state. Clients reconnect like the OTT client (on codes below 4000, to another
 // node). Checks: no close code of 4000 or more, never two owners of a room at once (I1), every
 // acknowledged change in the final state (I3), every client back in its room within a bound and
@@ -302,7 +302,7 @@ public sealed class RollingRestartTests(ITestOutputHelper output)
         }
     }
 
-    // Polls every node's /debug/ownership every ~75 ms (design.md §15.4). A room claimed with a valid
+    // Polls every node's /debug/ownership every ~75 ms (docs/architecture.md §15.4). A room claimed with a valid
     // deadline by two nodes in one round, under different epochs, is two owners at once (I1). A
     // claim under the same epoch by two nodes is impossible, the token names the node.
     private sealed class OwnershipSampler(TestCluster cluster)

@@ -7,7 +7,7 @@ using Xunit.Abstractions;
 
 namespace Ott.Tests.Faults;
 
-// T8 of design.md §15.3: a gateway that stops reading its pub/sub connection overruns Redis's
+// T8 of docs/architecture.md §15.3: a gateway that stops reading its pub/sub connection overruns Redis's
 // client-output-buffer-limit and loses its subscription. It must come back as a gateway: re-sync its
 // clients, re-join them to the owner (which dropped them while the gateway's heartbeats were
 // missing, §9.6), and leave the owner alone.

@@ -13,7 +13,7 @@ using StackExchange.Redis;
 namespace Ott.Tests.Infrastructure;
 
 /// <summary>
-/// The app in-process against real Redis (design.md §15.2): a unique key prefix per factory, fast
+/// The app in-process against real Redis (docs/architecture.md §15.2): a unique key prefix per factory, fast
 /// cluster settings, and helpers that speak OTT over TestServer sockets and REST.
 /// </summary>
 public class OttApplication : WebApplicationFactory<Program>, IAsyncLifetime

@@ -5,7 +5,7 @@ using Ott.Testing;
 
 namespace Ott.Tests.Infrastructure;
 
-// The built server as a child process (design.md §15.2): `dotnet Ott.dll` from the test output
+// The built server as a child process (docs/architecture.md §15.2): `dotnet Ott.dll` from the test output
 // directory, where the ProjectReference copies it, run by the shared OttProcess harness. Cluster
 // nodes (ClusterNode) and the embedded children below start it the same way, and talk to it with
 // the same few calls.

@@ -6,7 +6,7 @@ using StackExchange.Redis;
 
 namespace Ott.Tests.Infrastructure;
 
-// The shared Redis of design.md §15.2: OTT_TEST_REDIS (host:port, exported by .ci/run) when set,
+// The shared Redis of docs/architecture.md §15.2: OTT_TEST_REDIS (host:port, exported by .ci/run) when set,
 // otherwise a redis-server this fixture starts on a free port. Fault tests call StartPrivateAsync
 // for a server of their own that they may stall, pause or shut down.
 public sealed class RedisServer : IAsyncLifetime
@@ -51,7 +51,7 @@ public sealed class RedisServer : IAsyncLifetime
         return ConnectionMultiplexer.ConnectAsync(options);
     }
 
-    // T10 (design.md §15.3): SHUTDOWN NOSAVE, then the same redis-server binary, port and
+    // T10 (docs/architecture.md §15.3): SHUTDOWN NOSAVE, then the same redis-server binary, port and
     // arguments again (so an "--appendonly yes" server with its own "--dir" reloads its AOF, and
     // one without persistence comes back empty). Clients reconnect to the same endpoint.
     public async Task RestartAsync(TimeSpan? downFor = null)

@@ -58,7 +58,7 @@ public sealed class BackendsCollection : ICollectionFixture<StoreBackends>
     public const string Name = "Backends";
 }
 
-// xunit makes a class instance per test, so each test gets its own 10 s budget (design.md §15.2).
+// xunit makes a class instance per test, so each test gets its own 10 s budget (docs/architecture.md §15.2).
 public abstract class StoreTest(StoreBackends backends) : IDisposable
 {
     private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(10));

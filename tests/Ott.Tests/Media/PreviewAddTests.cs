@@ -4,7 +4,7 @@ using Ott.Tests.Infrastructure;
 
 namespace Ott.Tests.Media;
 
-/// <summary>previewAdd (protocol.md §4.4) on the default configuration: no YouTube key, so no search.</summary>
+/// <summary>previewAdd (docs/protocol.md §4.4) on the default configuration: no YouTube key, so no search.</summary>
 public sealed class PreviewAddTests(OttApplication app) : IClassFixture<OttApplication>
 {
     private async Task<(HttpStatusCode Status, JsonObject Body, HttpResponseMessage Response)> PreviewAsync(string? input)

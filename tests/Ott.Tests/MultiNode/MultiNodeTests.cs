@@ -7,7 +7,7 @@ using static Ott.Tests.Infrastructure.Web.RoomFlow;
 
 namespace Ott.Tests.MultiNode;
 
-// Several in-process nodes (Kestrel-less TestServers) on one Redis and one key prefix (design.md §5.2,
+// Several in-process nodes (Kestrel-less TestServers) on one Redis and one key prefix (docs/architecture.md §5.2,
 // §9): requests are forwarded to the owner, its events reach every node's clients, presence is one list.
 public sealed class MultiNodeTests(RedisServer redis) : IClassFixture<RedisServer>, IAsyncLifetime, IDisposable
 {
@@ -64,7 +64,7 @@ public sealed class MultiNodeTests(RedisServer redis) : IClassFixture<RedisServe
         // The gateway's client got the owner's handshake: a full sync and the user list with both users.
         Assert.Contains(onB.Messages, m => m.Action() == "sync" && m["name"]?.GetValue<string>() == room);
         var handshake = onB.Messages.Select(m => m.Action() == "user" ? "user " + m["update"]!["kind"] : m.Action()).ToList();
-        // OTT's handshake order (protocol.md §1.2): full sync, the join's broadcasts, then the user list and `you`.
+        // OTT's handshake order (docs/protocol.md §1.2): full sync, the join's broadcasts, then the user list and `you`.
         Assert.Equal(["sync", "event", "sync", "user update", "user init", "you"], handshake);
         var init = onB.Messages.Single(m => m.Action() == "user" && m["update"]!["kind"]!.GetValue<string>() == "init");
         Assert.Equal(2, init["update"]!["value"]!.AsArray().Count);

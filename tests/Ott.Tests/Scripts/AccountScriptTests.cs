@@ -5,7 +5,7 @@ using Ott.Tests.Infrastructure;
 
 namespace Ott.Tests.Scripts;
 
-// The account and login-limit scripts on both backends (design.md §8: every script has a contract
+// The account and login-limit scripts on both backends (docs/architecture.md §8: every script has a contract
 // test on redis-server and embedded Garnet).
 [Collection(BackendsCollection.Name)]
 public sealed class AccountScriptTests(StoreBackends backends) : StoreTest(backends)

@@ -2,7 +2,7 @@ using Ott.Sync.Cluster;
 
 namespace Ott.Tests.Unit;
 
-// design.md §7.1: rendezvous hashing decides which node tries to own a room.
+// docs/architecture.md §7.1: rendezvous hashing decides which node tries to own a room.
 public sealed class PlacementTests
 {
     private static readonly string[] Nodes = ["web-1-0b7d11aa", "web-2-77c0ffee", "web-3-12345678"];

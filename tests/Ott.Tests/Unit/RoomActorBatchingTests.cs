@@ -3,7 +3,7 @@ using Ott.Tests.Infrastructure;
 
 namespace Ott.Tests.Unit;
 
-// The actor's batch loop (design.md §7.5) against a real Redis on fake time: while one batch's fenced
+// The actor's batch loop (docs/architecture.md §7.5) against a real Redis on fake time: while one batch's fenced
 // write is held in Redis, later commands wait in the mailbox and are then applied as one batch; nobody
 // hears back, and nothing is released, before the write is done.
 public sealed class RoomActorBatchingTests(PausableRedis redis) : IClassFixture<PausableRedis>, IDisposable

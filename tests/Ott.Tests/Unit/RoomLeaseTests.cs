@@ -5,7 +5,7 @@ using Ott.Sync.Storage;
 
 namespace Ott.Tests.Unit;
 
-// RoomLease against a real Redis on fake time (design.md §7.3): a deadline counts from the instant its
+// RoomLease against a real Redis on fake time (docs/architecture.md §7.3): a deadline counts from the instant its
 // command was sent, a lost lease expires it, and an answer that never came leaves it where it was.
 public sealed class RoomLeaseTests(PausableRedis redis) : IClassFixture<PausableRedis>, IDisposable
 {

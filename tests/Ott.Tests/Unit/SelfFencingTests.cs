@@ -3,7 +3,7 @@ using Ott.Tests.Infrastructure;
 
 namespace Ott.Tests.Unit;
 
-// Self-fencing (design.md §7.4) on fake time against a real Redis. The room's lease in Redis stays
+// Self-fencing (docs/architecture.md §7.4) on fake time against a real Redis. The room's lease in Redis stays
 // ours for a minute of real time, so Redis would accept a fenced write: only the actor's own local
 // deadline, which the test moves past, stops it. Renews are made to fail by holding them with
 // CLIENT PAUSE on an impatient connection, so each attempt ends in a timeout (an unknown outcome).

@@ -8,7 +8,7 @@ namespace Ott.Tests.Unit;
 
 /// <summary>
 /// The actor persists when <c>before.ToStorable()</c> and <c>after.ToStorable()</c> serialise differently
-/// (design.md §3). These tests check that every storable change a transition makes shows in that JSON,
+/// (docs/architecture.md §3). These tests check that every storable change a transition makes shows in that JSON,
 /// and that presence-only commands leave it byte for byte identical.
 /// </summary>
 public class StorableChangedGuardTests

@@ -7,7 +7,7 @@ using Ott.Tests.Infrastructure.Web;
 
 namespace Ott.Tests.Web;
 
-// The app with rate limiting on (test factories turn it off, design.md §17).
+// The app with rate limiting on (test factories turn it off, docs/architecture.md §17).
 public sealed class RateLimitedApplication : OttApplication
 {
     public RateLimitedApplication() => Settings["RateLimit:Enabled"] = "true";

@@ -14,7 +14,7 @@ public sealed class NestedBasePathApplication : OttApplication
     public NestedBasePathApplication() => Settings["Http:BasePath"] = "/base/base2";
 }
 
-// protocol.md §1.1 rule 2 under a base path: the base is removed before the path rules apply.
+// docs/protocol.md §1.1 rule 2 under a base path: the base is removed before the path rules apply.
 public abstract class BasePathSocketTests(OttApplication app, string basePath)
 {
     [Fact]

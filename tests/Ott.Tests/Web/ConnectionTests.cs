@@ -6,7 +6,7 @@ using StackExchange.Redis;
 
 namespace Ott.Tests.Web;
 
-// protocol.md §1.1–§1.2 and the §11 "Connection and handshake" checklist, over TestServer sockets.
+// docs/protocol.md §1.1–§1.2 and the §11 "Connection and handshake" checklist, over TestServer sockets.
 public sealed class ConnectionTests(OttApplication app) : IClassFixture<OttApplication>
 {
     private static readonly string[] SyncKeys =

@@ -6,7 +6,7 @@ using Ott.Tests.Infrastructure.Web;
 
 namespace Ott.Tests.Web;
 
-// protocol.md §1.3, §1.5, §1.6: events, chat, status and notify as the room's sockets see them.
+// docs/protocol.md §1.3, §1.5, §1.6: events, chat, status and notify as the room's sockets see them.
 public sealed class EventAndBroadcastTests(OttApplication app) : IClassFixture<OttApplication>
 {
     private static async Task ConsumeThroughChatAsync(OttTestClient sender, CancellationToken ct, params OttTestClient[] receivers)

@@ -13,7 +13,7 @@ using Ott.Tests.Infrastructure;
 
 namespace Ott.Tests.Web;
 
-// TestServer sockets have no ping/pong (design.md §15.2), so this app runs on real Kestrel.
+// TestServer sockets have no ping/pong (docs/architecture.md §15.2), so this app runs on real Kestrel.
 public sealed class KestrelKeepAliveApplication : OttApplication
 {
     public KestrelKeepAliveApplication()
@@ -50,7 +50,7 @@ public sealed class KestrelKeepAliveApplication : OttApplication
     }
 }
 
-// protocol.md §1.8: a ping frame goes to every connection, authenticated or not, at least every 10 s.
+// docs/protocol.md §1.8: a ping frame goes to every connection, authenticated or not, at least every 10 s.
 public sealed class KeepAliveTests(KestrelKeepAliveApplication app) : IClassFixture<KestrelKeepAliveApplication>
 {
     [Fact]

@@ -6,7 +6,7 @@ using Ott.Tests.Infrastructure.Web;
 
 namespace Ott.Tests.Web;
 
-// protocol.md §1.3, §1.4 and §1.7: input errors, domain errors and the socket limits.
+// docs/protocol.md §1.3, §1.4 and §1.7: input errors, domain errors and the socket limits.
 public sealed class MessageErrorTests(OttApplication app) : IClassFixture<OttApplication>
 {
     private static JsonObject Req(JsonObject request) => new() { ["action"] = "req", ["request"] = request };

@@ -6,7 +6,7 @@ using static Ott.Tests.Infrastructure.Web.RoomFlow;
 
 namespace Ott.Tests.Web;
 
-// protocol.md §11 "Playback and queue", end to end over sockets and REST.
+// docs/protocol.md §11 "Playback and queue", end to end over sockets and REST.
 public sealed class PlaybackAndQueueTests(ProbedApplication app) : IClassFixture<ProbedApplication>, IDisposable
 {
     private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(10));

@@ -5,7 +5,7 @@ using static Ott.Tests.Infrastructure.Web.RoomFlow;
 
 namespace Ott.Tests.Web;
 
-// protocol.md §8.3: a node restores the rooms that were loaded when it stopped, without a request.
+// docs/protocol.md §8.3: a node restores the rooms that were loaded when it stopped, without a request.
 public sealed class RestartTests(RedisServer redis) : IClassFixture<RedisServer>, IDisposable
 {
     private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(10));

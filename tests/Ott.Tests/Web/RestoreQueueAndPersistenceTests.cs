@@ -7,7 +7,7 @@ using static Ott.Tests.Infrastructure.Web.RoomFlow;
 namespace Ott.Tests.Web;
 
 /// <summary>Empty rooms unload after a second, so idle unloads can be observed.</summary>
-// protocol.md §11 "Restore queue and persistence", end to end over sockets, REST and the stored record.
+// docs/protocol.md §11 "Restore queue and persistence", end to end over sockets, REST and the stored record.
 public sealed class RestoreQueueAndPersistenceTests(QuickUnloadApplication app) : IClassFixture<QuickUnloadApplication>, IDisposable
 {
     private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(10));

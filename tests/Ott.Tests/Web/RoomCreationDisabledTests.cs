@@ -15,7 +15,7 @@ public sealed class CreationDisabledApplication : OttApplication
     }
 }
 
-// protocol.md §4.3: each kind of creation can be switched off → 403 FeatureDisabledException.
+// docs/protocol.md §4.3: each kind of creation can be switched off → 403 FeatureDisabledException.
 public sealed class RoomCreationDisabledTests(CreationDisabledApplication app) : IClassFixture<CreationDisabledApplication>, IDisposable
 {
     private const string Disabled = "Sorry, this feature is disabled: ";

@@ -4,7 +4,7 @@ using Ott.Tests.Infrastructure.Web;
 
 namespace Ott.Tests.Web;
 
-// protocol.md §1.7 (4003) and §8.3: unloads as the room's sockets see them.
+// docs/protocol.md §1.7 (4003) and §8.3: unloads as the room's sockets see them.
 public sealed class RoomUnloadSocketTests(QuickUnloadApplication app) : IClassFixture<QuickUnloadApplication>
 {
     [Fact]
@@ -54,7 +54,7 @@ public sealed class RoomUnloadSocketTests(QuickUnloadApplication app) : IClassFi
     }
 }
 
-// protocol.md §8.4: a stopping node closes its sockets with 1001 and leaves its rooms with their live state.
+// docs/protocol.md §8.4: a stopping node closes its sockets with 1001 and leaves its rooms with their live state.
 public sealed class ShutdownSocketTests(RedisServer redis) : IClassFixture<RedisServer>
 {
     [Fact]

@@ -5,7 +5,7 @@ using Ott.Tests.Infrastructure.Web;
 
 namespace Ott.Tests.Web;
 
-// The queue, vote and undo endpoints of protocol.md §4.3 (§11 "REST rooms").
+// The queue, vote and undo endpoints of docs/protocol.md §4.3 (§11 "REST rooms").
 public sealed class RoomQueueRestTests(OttApplication app) : IClassFixture<OttApplication>, IDisposable
 {
     private const string First = "https://example.com/first.mp4";
@@ -74,7 +74,7 @@ public sealed class RoomQueueRestTests(OttApplication app) : IClassFixture<OttAp
         var (name, token) = await RoomWithQueuedItemAsync();
         using var client = app.ApiClient(token);
 
-        // The current item does not count as queued (protocol.md §6.6 Remove).
+        // The current item does not count as queued (docs/protocol.md §6.6 Remove).
         using var current = await client.SendAsync(HttpMethod.Delete, $"/api/room/{name}/queue", Direct(First), Ct);
         using var never = await client.SendAsync(HttpMethod.Delete, $"/api/room/{name}/queue", Direct("https://example.com/never.mp4"), Ct);
 

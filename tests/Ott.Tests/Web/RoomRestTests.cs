@@ -5,7 +5,7 @@ using Ott.Tests.Infrastructure.Web;
 
 namespace Ott.Tests.Web;
 
-// protocol.md §4.3 GET, create, generate, list and the room-level REST errors (§11 "REST rooms").
+// docs/protocol.md §4.3 GET, create, generate, list and the room-level REST errors (§11 "REST rooms").
 public sealed class RoomRestTests(OttApplication app) : IClassFixture<OttApplication>, IDisposable
 {
     private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(10));

@@ -5,7 +5,7 @@ using Ott.Tests.Infrastructure.Web;
 
 namespace Ott.Tests.Web;
 
-// PATCH /api/room/:name with the settings shape (protocol.md §4.3, §6.6 ApplySettings, §7).
+// PATCH /api/room/:name with the settings shape (docs/protocol.md §4.3, §6.6 ApplySettings, §7).
 public sealed class RoomSettingsRestTests(OttApplication app) : IClassFixture<OttApplication>, IDisposable
 {
     private const string DefaultGrants = "[[0,113250303],[1,113250303],[2,113250303],[3,133173247],[4,134217727],[-1,134217727]]";
@@ -63,7 +63,7 @@ public sealed class RoomSettingsRestTests(OttApplication app) : IClassFixture<Ot
         Assert.True(JsonNode.DeepEquals(JsonNode.Parse(DefaultGrants), room["grants"]));
 
         // The client copies every key but name, isTemporary, users, queue, hasOwner and grants,
-        // then adds the full six-role grants vector (protocol.md §4.3, §5).
+        // then adds the full six-role grants vector (docs/protocol.md §4.3, §5).
         var body = new JsonObject();
         foreach (var (key, value) in room)
         {
@@ -125,7 +125,7 @@ public sealed class RoomSettingsRestTests(OttApplication app) : IClassFixture<Ot
         using var client = app.ApiClient(token);
         using var admin = app.AdminClient();
 
-        // Role 0 may not change permissions; the apikey caller may (protocol.md §7.2: role 4 holds all bits).
+        // Role 0 may not change permissions; the apikey caller may (docs/protocol.md §7.2: role 4 holds all bits).
         using var denied = await client.SendAsync(HttpMethod.Patch, $"/api/room/{name}",
             new JsonObject { ["grants"] = JsonNode.Parse("[[0,1234]]") }, Ct);
         await denied.AssertErrorAsync(HttpStatusCode.BadRequest, "PermissionDeniedException",

@@ -6,7 +6,7 @@ using Ott.Tests.Infrastructure.Web;
 namespace Ott.Tests.Web;
 
 // What a REST client sees of storage: unload and reload, TTLs, and a temporary room's end
-// (protocol.md §8.2-§8.4, §11 "Restore queue and persistence").
+// (docs/protocol.md §8.2-§8.4, §11 "Restore queue and persistence").
 public sealed class RoomStorageRestTests(OttApplication app) : IClassFixture<OttApplication>, IDisposable
 {
     private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(10));

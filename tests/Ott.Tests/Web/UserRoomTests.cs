@@ -8,7 +8,7 @@ using StackExchange.Redis;
 namespace Ott.Tests.Web;
 
 // The auth and user lines of §11 that need rooms: a rename reaches every connection of the
-// token (protocol.md §3.3), and an anonymous session is role 0 (§7.4).
+// token (docs/protocol.md §3.3), and an anonymous session is role 0 (§7.4).
 public sealed class UserRoomTests(OttApplication app) : IClassFixture<OttApplication>, IDisposable
 {
     private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(10));

@@ -5,7 +5,7 @@ using static Ott.Tests.Infrastructure.Web.RoomFlow;
 
 namespace Ott.Tests.Web;
 
-// protocol.md §11 "Votes", "Undo" and "Roles and permissions", end to end over sockets and REST.
+// docs/protocol.md §11 "Votes", "Undo" and "Roles and permissions", end to end over sockets and REST.
 public sealed class VotesUndoAndRolesTests(OttApplication app) : IClassFixture<OttApplication>, IDisposable
 {
     private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(10));

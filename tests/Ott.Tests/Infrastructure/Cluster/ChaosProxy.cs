@@ -3,7 +3,7 @@ using System.Net.Sockets;
 
 namespace Ott.Tests.Infrastructure.Cluster;
 
-// A TCP proxy between one node and Redis (design.md §15.2), so a test can cut that node off
+// A TCP proxy between one node and Redis (docs/architecture.md §15.2), so a test can cut that node off
 // without root, iptables or Docker. Cut() resets every open connection both ways and resets new
 // ones on accept until Heal(); the listener stays bound, so the node's address never changes.
 internal sealed class ChaosProxy : IDisposable

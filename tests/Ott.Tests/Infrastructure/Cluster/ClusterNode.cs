@@ -3,7 +3,7 @@ using Ott.Testing;
 
 namespace Ott.Tests.Infrastructure.Cluster;
 
-// One node of a multi-node cluster (design.md §15.2): Ott.dll as an OttProcess on an external
+// One node of a multi-node cluster (docs/architecture.md §15.2): Ott.dll as an OttProcess on an external
 // Redis shared with its siblings, with the fault-test timings of §15.3, plus what the tests ask a
 // node (its id, /debug/ownership, clients). Launch and the wait are separate so a cluster can fork
 // all its nodes within a few milliseconds and only then wait for them (T1).
@@ -121,7 +121,7 @@ internal sealed class ClusterNode : IAsyncDisposable
     // SIGKILL: no shutdown code runs; the node's clients see no close frame.
     public Task KillAsync() => _process.KillAsync();
 
-    // SIGTERM: the host's graceful shutdown (design.md §10.4), awaited to the process's exit.
+    // SIGTERM: the host's graceful shutdown (docs/architecture.md §10.4), awaited to the process's exit.
     public Task TerminateAsync(CancellationToken ct) => _process.TerminateAsync(ct);
 
     // SIGSTOP: the process freezes mid-flight, sockets and leases and all (T4, T8).

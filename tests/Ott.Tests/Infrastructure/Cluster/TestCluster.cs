@@ -7,7 +7,7 @@ using StackExchange.Redis;
 
 namespace Ott.Tests.Infrastructure.Cluster;
 
-// Several child nodes on one Redis and one key prefix (design.md §15.1 multi-node, §15.3 fault
+// Several child nodes on one Redis and one key prefix (docs/architecture.md §15.1 multi-node, §15.3 fault
 // tests). By default the cluster owns a private redis-server, which fault tests may stall, pause
 // or shut down; Redis is an admin connection to it for assertions and fault injection.
 internal sealed class TestCluster : IAsyncDisposable

@@ -7,13 +7,13 @@ using ClusterNode = Ott.Tests.Infrastructure.Cluster.ClusterNode;
 
 namespace Ott.Tests.Infrastructure.Faults;
 
-// Shared pieces of the fault tests (design.md §15.3): frame predicates, unique queue adds whose
+// Shared pieces of the fault tests (docs/architecture.md §15.3): frame predicates, unique queue adds whose
 // acknowledgements are counted, the stored record, the user list as nodes report it, ownership checks
 // over every node's /debug/ownership, a room owned by one node with clients on every node, a queue
 // writer, lease samplers and a recorder of the room channel.
 internal static class FaultKit
 {
-    // A full sync carries all 20 syncable keys (protocol.md §6.2); a delta or position sync does not.
+    // A full sync carries all 20 syncable keys (docs/protocol.md §6.2); a delta or position sync does not.
     public static bool IsFullSync(JsonObject m) =>
         m.Action() == "sync" && m.ContainsKey("name") && m.ContainsKey("queue") && m.ContainsKey("grants")
         && m.ContainsKey("voteCounts") && m.ContainsKey("votesToSkip") && m.Count >= 21;
@@ -51,7 +51,7 @@ internal static class FaultKit
     public static JsonObject Chat(string text) => new() { ["type"] = 11, ["text"] = text };
 
     // The URL of an `event` frame for a queue add (request type 5), released only after the owner
-    // persisted the batch (design.md §7.5): seeing it is the acknowledgement.
+    // persisted the batch (docs/architecture.md §7.5): seeing it is the acknowledgement.
     public static string? AddedUrl(JsonObject m) =>
         m.Action() == "event" && m["request"] is JsonObject request && request["type"]?.GetValue<int>() == 5
             ? request["video"]?["id"]?.GetValue<string>()
@@ -526,7 +526,7 @@ internal sealed class LeaseWatch : IAsyncDisposable
     }
 }
 
-// Records every envelope on a room's channel (design.md §9.2) through the admin connection.
+// Records every envelope on a room's channel (docs/architecture.md §9.2) through the admin connection.
 internal sealed class ChannelRecorder : IAsyncDisposable
 {
     private readonly ISubscriber _subscriber;

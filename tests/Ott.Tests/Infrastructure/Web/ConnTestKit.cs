@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 
 namespace Ott.Tests.Infrastructure.Web;
 
-// Small shared steps for the connection and message tests (protocol.md §1).
+// Small shared steps for the connection and message tests (docs/protocol.md §1).
 internal static class ConnTestKit
 {
     public const string VideoUrl = "https://media.example.com/clips/first.mp4";
