@@ -24,8 +24,10 @@ internal enum UnloadReason
 internal sealed partial class RoomActor : IAsyncDisposable
 {
     private const int MaxBatch = 64;
+    private const int MaxRefusals = 1024;
 
     private readonly Channel<Envelope> _mailbox;
+    private readonly Dictionary<RequestId, (OttFailure Failure, DateTimeOffset At)> _refused = [];
     private readonly RoomStore _store;
     private readonly ClusterClock _clock;
     private readonly RoomsOptions _rooms;
@@ -203,6 +205,29 @@ internal sealed partial class RoomActor : IAsyncDisposable
         }
     }
 
+    // Refused requests change nothing stored, so the room's ledger does not know them; this owner keeps
+    // their answers for the retention, so a retry after a lost reply gets the original refusal, not a
+    // second judgement. A new owner judges such a retry afresh (it was never applied).
+    private void RememberRefusal(RequestId id, OttFailure failure, DateTimeOffset now)
+    {
+        if (_refused.Count >= MaxRefusals)
+        {
+            var expired = now - _ctx.RequestRetention;
+            foreach (var (old, entry) in _refused)
+            {
+                if (entry.At < expired)
+                {
+                    _refused.Remove(old);
+                }
+            }
+            if (_refused.Count >= MaxRefusals)
+            {
+                _refused.Remove(_refused.MinBy(e => e.Value.At).Key);
+            }
+        }
+        _refused[id] = (failure, now);
+    }
+
     /// <summary>Returns false when the loop must end (unloaded or demoted).</summary>
     private async Task<bool> ApplyBatchAsync(List<Envelope> batch, CancellationToken ct)
     {
@@ -224,6 +249,12 @@ internal sealed partial class RoomActor : IAsyncDisposable
                     Volatile.Write(ref _tickQueued, 0);
                     break;
             }
+            if (envelope.Command.Id is { } retried && _refused.TryGetValue(retried, out var refusal))
+            {
+                // A retry of a request this owner refused: the same answer again, judged once (§9.4).
+                replies.Add((envelope, refusal.Failure));
+                continue;
+            }
             RoomOutcome outcome;
             try
             {
@@ -242,6 +273,10 @@ internal sealed partial class RoomActor : IAsyncDisposable
             state = outcome.State;
             outputs.AddRange(outcome.Outputs);
             replies.Add((envelope, outcome.Error));
+            if (outcome.Error is { } error && envelope.Command.Id is { } refusedId)
+            {
+                RememberRefusal(refusedId, error, now);
+            }
         }
 
         if (unload is null && IdleFor(state, now) >= _rooms.UnloadAfter)

@@ -152,5 +152,26 @@ public sealed class RoomActorBatchingTests(PausableRedis redis) : IClassFixture<
         Assert.Equal(["event", "event", "sync"], CapturingFanout.Broadcasts(last).Select(f => f["action"]!.GetValue<string>()));
     }
 
+    [Fact]
+    public async Task ARetryOfARefusedRequestGetsTheSameAnswerEvenWhenItWouldNowSucceed()
+    {
+        var (patient, _) = redis.NewStores();
+        await using var room = await ActorHarness.StartAsync(patient, patient, Ct);
+        var alice = room.NewUser("alice");
+        Assert.Null(await room.Actor.SendAsync(new Sync.Rooms.JoinCommand(alice), Ct));
+        Assert.Null(await room.Actor.SendAsync(ActorHarness.Add(alice, "v0"), Ct)); // plays
+        var remove = new Sync.Rooms.RequestCommand(TestRoom.ActorOf(alice),
+            TestRoom.Parse("""{"type":6,"video":{"service":"direct","id":"v1"}}"""))
+        { Id = new Sync.Rooms.RequestId("gateway-client", 1) };
+
+        Assert.Equal(OttFailure.VideoNotFound().Name, (await room.Actor.SendAsync(remove, Ct))?.Name); // v1 is not queued yet
+        Assert.Null(await room.Actor.SendAsync(ActorHarness.Add(alice, "v1"), Ct));
+        // The first answer was lost on its way back: the gateway retries the same request.
+        var retry = await room.Actor.SendAsync(remove, Ct);
+
+        Assert.Equal(OttFailure.VideoNotFound().Name, retry?.Name);
+        Assert.Equal(["v1"], (await room.StoredAsync(Ct)).Queue.Select(i => i.Id)); // not removed by a second judgement
+    }
+
     public void Dispose() => _timeout.Dispose();
 }
