@@ -317,7 +317,7 @@ public static partial class RoomStateMapper
     [MapperIgnoreTarget(nameof(RoomState.SuppressedSegment))]
     public static partial RoomState FromSnapshot(this RoomSnapshot snapshot);
 
-    // The position-jump rule (docs/protocol.md §6.3): SyncFrameWriter resends the live position when this changes.
+    // The position-jump rule (docs/protocol.md §6.3): SyncFrameWriter (Sync/Rooms/SyncFrames.cs) resends the live position when this changes.
     [MapperIgnoreSource(nameof(RoomState.Name))]
     [MapperIgnoreSource(nameof(RoomState.Title))]
     [MapperIgnoreSource(nameof(RoomState.Description))]

@@ -14,8 +14,6 @@ namespace Ott.Sync.Connections;
 /// </summary>
 internal sealed partial class ClientSession : IRoomClient
 {
-    // Requests of one socket whose outcome is still awaited (each already queued for its owner, in order).
-    private const int MaxInFlight = 16;
 
     private readonly SocketTransport _transport;
     private readonly string _room;
@@ -184,7 +182,8 @@ internal sealed partial class ClientSession : IRoomClient
     /// </summary>
     private async Task PipelineAsync(RoomCommand command, Action? onSuccess, CancellationToken ct)
     {
-        while (_inFlight.Count > 0 && (_inFlight.Peek().IsCompleted || _inFlight.Count >= MaxInFlight))
+        // At most Connections:PendingRequestLimit requests of one socket await their outcome (each already queued for its owner).
+        while (_inFlight.Count > 0 && (_inFlight.Peek().IsCompleted || _inFlight.Count >= _options.PendingRequestLimit))
         {
             await _inFlight.Dequeue();
         }

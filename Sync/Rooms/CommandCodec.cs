@@ -13,7 +13,7 @@ internal sealed record UnloadRoomCommand(UnloadReason Reason) : RoomCommand;
 
 /// <summary>
 /// Room commands as they travel to a remote owner in a <c>cmd</c> envelope (docs/architecture.md §9.2). A room request
-/// travels as the client sent it and is parsed again by the owner, which also resolves its media (§5.4).
+/// travels as the client sent it and is parsed again by the owner, with the media the entry node looked up (§5.4).
 /// </summary>
 internal static class CommandCodec
 {

@@ -96,8 +96,7 @@ internal sealed partial class RoomActor : IAsyncDisposable
 
     public TimeSpan? StateTtl => _state.IsTemporary ? _rooms.TemporaryStateTtl : null;
 
-    // DeadlineValid and DeadlineRemaining are for the callers outside this folder's files (the bus
-    // handler in RoomManager, the admin ownership view); they may read Lease directly instead.
+    // For the owner check of OwnerRequests and the admin ownership view.
     public bool DeadlineValid => Lease.IsValid;
 
     // The lease measures with the node's TimeProvider, which is the one the admin view passes.
