@@ -1,0 +1,229 @@
+using System.Diagnostics;
+
+namespace Ott.Tests.Infrastructure.History;
+
+internal enum OpKind
+{
+    Add,
+    Remove,
+}
+
+internal enum EntryPoint
+{
+    Socket,
+    Rest,
+}
+
+internal enum Outcome
+{
+    // Sent, no answer yet (a run that ends here is treated like NoAnswer).
+    Pending,
+
+    // The socket saw the room's event for it, or REST answered 200: applied and stored.
+    Acked,
+
+    // An error reply with a name (the Error property).
+    Failed,
+
+    // No answer before the writer gave up: may or may not have been applied, never twice.
+    NoAnswer,
+}
+
+// One queue request as a writer sent it, and what came back. Targets are unique direct URLs, and
+// each is added by one request and removed by at most one, so every effect is attributable.
+internal sealed class RequestRecord
+{
+    private readonly Lock _lock = new();
+
+    public required long Id { get; init; }
+
+    public required string Writer { get; init; }
+
+    public required string Node { get; init; }
+
+    public required string Room { get; init; }
+
+    public required OpKind Kind { get; init; }
+
+    public required EntryPoint Entry { get; init; }
+
+    public required string Target { get; init; }
+
+    public required TimeSpan SentAt { get; init; }
+
+    // The socket connection a socket request went out on.
+    public string? Connection { get; init; }
+
+    public Outcome Outcome { get; private set; }
+
+    public string? Error { get; private set; }
+
+    public TimeSpan? AnsweredAt { get; private set; }
+
+    // Errors that say "try again" rather than "rejected": the change may have been made anyway.
+    public static bool IsIndeterminate(string? error) =>
+        error is "RoomUnavailable" or "Unknown" || error?.StartsWith("HTTP 5", StringComparison.Ordinal) == true;
+
+    // A definite rejection: the change must have had no effect at all.
+    public bool Rejected => Outcome == Outcome.Failed && !IsIndeterminate(Error);
+
+    // Could have changed the room: acknowledged, unanswered, or answered with an indeterminate error.
+    public bool MayHaveApplied => !Rejected;
+
+    // The first answer wins: an acknowledgement racing a timeout is decided once.
+    internal bool Complete(Outcome outcome, string? error, TimeSpan at)
+    {
+        lock (_lock)
+        {
+            if (Outcome != Outcome.Pending)
+            {
+                return false;
+            }
+            Outcome = outcome;
+            Error = error;
+            AnsweredAt = at;
+            return true;
+        }
+    }
+
+    public override string ToString()
+    {
+        var answer = Outcome switch
+        {
+            Outcome.Acked => $"acked {Seconds(AnsweredAt)}",
+            Outcome.Failed => $"{Error} {Seconds(AnsweredAt)}",
+            Outcome.NoAnswer => $"no answer (gave up {Seconds(AnsweredAt)})",
+            _ => "pending",
+        };
+        var via = Entry == EntryPoint.Socket ? $"socket {Connection}" : "REST";
+        return $"#{Id} {Kind.ToString().ToLowerInvariant()} by {Writer} via {via} on {Node}, sent {Seconds(SentAt)} -> {answer}";
+    }
+
+    internal static string Seconds(TimeSpan? at) => at is { } t ? $"{t.TotalSeconds:F3}s" : "-";
+}
+
+// Everything a history test's writers did and saw: every request with its answer, and one log per
+// socket connection. Thread-safe; the clock is shared by every record so times compare.
+internal sealed class History
+{
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly List<RequestRecord> _requests = [];
+    private readonly List<ConnectionLog> _connections = [];
+    private readonly Dictionary<string, int> _connectionsPerWriter = new(StringComparer.Ordinal);
+    // Per room: targets whose add is acknowledged and that no remove has claimed yet.
+    private readonly Dictionary<string, List<(string Target, string Writer)>> _removable = new(StringComparer.Ordinal);
+    private long _nextId;
+
+    public TimeSpan Now => _clock.Elapsed;
+
+    public IReadOnlyList<RequestRecord> Requests
+    {
+        get
+        {
+            lock (_requests)
+            {
+                return [.. _requests];
+            }
+        }
+    }
+
+    public IReadOnlyList<ConnectionLog> Connections
+    {
+        get
+        {
+            lock (_connections)
+            {
+                return [.. _connections];
+            }
+        }
+    }
+
+    // Records a request just before it is sent (`at` only for hand-made histories).
+    public RequestRecord Begin(string writer, string node, string room, OpKind kind, EntryPoint entry, string target,
+        string? connection = null, TimeSpan? at = null)
+    {
+        var record = new RequestRecord
+        {
+            Id = Interlocked.Increment(ref _nextId),
+            Writer = writer,
+            Node = node,
+            Room = room,
+            Kind = kind,
+            Entry = entry,
+            Target = target,
+            SentAt = at ?? Now,
+            Connection = connection,
+        };
+        lock (_requests)
+        {
+            _requests.Add(record);
+        }
+        return record;
+    }
+
+    // Records the answer; false when the request was already answered (the first answer wins).
+    public bool Complete(RequestRecord record, Outcome outcome, string? error = null, TimeSpan? at = null)
+    {
+        if (!record.Complete(outcome, error, at ?? Now))
+        {
+            return false;
+        }
+        if (record.Kind == OpKind.Add && outcome == Outcome.Acked)
+        {
+            lock (_removable)
+            {
+                if (!_removable.TryGetValue(record.Room, out var list))
+                {
+                    _removable[record.Room] = list = [];
+                }
+                list.Add((record.Target, record.Writer));
+            }
+        }
+        return true;
+    }
+
+    // Picks an item of another writer whose add is acknowledged and that no remove targets yet, and
+    // claims it: every item is removed by at most one request, so a second removal is always an anomaly.
+    public string? ClaimRemovable(string room, string writer, Random random)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        lock (_removable)
+        {
+            if (!_removable.TryGetValue(room, out var list))
+            {
+                return null;
+            }
+            var candidates = Enumerable.Range(0, list.Count).Where(i => list[i].Writer != writer).ToList();
+            if (candidates.Count == 0)
+            {
+                return null;
+            }
+            var index = candidates[random.Next(candidates.Count)];
+            var target = list[index].Target;
+            list.RemoveAt(index);
+            return target;
+        }
+    }
+
+    // Acknowledged adds in the room that no remove has claimed: what the queue should roughly hold.
+    public int Unclaimed(string room)
+    {
+        lock (_removable)
+        {
+            return _removable.TryGetValue(room, out var list) ? list.Count : 0;
+        }
+    }
+
+    // A new socket connection of a writer, named writer#n.
+    public ConnectionLog Open(string writer, string node, string room, TimeSpan? at = null)
+    {
+        lock (_connections)
+        {
+            var n = _connectionsPerWriter.GetValueOrDefault(writer) + 1;
+            _connectionsPerWriter[writer] = n;
+            var log = new ConnectionLog(this, $"{writer}#{n}", writer, node, room, at ?? Now);
+            _connections.Add(log);
+            return log;
+        }
+    }
+}

@@ -1,0 +1,272 @@
+using System.Text.Json.Nodes;
+using Ott.Tests.Infrastructure.History;
+
+namespace Ott.Tests.Unit;
+
+// The checker of the history fault test (Faults/HistoryTests) on small hand-made histories: it must
+// accept what exactly-once allows and name what it does not, or a green fault test means nothing.
+public sealed class HistoryCheckerTests
+{
+    private const string Room = "r";
+    private const string X = "https://media.invalid/h-w1-0.mp4";
+    private const string Y = "https://media.invalid/h-w2-0.mp4";
+
+    [Fact]
+    public void CleanHistoryWithAddsAndARemoveHasNoAnomalies()
+    {
+        var h = new History();
+        var c = Connect(h, "w1", "c1", []);
+        var add = Sent(h, "w1", OpKind.Add, EntryPoint.Socket, X, 1);
+        Frames(c, 1.1, Event(OpKind.Add, X, "e1", "c1"), Sync(false, X));
+        h.Complete(add, Outcome.Acked, at: T(1.1));
+        var rest = Sent(h, "w2", OpKind.Add, EntryPoint.Rest, Y, 2);
+        Frames(c, 2.1, Event(OpKind.Add, Y, "e2", "c2"), Sync(false, X, Y));
+        h.Complete(rest, Outcome.Acked, at: T(2.1));
+        var remove = Sent(h, "w1", OpKind.Remove, EntryPoint.Rest, Y, 3);
+        Frames(c, 3.1, Event(OpKind.Remove, Y, "e3", "c1"), Sync(false, X));
+        h.Complete(remove, Outcome.Acked, at: T(3.1));
+
+        var report = HistoryChecker.Check(h, Views(X));
+
+        Assert.True(report.Ok, report.Explanation);
+    }
+
+    // The bug: a forwarded add whose reply was lost is retried after its id left the owner's
+    // window of 64, so it is applied again after an acknowledged remove.
+    [Fact]
+    public void AddAppliedAgainAfterAnAcknowledgedRemoveIsCaught()
+    {
+        var h = new History();
+        var c = Connect(h, "w2", "c2", []);
+        var add = Sent(h, "w1", OpKind.Add, EntryPoint.Socket, X, 1);
+        Frames(c, 1.1, Event(OpKind.Add, X, "e1", "c1"), Sync(false, X));
+        h.Complete(add, Outcome.Acked, at: T(1.1));
+        var remove = Sent(h, "w2", OpKind.Remove, EntryPoint.Socket, X, 2);
+        Frames(c, 2.1, Event(OpKind.Remove, X, "e2", "c2"), Sync(false));
+        h.Complete(remove, Outcome.Acked, at: T(2.1));
+        Frames(c, 4.0, Event(OpKind.Add, X, "e3", "c1"), Sync(false, X));
+
+        var report = HistoryChecker.Check(h, Views(X));
+
+        Assert.Contains(AnomalyKinds.RemoveUndone, report.Kinds);
+        Assert.Contains(AnomalyKinds.AppliedTwice, report.Kinds);
+        Assert.Contains(AnomalyKinds.CameBack, report.Kinds);
+        Assert.Contains($"request #{remove.Id} remove by w2", report.Explanation, StringComparison.Ordinal);
+        Assert.Contains("final views: stored ×1", report.Explanation, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AcknowledgedAddMissingAtTheEndIsCaught()
+    {
+        var h = new History();
+        var add = Sent(h, "w1", OpKind.Add, EntryPoint.Rest, X, 1);
+        h.Complete(add, Outcome.Acked, at: T(1.2));
+
+        var report = HistoryChecker.Check(h, Views());
+
+        Assert.Equal([AnomalyKinds.LostAdd], report.Kinds);
+        Assert.Contains("stored, GET n1, socket w1#1", report.Anomalies[0].Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AddWithNoAnswerMayBeAppliedOnceOrNotAtAll()
+    {
+        var applied = new History();
+        var c = Connect(applied, "w2", "c2", []);
+        Sent(applied, "w1", OpKind.Add, EntryPoint.Socket, X, 1);
+        Frames(c, 1.5, Event(OpKind.Add, X, "e1", "c1"), Sync(false, X));
+        Assert.True(HistoryChecker.Check(applied, Views(X)).Ok);
+
+        var lost = new History();
+        var add = Sent(lost, "w1", OpKind.Add, EntryPoint.Rest, X, 1);
+        lost.Complete(add, Outcome.NoAnswer, at: T(13));
+        Assert.True(HistoryChecker.Check(lost, Views()).Ok);
+    }
+
+    [Fact]
+    public void AddWithNoAnswerAppliedTwiceIsCaught()
+    {
+        var h = new History();
+        var c = Connect(h, "w2", "c2", []);
+        var add = Sent(h, "w1", OpKind.Add, EntryPoint.Rest, X, 1);
+        Frames(c, 1.5, Event(OpKind.Add, X, "e1", "c1"), Sync(false, X), Event(OpKind.Add, X, "e2", "c1"), Sync(false, X, X));
+        h.Complete(add, Outcome.NoAnswer, at: T(13));
+
+        var report = HistoryChecker.Check(h, Views(X, X));
+
+        Assert.Contains(AnomalyKinds.AppliedTwice, report.Kinds);
+        Assert.Contains(AnomalyKinds.DuplicateInQueue, report.Kinds);
+        Assert.Contains(AnomalyKinds.EventShowsDoubleAdd, report.Kinds);
+    }
+
+    [Fact]
+    public void AlreadyQueuedAnswerToTheOnlyAddOfAUniqueUrlIsCaught()
+    {
+        var h = new History();
+        var add = Sent(h, "w1", OpKind.Add, EntryPoint.Socket, X, 1);
+        h.Complete(add, Outcome.Failed, "VideoAlreadyQueuedException", T(3));
+
+        var report = HistoryChecker.Check(h, Views(X));
+
+        Assert.Contains(AnomalyKinds.ImpossibleError, report.Kinds);
+    }
+
+    [Fact]
+    public void NotFoundAnswerToTheOnlyRemoveOfAnAcknowledgedItemIsCaught()
+    {
+        var h = new History();
+        var add = Sent(h, "w1", OpKind.Add, EntryPoint.Rest, X, 1);
+        h.Complete(add, Outcome.Acked, at: T(1.1));
+        var remove = Sent(h, "w2", OpKind.Remove, EntryPoint.Rest, X, 2);
+        h.Complete(remove, Outcome.Failed, "VideoNotFoundException", T(4));
+
+        var report = HistoryChecker.Check(h, Views());
+
+        Assert.Contains(AnomalyKinds.ImpossibleError, report.Kinds);
+    }
+
+    [Fact]
+    public void RejectedAddThatWasAppliedIsCaught()
+    {
+        var h = new History();
+        var c = Connect(h, "w2", "c2", []);
+        var add = Sent(h, "w1", OpKind.Add, EntryPoint.Rest, X, 1);
+        Frames(c, 1.5, Event(OpKind.Add, X, "e1", "c1"), Sync(false, X));
+        h.Complete(add, Outcome.Failed, "PermissionDeniedException", T(1.6));
+
+        Assert.Contains(AnomalyKinds.RejectedButApplied, HistoryChecker.Check(h, Views(X)).Kinds);
+    }
+
+    // RoomUnavailable means "try again": the change may have been made.
+    [Fact]
+    public void AddAnsweredRoomUnavailableMayStillBeAppliedOnce()
+    {
+        var h = new History();
+        var add = Sent(h, "w1", OpKind.Add, EntryPoint.Rest, X, 1);
+        h.Complete(add, Outcome.Failed, "RoomUnavailable", T(5));
+
+        Assert.True(HistoryChecker.Check(h, Views(X)).Ok);
+    }
+
+    [Fact]
+    public void ItemLeavingAQueueWithNoRemoveIsCaught()
+    {
+        var h = new History();
+        var c = Connect(h, "w2", "c2", []);
+        var add = Sent(h, "w1", OpKind.Add, EntryPoint.Socket, X, 1);
+        Frames(c, 1.1, Event(OpKind.Add, X, "e1", "c1"), Sync(false, X));
+        h.Complete(add, Outcome.Acked, at: T(1.1));
+        Frames(c, 5, Sync(true));
+
+        var report = HistoryChecker.Check(h, Views());
+
+        Assert.Contains(AnomalyKinds.Vanished, report.Kinds);
+        Assert.Contains(AnomalyKinds.LostAdd, report.Kinds);
+    }
+
+    [Fact]
+    public void SameEventTwiceOnOneConnectionIsCaught()
+    {
+        var h = new History();
+        var c = Connect(h, "w2", "c2", []);
+        var add = Sent(h, "w1", OpKind.Add, EntryPoint.Socket, X, 1);
+        Frames(c, 1.1, Event(OpKind.Add, X, "e1", "c1"), Sync(false, X), Event(OpKind.Add, X, "e1", "c1"));
+        h.Complete(add, Outcome.Acked, at: T(1.1));
+
+        Assert.Equal([AnomalyKinds.DuplicateEvent], HistoryChecker.Check(h, Views(X)).Kinds);
+    }
+
+    [Fact]
+    public void DisagreeingFinalViewsAreCaught()
+    {
+        var h = new History();
+        var add = Sent(h, "w1", OpKind.Add, EntryPoint.Rest, X, 1);
+        h.Complete(add, Outcome.Acked, at: T(1.1));
+        List<FinalView> views = [new("stored", Room, [X]), new("GET n1", Room, []), new("GET n2", Room, null)];
+
+        var report = HistoryChecker.Check(h, views);
+
+        Assert.Contains(AnomalyKinds.ViewsDisagree, report.Kinds);
+        Assert.Contains(AnomalyKinds.LostAdd, report.Kinds);
+        Assert.Equal(2, report.Anomalies.Count(a => a.Kind == AnomalyKinds.ViewsDisagree));
+    }
+
+    [Fact]
+    public void FinalCloseCodeOnAWriterSocketIsCaughtAndAMigrationCodeIsNot()
+    {
+        var h = new History();
+        Connect(h, "w1", "c1", []).RecordClose(4003, byClient: false, T(2));
+        Connect(h, "w1", "c1b", []).RecordClose(1012, byClient: false, T(3));
+        Connect(h, "w1", "c1c", []).RecordClose(null, byClient: false, T(4));
+
+        var report = HistoryChecker.Check(h, Views());
+
+        Assert.Equal([AnomalyKinds.BadClose], report.Kinds);
+        Assert.Single(report.Anomalies);
+        Assert.Contains("4003", report.Anomalies[0].Detail, StringComparison.Ordinal);
+        Assert.Contains("1006 ×1", report.Summary, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ItemNoRequestAddsIsCaught()
+    {
+        var h = new History();
+        var c = Connect(h, "w1", "c1", []);
+        Frames(c, 1, Sync(false, Y));
+
+        Assert.Contains(AnomalyKinds.Phantom, HistoryChecker.Check(h, Views(Y)).Kinds);
+    }
+
+    private static TimeSpan T(double seconds) => TimeSpan.FromSeconds(seconds);
+
+    private static RequestRecord Sent(History h, string writer, OpKind kind, EntryPoint entry, string target, double at) =>
+        h.Begin(writer, "n1", Room, kind, entry, target, entry == EntryPoint.Socket ? $"{writer}#1" : null, T(at));
+
+    // A connection that has joined: `you`, then a full sync with the given queue, at 0.5 s.
+    private static ConnectionLog Connect(History h, string writer, string clientId, string[] queue)
+    {
+        var log = h.Open(writer, "n1", Room, T(0.5));
+        log.Record(Sync(true, queue), T(0.5));
+        log.Record(new JsonObject { ["action"] = "you", ["info"] = new JsonObject { ["id"] = clientId } }, T(0.5));
+        return log;
+    }
+
+    private static void Frames(ConnectionLog log, double at, params JsonObject[] frames)
+    {
+        foreach (var frame in frames)
+        {
+            log.Record(frame, T(at));
+        }
+    }
+
+    private static JsonObject Sync(bool full, params string[] queue)
+    {
+        var frame = new JsonObject
+        {
+            ["action"] = "sync",
+            ["queue"] = new JsonArray([.. queue.Select(id => (JsonNode)new JsonObject { ["service"] = "direct", ["id"] = id })]),
+        };
+        if (full)
+        {
+            frame["name"] = Room;
+        }
+        return frame;
+    }
+
+    private static JsonObject Event(OpKind kind, string target, string id, string clientId) => new()
+    {
+        ["action"] = "event",
+        ["request"] = new JsonObject
+        {
+            ["type"] = kind == OpKind.Add ? 5 : 6,
+            ["video"] = new JsonObject { ["service"] = "direct", ["id"] = target },
+        },
+        ["user"] = new JsonObject { ["id"] = clientId },
+        ["additional"] = new JsonObject(),
+        ["id"] = id,
+    };
+
+    // The same queue in the stored record, one node's GET and one writer's socket.
+    private static List<FinalView> Views(params string[] queue) =>
+        [new("stored", Room, queue), new("GET n1", Room, queue), new("socket w1#1", Room, queue)];
+}
