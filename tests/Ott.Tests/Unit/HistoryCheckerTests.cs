@@ -125,6 +125,37 @@ public sealed class HistoryCheckerTests
         Assert.Contains(AnomalyKinds.ImpossibleError, report.Kinds);
     }
 
+    // The pub/sub-kill symptom: the remove was applied, its reply lost, and the retry found
+    // nothing to remove. The departure is explained by the remove; its answer is what is wrong.
+    [Fact]
+    public void RemoveAppliedButAnsweredNotFoundIsCaughtAsAWrongAnswerOnly()
+    {
+        var h = new History();
+        var c = Connect(h, "w3", "c3", []);
+        var add = Sent(h, "w1", OpKind.Add, EntryPoint.Rest, X, 1);
+        Frames(c, 1.1, Event(OpKind.Add, X, "e1", "c1"), Sync(false, X));
+        h.Complete(add, Outcome.Acked, at: T(1.1));
+        var remove = Sent(h, "w2", OpKind.Remove, EntryPoint.Rest, X, 2);
+        Frames(c, 2.1, Event(OpKind.Remove, X, "e2", "c2"), Sync(false));
+        h.Complete(remove, Outcome.Failed, "VideoNotFoundException", T(4.1));
+
+        var report = HistoryChecker.Check(h, Views());
+
+        Assert.Equal([AnomalyKinds.ImpossibleError], report.Kinds);
+        Assert.Contains("its event e2 was seen", report.Anomalies[0].Detail, StringComparison.Ordinal);
+    }
+
+    // `Unknown` abandons the change (protocol.md §1.7), so it is a rejection.
+    [Fact]
+    public void AddAnsweredUnknownThatWasAppliedIsCaught()
+    {
+        var h = new History();
+        var add = Sent(h, "w1", OpKind.Add, EntryPoint.Rest, X, 1);
+        h.Complete(add, Outcome.Failed, "Unknown", T(3));
+
+        Assert.Equal([AnomalyKinds.RejectedButApplied], HistoryChecker.Check(h, Views(X)).Kinds);
+    }
+
     [Fact]
     public void RejectedAddThatWasAppliedIsCaught()
     {

@@ -61,8 +61,11 @@ internal sealed class RequestRecord
     public TimeSpan? AnsweredAt { get; private set; }
 
     // Errors that say "try again" rather than "rejected": the change may have been made anyway.
+    // RoomUnavailable is the gateway giving up on an owner that may have applied the request before
+    // its reply was lost; a bare 5xx is no OTT answer at all. `Unknown` is a rejection: "the change
+    // is abandoned" (protocol.md §1.7).
     public static bool IsIndeterminate(string? error) =>
-        error is "RoomUnavailable" or "Unknown" || error?.StartsWith("HTTP 5", StringComparison.Ordinal) == true;
+        error is "RoomUnavailable" || error?.StartsWith("HTTP 5", StringComparison.Ordinal) == true;
 
     // A definite rejection: the change must have had no effect at all.
     public bool Rejected => Outcome == Outcome.Failed && !IsIndeterminate(Error);

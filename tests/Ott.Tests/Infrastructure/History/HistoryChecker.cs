@@ -82,6 +82,7 @@ internal static class HistoryChecker
         var requests = history.Requests;
         var connections = history.Connections;
         var anomalies = new List<Anomaly>();
+        var uncertain = new List<(string Answer, bool Applied)>();
 
         var rooms = requests.Select(r => r.Room).Concat(connections.Select(c => c.Room)).Concat(views.Select(v => v.Room))
             .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
@@ -103,11 +104,14 @@ internal static class HistoryChecker
                 .Distinct(StringComparer.Ordinal);
             foreach (var item in items)
             {
-                anomalies.AddRange(CheckItem(room, item, [.. roomRequests.Where(r => r.Target == item)], [.. seenByItem[item]], roomViews));
+                List<RequestRecord> itemRequests = [.. roomRequests.Where(r => r.Target == item)];
+                List<(ConnectionLog, Seen)> itemSeen = [.. seenByItem[item]];
+                anomalies.AddRange(CheckItem(room, item, itemRequests, itemSeen, roomViews));
+                uncertain.AddRange(Uncertain(item, itemRequests, itemSeen, roomViews));
             }
         }
 
-        return new HistoryReport(anomalies, Summarize(requests, connections, anomalies),
+        return new HistoryReport(anomalies, Summarize(requests, connections, anomalies, uncertain),
             Explain(anomalies, requests, connections, views, explainItems));
     }
 
@@ -184,7 +188,8 @@ internal static class HistoryChecker
             if (add.Error == "VideoAlreadyQueuedException" && others.Count == 0)
             {
                 yield return new Anomaly(AnomalyKinds.ImpossibleError, room, item,
-                    $"add #{add.Id} was answered {add.Error}, but no earlier request adds this unique URL: an earlier attempt of the same request was applied");
+                    $"add #{add.Id} was answered {add.Error}, but no earlier request adds this unique URL: an earlier attempt of the same request was applied"
+                    + (addEvents.Count > 0 ? $" (its event {addEvents[0]} was seen)" : ""));
             }
             else if (!adds.Any(r => r != add && r.MayHaveApplied) && (addEvents.Count > 0 || appeared || counts.Any(c => c.Count > 0)))
             {
@@ -199,7 +204,8 @@ internal static class HistoryChecker
             if (remove.Error == "VideoNotFoundException" && ackedBefore && otherRemoves.Count == 0)
             {
                 yield return new Anomaly(AnomalyKinds.ImpossibleError, room, item,
-                    $"remove #{remove.Id} was answered {remove.Error}, but the item's add was acknowledged before it was sent and no other request removes it");
+                    $"remove #{remove.Id} was answered {remove.Error}, but the item's add was acknowledged before it was sent and no other request removes it"
+                    + (removeEvents.Count > 0 ? $": an earlier attempt of the same request was applied (its event {removeEvents[0]} was seen)" : ""));
             }
             else if (!removes.Any(r => r != remove && r.MayHaveApplied) && removeEvents.Count > 0)
             {
@@ -226,7 +232,9 @@ internal static class HistoryChecker
                 }
                 else if (s.Kind == SeenKind.Disappeared)
                 {
-                    if (!removes.Any(r => r.MayHaveApplied && r.SentAt <= s.At))
+                    // A remove seen applied explains the departure whatever it was answered (a wrong
+                    // answer is reported on its own above).
+                    if (!removes.Any(r => r.SentAt <= s.At && (r.MayHaveApplied || removeEvents.Count > 0)))
                     {
                         yield return new Anomaly(AnomalyKinds.Vanished, room, item,
                             $"left {group.Key.Id}'s queue at f{s.Frame} {RequestRecord.Seconds(s.At)}{(s.Full ? " (full sync)" : "")} before any remove that could take it was sent");
@@ -234,6 +242,22 @@ internal static class HistoryChecker
                     state = 2;
                 }
             }
+        }
+    }
+
+    // Requests with no certain answer (none, or RoomUnavailable), and whether they took effect: the
+    // checker allows either, but how often each happens says where answers get lost.
+    private static IEnumerable<(string Answer, bool Applied)> Uncertain(string item, List<RequestRecord> requests,
+        List<(ConnectionLog Connection, Seen Seen)> seen, List<FinalView> views)
+    {
+        var present = views.Any(v => v.Queue?.Contains(item, StringComparer.Ordinal) == true);
+        var added = seen.Any(s => s.Seen.Kind is SeenKind.AddEvent or SeenKind.Appeared) || present
+            || requests.Any(r => r.Kind == OpKind.Add && r.Outcome == Outcome.Acked);
+        var removeSeen = seen.Any(s => s.Seen.Kind == SeenKind.RemoveEvent);
+        foreach (var r in requests.Where(r => r.Outcome != Outcome.Acked && r.MayHaveApplied))
+        {
+            var answer = $"{r.Kind} {(r.Outcome == Outcome.Failed ? r.Error : "no answer")}";
+            yield return (answer, r.Kind == OpKind.Add ? added : removeSeen || (added && !present));
         }
     }
 
@@ -333,7 +357,8 @@ internal static class HistoryChecker
         }
     }
 
-    private static string Summarize(IReadOnlyList<RequestRecord> requests, IReadOnlyList<ConnectionLog> connections, List<Anomaly> anomalies)
+    private static string Summarize(IReadOnlyList<RequestRecord> requests, IReadOnlyList<ConnectionLog> connections, List<Anomaly> anomalies,
+        List<(string Answer, bool Applied)> uncertain)
     {
         var text = new StringBuilder();
         foreach (var group in requests.GroupBy(r => (r.Entry, r.Kind)).OrderBy(g => g.Key))
@@ -345,6 +370,12 @@ internal static class HistoryChecker
         var closes = connections.Where(c => c.IsClosed && !c.ClosedByClient).GroupBy(c => c.CloseCode).OrderBy(g => g.Key)
             .Select(g => $"{g.Key} ×{g.Count()}");
         text.AppendLine(CultureInfo.InvariantCulture, $"{connections.Count} socket connections; server-side closes: {string.Join(", ", closes)}");
+        if (uncertain.Count > 0)
+        {
+            var applied = uncertain.GroupBy(u => u.Answer).OrderBy(g => g.Key, StringComparer.Ordinal)
+                .Select(g => $"{g.Key}: {g.Count(u => u.Applied)} of {g.Count()} applied");
+            text.AppendLine(CultureInfo.InvariantCulture, $"uncertain answers: {string.Join(", ", applied)}");
+        }
         text.Append(anomalies.Count == 0
             ? "no anomalies"
             : $"{anomalies.Count} anomalies: {string.Join(", ", anomalies.GroupBy(a => a.Kind).Select(g => $"{g.Key} ×{g.Count()}"))}");
