@@ -145,6 +145,27 @@ public sealed class HistoryCheckerTests
         Assert.Contains("its event e2 was seen", report.Anomalies[0].Detail, StringComparison.Ordinal);
     }
 
+    // A REST remove by a writer whose socket was down has no event (the actor has no connection), so
+    // only the queue shows it applied; a retry then answers VideoNotFound. Reported once, naming both
+    // readings, not again as a lost add.
+    [Fact]
+    public void RemoveAppliedWithoutAnEventButAnsweredNotFoundIsOneWrongAnswer()
+    {
+        var h = new History();
+        var c = Connect(h, "w3", "c3", []);
+        var add = Sent(h, "w1", OpKind.Add, EntryPoint.Rest, X, 1);
+        Frames(c, 1.1, Event(OpKind.Add, X, "e1", "c1"), Sync(false, X));
+        h.Complete(add, Outcome.Acked, at: T(1.1));
+        var remove = Sent(h, "w2", OpKind.Remove, EntryPoint.Rest, X, 2);
+        Frames(c, 3.5, Sync(false));
+        h.Complete(remove, Outcome.Failed, "VideoNotFoundException", T(4.1));
+
+        var report = HistoryChecker.Check(h, Views());
+
+        Assert.Equal([AnomalyKinds.ImpossibleError], report.Kinds);
+        Assert.Contains("or the acknowledged add was lost", report.Anomalies[0].Detail, StringComparison.Ordinal);
+    }
+
     // `Unknown` abandons the change (protocol.md §1.7), so it is a rejection.
     [Fact]
     public void AddAnsweredUnknownThatWasAppliedIsCaught()

@@ -91,6 +91,7 @@ internal static class HistoryChecker
             var roomViews = views.Where(v => v.Room == room).ToList();
             var roomConnections = connections.Where(c => c.Room == room).ToList();
             var roomRequests = requests.Where(r => r.Room == room).ToList();
+            var roomAcks = roomRequests.Where(r => r.Outcome == Outcome.Acked).Select(r => r.AnsweredAt!.Value).Order().ToList();
             anomalies.AddRange(CheckViewsAgree(room, roomViews));
             anomalies.AddRange(CheckCloses(room, roomConnections));
             anomalies.AddRange(CheckConnections(room, roomConnections, roomRequests));
@@ -106,7 +107,7 @@ internal static class HistoryChecker
             {
                 List<RequestRecord> itemRequests = [.. roomRequests.Where(r => r.Target == item)];
                 List<(ConnectionLog, Seen)> itemSeen = [.. seenByItem[item]];
-                anomalies.AddRange(CheckItem(room, item, itemRequests, itemSeen, roomViews));
+                anomalies.AddRange(CheckItem(room, item, itemRequests, itemSeen, roomViews, roomAcks));
                 uncertain.AddRange(Uncertain(item, itemRequests, itemSeen, roomViews));
             }
         }
@@ -116,7 +117,7 @@ internal static class HistoryChecker
     }
 
     private static IEnumerable<Anomaly> CheckItem(string room, string item, List<RequestRecord> requests,
-        List<(ConnectionLog Connection, Seen Seen)> seen, List<FinalView> views)
+        List<(ConnectionLog Connection, Seen Seen)> seen, List<FinalView> views, List<TimeSpan> roomAcks)
     {
         var adds = requests.Where(r => r.Kind == OpKind.Add).ToList();
         var removes = requests.Where(r => r.Kind == OpKind.Remove).ToList();
@@ -129,7 +130,15 @@ internal static class HistoryChecker
         // Evidence: events and syncs are released only after the change is stored (architecture.md §7.5).
         var added = adds.Any(r => r.Outcome == Outcome.Acked) || addEvents.Count > 0 || appeared;
         var removed = removes.Any(r => r.Outcome == Outcome.Acked) || removeEvents.Count > 0;
-        var removePossible = removed || removes.Any(r => r.MayHaveApplied);
+        // A remove answered VideoNotFound for an item acknowledged queued, that nothing else removes, is
+        // reported as impossible-error below: either it was applied and a retry of it gave the answer,
+        // or the add was lost. It counts as possibly applied here, so the item's absence is not
+        // reported a second time as a lost add.
+        var impossiblyRejected = removes.Where(r => r.Rejected && r.Error == "VideoNotFoundException"
+            && adds.Any(a => a.Outcome == Outcome.Acked && a.AnsweredAt <= r.SentAt)
+            && !removes.Any(o => o != r && o.SentAt <= r.SentAt)).ToList();
+        var mayRemove = removes.Where(r => r.MayHaveApplied || impossiblyRejected.Contains(r) || removeEvents.Count > 0).ToList();
+        var removePossible = removed || mayRemove.Count > 0;
 
         if (adds.Count == 0)
         {
@@ -189,7 +198,7 @@ internal static class HistoryChecker
             {
                 yield return new Anomaly(AnomalyKinds.ImpossibleError, room, item,
                     $"add #{add.Id} was answered {add.Error}, but no earlier request adds this unique URL: an earlier attempt of the same request was applied"
-                    + (addEvents.Count > 0 ? $" (its event {addEvents[0]} was seen)" : ""));
+                    + (addEvents.Count > 0 ? $" (its event {addEvents[0]} was seen{Between(seen, addEvents[0], add, roomAcks)})" : ""));
             }
             else if (!adds.Any(r => r != add && r.MayHaveApplied) && (addEvents.Count > 0 || appeared || counts.Any(c => c.Count > 0)))
             {
@@ -199,13 +208,16 @@ internal static class HistoryChecker
         }
         foreach (var remove in removes.Where(r => r.Rejected))
         {
-            var ackedBefore = adds.Any(r => r.Outcome == Outcome.Acked && r.AnsweredAt <= remove.SentAt);
-            var otherRemoves = removes.Where(r => r != remove && r.SentAt <= remove.SentAt).ToList();
-            if (remove.Error == "VideoNotFoundException" && ackedBefore && otherRemoves.Count == 0)
+            if (impossiblyRejected.Contains(remove))
             {
+                var gone = counts.Count > 0 && counts.All(c => c.Count == 0);
+                var why = removeEvents.Count > 0
+                    ? $": an earlier attempt of the same request was applied (its event {removeEvents[0]} was seen{Between(seen, removeEvents[0], remove, roomAcks)})"
+                    : gone
+                        ? ": the item is gone at the end, so either an earlier attempt of it was applied (with no event: the actor had no socket then) or the acknowledged add was lost"
+                        : ": the item is still queued at the end";
                 yield return new Anomaly(AnomalyKinds.ImpossibleError, room, item,
-                    $"remove #{remove.Id} was answered {remove.Error}, but the item's add was acknowledged before it was sent and no other request removes it"
-                    + (removeEvents.Count > 0 ? $": an earlier attempt of the same request was applied (its event {removeEvents[0]} was seen)" : ""));
+                    $"remove #{remove.Id} was answered {remove.Error}, but the item's add was acknowledged before it was sent and no other request removes it{why}");
             }
             else if (!removes.Any(r => r != remove && r.MayHaveApplied) && removeEvents.Count > 0)
             {
@@ -216,34 +228,54 @@ internal static class HistoryChecker
 
         // Per connection: the item's presence in the queue must be one interval, entered once and left
         // at most once, and only after a remove that could have taken it was sent.
+        var cameBack = new List<string>();
+        var vanished = new List<string>();
         foreach (var group in seen.GroupBy(s => s.Connection))
         {
             var state = 0; // 0 never present, 1 present, 2 gone
             foreach (var (_, s) in group.OrderBy(x => x.Seen.Frame))
             {
+                var where = $"{group.Key.Id} f{s.Frame} {RequestRecord.Seconds(s.At)}{(s.Full ? " (full sync)" : "")}";
                 if (s.Kind == SeenKind.Appeared)
                 {
                     if (state == 2)
                     {
-                        yield return new Anomaly(AnomalyKinds.CameBack, room, item,
-                            $"came back into {group.Key.Id}'s queue at f{s.Frame} {RequestRecord.Seconds(s.At)}{(s.Full ? " (full sync)" : "")} after leaving it");
+                        cameBack.Add(where);
                     }
                     state = 1;
                 }
                 else if (s.Kind == SeenKind.Disappeared)
                 {
-                    // A remove seen applied explains the departure whatever it was answered (a wrong
-                    // answer is reported on its own above).
-                    if (!removes.Any(r => r.SentAt <= s.At && (r.MayHaveApplied || removeEvents.Count > 0)))
+                    if (!mayRemove.Any(r => r.SentAt <= s.At))
                     {
-                        yield return new Anomaly(AnomalyKinds.Vanished, room, item,
-                            $"left {group.Key.Id}'s queue at f{s.Frame} {RequestRecord.Seconds(s.At)}{(s.Full ? " (full sync)" : "")} before any remove that could take it was sent");
+                        vanished.Add(where);
                     }
                     state = 2;
                 }
             }
         }
+        if (cameBack.Count > 0)
+        {
+            yield return new Anomaly(AnomalyKinds.CameBack, room, item, $"came back into a queue after leaving it: {Some(cameBack)}");
+        }
+        if (vanished.Count > 0)
+        {
+            yield return new Anomaly(AnomalyKinds.Vanished, room, item, $"left a queue before any remove that could take it was sent: {Some(vanished)}");
+        }
     }
+
+    // How far apart the change and its wrong answer were: the dedup window is the room's last 64
+    // request ids (architecture.md §9.4), so this says whether the window can explain it.
+    private static string Between(List<(ConnectionLog Connection, Seen Seen)> seen, string? eventId, RequestRecord request, List<TimeSpan> roomAcks)
+    {
+        var applied = seen.Where(s => s.Seen.EventId == eventId).Min(s => s.Seen.At);
+        var answered = request.AnsweredAt ?? applied;
+        var acks = roomAcks.Count(t => t > applied && t < answered);
+        return $" at {RequestRecord.Seconds(applied)}, {(answered - applied).TotalSeconds:F1} s and {acks} acknowledged requests of the room before the answer";
+    }
+
+    private static string Some(List<string> places) =>
+        string.Join(", ", places.Take(4)) + (places.Count > 4 ? $" and {places.Count - 4} more connections" : "");
 
     // Requests with no certain answer (none, or RoomUnavailable), and whether they took effect: the
     // checker allows either, but how often each happens says where answers get lost.
