@@ -119,7 +119,7 @@ public sealed class HistoryTests(ITestOutputHelper output)
                 Assert.All(writers, w => Assert.True(w.Failure is null, $"{w.Name} failed: {w.Failure}"));
                 if (!report.Ok)
                 {
-                    output.WriteLine(report.Explanation);
+                    // The explanation goes in the failure message; the output gets the nodes' logs.
                     output.WriteLine(cluster.Logs());
                     Assert.Fail($"seed {seed} ({mode}; rerun with OTT_HISTORY_SEED={seed}):\n{report.Summary}\nfaults: {string.Join("; ", faults)}\n\n{report.Explanation}");
                 }

@@ -214,7 +214,7 @@ internal static class HistoryChecker
                 var why = removeEvents.Count > 0
                     ? $": an earlier attempt of the same request was applied (its event {removeEvents[0]} was seen{Between(seen, removeEvents[0], remove, roomAcks)})"
                     : gone
-                        ? ": the item is gone at the end, so either an earlier attempt of it was applied (with no event: the actor had no socket then) or the acknowledged add was lost"
+                        ? ": the item is gone at the end, so either an earlier attempt of it was applied (no event was seen; none is sent while the caller has no socket in the room) or the acknowledged add was lost"
                         : ": the item is still queued at the end";
                 yield return new Anomaly(AnomalyKinds.ImpossibleError, room, item,
                     $"remove #{remove.Id} was answered {remove.Error}, but the item's add was acknowledged before it was sent and no other request removes it{why}");
