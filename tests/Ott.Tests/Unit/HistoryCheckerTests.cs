@@ -166,6 +166,41 @@ public sealed class HistoryCheckerTests
         Assert.Contains("or the acknowledged add was lost", report.Anomalies[0].Detail, StringComparison.Ordinal);
     }
 
+    // A socket remove acknowledged by its event, then answered VideoNotFound by the retry of its lost
+    // forward while the writer's next request (an add) is pending: the error cannot be the add's.
+    [Fact]
+    public void ErrorOfTheOtherKindIsASecondAnswerToTheAcknowledgedRequest()
+    {
+        var h = new History();
+        var remove = Sent(h, "w1", OpKind.Remove, EntryPoint.Socket, X, 1);
+        var add = Sent(h, "w1", OpKind.Add, EntryPoint.Socket, Y, 2);
+
+        Assert.Equal((remove, true), RecordedSocket.Attribute(add, remove, "VideoNotFoundException"));
+        Assert.Equal((add, false), RecordedSocket.Attribute(add, remove, "VideoAlreadyQueuedException"));
+        Assert.Equal((add, false), RecordedSocket.Attribute(add, remove, "RoomUnavailable"));
+        Assert.Equal((remove, true), RecordedSocket.Attribute(null, remove, "RoomUnavailable"));
+        Assert.Equal(((RequestRecord?)null, true), RecordedSocket.Attribute(null, null, "Unknown"));
+    }
+
+    [Fact]
+    public void AcknowledgedRequestAnsweredAgainWithAnErrorIsCaught()
+    {
+        var h = new History();
+        var c = Connect(h, "w1", "c1", []);
+        var add = Sent(h, "w2", OpKind.Add, EntryPoint.Rest, X, 1);
+        Frames(c, 1.1, Event(OpKind.Add, X, "e1", "c2"), Sync(false, X));
+        h.Complete(add, Outcome.Acked, at: T(1.1));
+        var remove = Sent(h, "w1", OpKind.Remove, EntryPoint.Socket, X, 2);
+        Frames(c, 2.1, Event(OpKind.Remove, X, "e2", "c1"), Sync(false));
+        h.Complete(remove, Outcome.Acked, at: T(2.1));
+        h.SecondAnswer(remove, "VideoNotFoundException", T(4.2));
+
+        var report = HistoryChecker.Check(h, Views());
+
+        Assert.Equal([AnomalyKinds.AnsweredTwice], report.Kinds);
+        Assert.Contains("then VideoNotFoundException 4.200s", report.Explanation, StringComparison.Ordinal);
+    }
+
     // `Unknown` abandons the change (protocol.md §1.7), so it is a rejection.
     [Fact]
     public void AddAnsweredUnknownThatWasAppliedIsCaught()

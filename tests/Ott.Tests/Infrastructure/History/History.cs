@@ -60,6 +60,15 @@ internal sealed class RequestRecord
 
     public TimeSpan? AnsweredAt { get; private set; }
 
+    // An error that arrived after the request was acknowledged by its event: a second answer.
+    public string? SecondAnswer { get; private set; }
+
+    public TimeSpan? SecondAnswerAt { get; private set; }
+
+    // For a socket request answered with an error: the earlier request of the same connection,
+    // acknowledged by its event only, that the error could instead be a second answer to.
+    public long? MaybeAnswerTo { get; private set; }
+
     // Errors that say "try again" rather than "rejected": the change may have been made anyway.
     // RoomUnavailable is the gateway giving up on an owner that may have applied the request before
     // its reply was lost; a bare 5xx is no OTT answer at all. `Unknown` is a rejection: "the change
@@ -74,7 +83,7 @@ internal sealed class RequestRecord
     public bool MayHaveApplied => !Rejected;
 
     // The first answer wins: an acknowledgement racing a timeout is decided once.
-    internal bool Complete(Outcome outcome, string? error, TimeSpan at)
+    internal bool Complete(Outcome outcome, string? error, TimeSpan at, long? maybeAnswerTo)
     {
         lock (_lock)
         {
@@ -85,7 +94,17 @@ internal sealed class RequestRecord
             Outcome = outcome;
             Error = error;
             AnsweredAt = at;
+            MaybeAnswerTo = maybeAnswerTo;
             return true;
+        }
+    }
+
+    internal void Second(string error, TimeSpan at)
+    {
+        lock (_lock)
+        {
+            SecondAnswer ??= error;
+            SecondAnswerAt ??= at;
         }
     }
 
@@ -98,6 +117,10 @@ internal sealed class RequestRecord
             Outcome.NoAnswer => $"no answer (gave up {Seconds(AnsweredAt)})",
             _ => "pending",
         };
+        if (SecondAnswer is not null)
+        {
+            answer += $", then {SecondAnswer} {Seconds(SecondAnswerAt)}";
+        }
         var via = Entry == EntryPoint.Socket ? $"socket {Connection}" : "REST";
         return $"#{Id} {Kind.ToString().ToLowerInvariant()} by {Writer} via {via} on {Node}, sent {Seconds(SentAt)} -> {answer}";
     }
@@ -165,9 +188,10 @@ internal sealed class History
     }
 
     // Records the answer; false when the request was already answered (the first answer wins).
-    public bool Complete(RequestRecord record, Outcome outcome, string? error = null, TimeSpan? at = null)
+    public bool Complete(RequestRecord record, Outcome outcome, string? error = null, TimeSpan? at = null, RequestRecord? maybeAnswerTo = null)
     {
-        if (!record.Complete(outcome, error, at ?? Now))
+        ArgumentNullException.ThrowIfNull(record);
+        if (!record.Complete(outcome, error, at ?? Now, maybeAnswerTo?.Id))
         {
             return false;
         }
@@ -183,6 +207,13 @@ internal sealed class History
             }
         }
         return true;
+    }
+
+    // An error for a request already acknowledged by its event.
+    public void SecondAnswer(RequestRecord record, string error, TimeSpan? at = null)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        record.Second(error, at ?? Now);
     }
 
     // Picks an item of another writer whose add is acknowledged and that no remove targets yet, and

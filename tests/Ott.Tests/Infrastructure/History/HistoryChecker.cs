@@ -41,6 +41,9 @@ internal static class AnomalyKinds
     // A request answered with a definite error whose change was made anyway.
     public const string RejectedButApplied = "rejected-but-applied";
 
+    // A request acknowledged by its event and then answered with an error as well.
+    public const string AnsweredTwice = "answered-twice";
+
     // An error the history makes impossible (VideoAlreadyQueued for the only add of a unique URL,
     // VideoNotFound for the only remove of an item acknowledged queued): a retry of an applied request.
     public const string ImpossibleError = "impossible-error";
@@ -191,6 +194,12 @@ internal static class HistoryChecker
             }
         }
 
+        foreach (var twice in requests.Where(r => r.SecondAnswer is not null))
+        {
+            yield return new Anomaly(AnomalyKinds.AnsweredTwice, room, item,
+                $"{twice.Kind.ToString().ToLowerInvariant()} #{twice.Id} was acknowledged by its event at {RequestRecord.Seconds(twice.AnsweredAt)}, then answered {twice.SecondAnswer} at {RequestRecord.Seconds(twice.SecondAnswerAt)} on the same socket");
+        }
+
         foreach (var add in adds.Where(r => r.Rejected))
         {
             var others = adds.Where(r => r != add && r.SentAt <= add.SentAt).ToList();
@@ -198,12 +207,12 @@ internal static class HistoryChecker
             {
                 yield return new Anomaly(AnomalyKinds.ImpossibleError, room, item,
                     $"add #{add.Id} was answered {add.Error}, but no earlier request adds this unique URL: an earlier attempt of the same request was applied"
-                    + (addEvents.Count > 0 ? $" (its event {addEvents[0]} was seen{Between(seen, addEvents[0], add, roomAcks)})" : ""));
+                    + (addEvents.Count > 0 ? $" (its event {addEvents[0]} was seen{Between(seen, addEvents[0], add, roomAcks)})" : "") + Ambiguity(add));
             }
             else if (!adds.Any(r => r != add && r.MayHaveApplied) && (addEvents.Count > 0 || appeared || counts.Any(c => c.Count > 0)))
             {
                 yield return new Anomaly(AnomalyKinds.RejectedButApplied, room, item,
-                    $"add #{add.Id} was answered {add.Error}, yet the item was added ({Evidence(addEvents.Count, appeared, counts)})");
+                    $"add #{add.Id} was answered {add.Error}, yet the item was added ({Evidence(addEvents.Count, appeared, counts)}){Ambiguity(add)}");
             }
         }
         foreach (var remove in removes.Where(r => r.Rejected))
@@ -217,12 +226,12 @@ internal static class HistoryChecker
                         ? ": the item is gone at the end, so either an earlier attempt of it was applied (no event was seen; none is sent while the caller has no socket in the room) or the acknowledged add was lost"
                         : ": the item is still queued at the end";
                 yield return new Anomaly(AnomalyKinds.ImpossibleError, room, item,
-                    $"remove #{remove.Id} was answered {remove.Error}, but the item's add was acknowledged before it was sent and no other request removes it{why}");
+                    $"remove #{remove.Id} was answered {remove.Error}, but the item's add was acknowledged before it was sent and no other request removes it{why}{Ambiguity(remove)}");
             }
             else if (!removes.Any(r => r != remove && r.MayHaveApplied) && removeEvents.Count > 0)
             {
                 yield return new Anomaly(AnomalyKinds.RejectedButApplied, room, item,
-                    $"remove #{remove.Id} was answered {remove.Error}, yet its remove event was seen");
+                    $"remove #{remove.Id} was answered {remove.Error}, yet its remove event was seen{Ambiguity(remove)}");
             }
         }
 
@@ -273,6 +282,10 @@ internal static class HistoryChecker
         var acks = roomAcks.Count(t => t > applied && t < answered);
         return $" at {RequestRecord.Seconds(applied)}, {(answered - applied).TotalSeconds:F1} s and {acks} acknowledged requests of the room before the answer";
     }
+
+    private static string Ambiguity(RequestRecord request) => request.MaybeAnswerTo is { } earlier
+        ? $" [over the socket this error could instead be a second answer to #{earlier}, acknowledged earlier on the same connection]"
+        : "";
 
     private static string Some(List<string> places) =>
         string.Join(", ", places.Take(4)) + (places.Count > 4 ? $" and {places.Count - 4} more connections" : "");

@@ -17,6 +17,7 @@ internal sealed class RecordedSocket : IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly Task _receiving;
     private Pending? _pending;
+    private RequestRecord? _lastAcked;
 
     private RecordedSocket(History history, ClientWebSocket socket, ConnectionLog log)
     {
@@ -171,27 +172,69 @@ internal sealed class RecordedSocket : IAsyncDisposable
         }
     }
 
+    // Which request an error frame answers. The session answers a connection's requests in order,
+    // but success has no reply: after a request acknowledged by its event the server may still be
+    // working on it (retrying a forward whose reply was lost) when the next one is sent. An error is
+    // the pending request's, unless its name can only answer the other kind (VideoNotFound a Remove,
+    // VideoAlreadyQueued an Add): then it is a second answer to the acknowledged one. With nothing
+    // pending, it can only be a second answer.
+    internal static (RequestRecord? Target, bool Second) Attribute(RequestRecord? pending, RequestRecord? lastAcked, string error)
+    {
+        if (pending is not null && Fits(pending.Kind, error))
+        {
+            return (pending, false);
+        }
+        if (lastAcked is not null && Fits(lastAcked.Kind, error))
+        {
+            return (lastAcked, true);
+        }
+        return pending is not null ? (pending, false) : (lastAcked, true);
+    }
+
+    private static bool Fits(OpKind kind, string error) => error switch
+    {
+        "VideoNotFoundException" => kind == OpKind.Remove,
+        "VideoAlreadyQueuedException" => kind == OpKind.Add,
+        _ => true,
+    };
+
     private void Answer(JsonObject frame)
     {
         Pending? pending;
+        RequestRecord? lastAcked;
         lock (_lock)
         {
             pending = _pending;
+            lastAcked = _lastAcked;
         }
-        if (pending is null)
-        {
-            return;
-        }
-        var record = pending.Record;
         if (frame["action"]?.GetValue<string>() == "error")
         {
-            _history.Complete(record, Outcome.Failed, frame["name"]?.GetValue<string>() ?? "?");
-            pending.Answered.TrySetResult();
+            var name = frame["name"]?.GetValue<string>() ?? "?";
+            var (target, second) = Attribute(pending?.Record, lastAcked, name);
+            if (target is null)
+            {
+                return;
+            }
+            if (second)
+            {
+                _history.SecondAnswer(target, name);
+            }
+            else
+            {
+                _history.Complete(target, Outcome.Failed, name, maybeAnswerTo: lastAcked);
+                pending!.Answered.TrySetResult();
+            }
         }
-        else if (ConnectionLog.EventOf(frame) is { } e && e.Kind == record.Kind && e.Target == record.Target
+        else if (pending is not null && ConnectionLog.EventOf(frame) is { } e && e.Kind == pending.Record.Kind && e.Target == pending.Record.Target
             && frame["user"]?["id"]?.GetValue<string>() == Log.ClientId)
         {
-            _history.Complete(record, Outcome.Acked);
+            if (_history.Complete(pending.Record, Outcome.Acked))
+            {
+                lock (_lock)
+                {
+                    _lastAcked = pending.Record;
+                }
+            }
             pending.Answered.TrySetResult();
         }
     }
