@@ -201,6 +201,25 @@ public sealed class HistoryCheckerTests
         Assert.Contains("then VideoNotFoundException 4.200s", report.Explanation, StringComparison.Ordinal);
     }
 
+    // Writers remove other writers' items, each at most once, including items their socket shows
+    // queued whose add is still waiting for its answer.
+    [Fact]
+    public void RemovesClaimOtherWritersItemsOnceIncludingVisibleUnansweredAdds()
+    {
+        var h = new History();
+        var random = new Random(1);
+        var own = Sent(h, "w1", OpKind.Add, EntryPoint.Rest, X, 1);
+        h.Complete(own, Outcome.Acked, at: T(1.1));
+        Sent(h, "w2", OpKind.Add, EntryPoint.Rest, Y, 2);
+
+        Assert.Null(h.ClaimRemovable(Room, "w1", random));
+        Assert.Equal(Y, h.ClaimRemovable(Room, "w1", random, [X, Y]));
+        Assert.Null(h.ClaimRemovable(Room, "w1", random, [X, Y]));
+        Assert.Equal(X, h.ClaimRemovable(Room, "w3", random));
+        Assert.Null(h.ClaimRemovable(Room, "w3", random, [X, Y]));
+        Assert.Equal(0, h.Unclaimed(Room));
+    }
+
     // `Unknown` abandons the change (protocol.md §1.7), so it is a rejection.
     [Fact]
     public void AddAnsweredUnknownThatWasAppliedIsCaught()

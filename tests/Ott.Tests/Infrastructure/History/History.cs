@@ -138,6 +138,9 @@ internal sealed class History
     private readonly Dictionary<string, int> _connectionsPerWriter = new(StringComparer.Ordinal);
     // Per room: targets whose add is acknowledged and that no remove has claimed yet.
     private readonly Dictionary<string, List<(string Target, string Writer)>> _removable = new(StringComparer.Ordinal);
+    // Who adds each target, and the targets a remove has claimed (all under _removable's lock).
+    private readonly Dictionary<string, string> _adders = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _claimed = new(StringComparer.Ordinal);
     private long _nextId;
 
     public TimeSpan Now => _clock.Elapsed;
@@ -184,6 +187,13 @@ internal sealed class History
         {
             _requests.Add(record);
         }
+        if (kind == OpKind.Add)
+        {
+            lock (_removable)
+            {
+                _adders.TryAdd(target, writer);
+            }
+        }
         return record;
     }
 
@@ -203,7 +213,10 @@ internal sealed class History
                 {
                     _removable[record.Room] = list = [];
                 }
-                list.Add((record.Target, record.Writer));
+                if (!_claimed.Contains(record.Target))
+                {
+                    list.Add((record.Target, record.Writer));
+                }
             }
         }
         return true;
@@ -216,25 +229,29 @@ internal sealed class History
         record.Second(error, at ?? Now);
     }
 
-    // Picks an item of another writer whose add is acknowledged and that no remove targets yet, and
-    // claims it: every item is removed by at most one request, so a second removal is always an anomaly.
-    public string? ClaimRemovable(string room, string writer, Random random)
+    // Picks an item of another writer that no remove targets yet, and claims it: every item is
+    // removed by at most one request, so a second removal is always an anomaly. Candidates are the
+    // items whose add is acknowledged and, like a user's, those the writer's own socket shows
+    // queued (`visible`): an add still waiting for its answer can be removed, which is how a retry
+    // of it applied after its reply was lost would undo an acknowledged remove.
+    public string? ClaimRemovable(string room, string writer, Random random, IReadOnlyList<string>? visible = null)
     {
         ArgumentNullException.ThrowIfNull(random);
         lock (_removable)
         {
-            if (!_removable.TryGetValue(room, out var list))
-            {
-                return null;
-            }
-            var candidates = Enumerable.Range(0, list.Count).Where(i => list[i].Writer != writer).ToList();
+            var acked = _removable.GetValueOrDefault(room) ?? [];
+            var candidates = acked.Select(a => a.Target)
+                .Concat(visible ?? [])
+                .Where(t => !_claimed.Contains(t) && _adders.TryGetValue(t, out var adder) && adder != writer)
+                .Distinct(StringComparer.Ordinal)
+                .ToList();
             if (candidates.Count == 0)
             {
                 return null;
             }
-            var index = candidates[random.Next(candidates.Count)];
-            var target = list[index].Target;
-            list.RemoveAt(index);
+            var target = candidates[random.Next(candidates.Count)];
+            _claimed.Add(target);
+            acked.RemoveAll(a => a.Target == target);
             return target;
         }
     }

@@ -138,7 +138,7 @@ internal static class HistoryChecker
         // or the add was lost. It counts as possibly applied here, so the item's absence is not
         // reported a second time as a lost add.
         var impossiblyRejected = removes.Where(r => r.Rejected && r.Error == "VideoNotFoundException"
-            && adds.Any(a => a.Outcome == Outcome.Acked && a.AnsweredAt <= r.SentAt)
+            && AddedBy(adds, seen) <= r.SentAt
             && !removes.Any(o => o != r && o.SentAt <= r.SentAt)).ToList();
         var mayRemove = removes.Where(r => r.MayHaveApplied || impossiblyRejected.Contains(r) || removeEvents.Count > 0).ToList();
         var removePossible = removed || mayRemove.Count > 0;
@@ -226,7 +226,7 @@ internal static class HistoryChecker
                         ? ": the item is gone at the end, so either an earlier attempt of it was applied (no event was seen; none is sent while the caller has no socket in the room) or the acknowledged add was lost"
                         : ": the item is still queued at the end";
                 yield return new Anomaly(AnomalyKinds.ImpossibleError, room, item,
-                    $"remove #{remove.Id} was answered {remove.Error}, but the item's add was acknowledged before it was sent and no other request removes it{why}{Ambiguity(remove)}");
+                    $"remove #{remove.Id} was answered {remove.Error}, but the item was queued (its add acknowledged or seen applied) before it was sent and no other request removes it{why}{Ambiguity(remove)}");
             }
             else if (!removes.Any(r => r != remove && r.MayHaveApplied) && removeEvents.Count > 0)
             {
@@ -281,6 +281,15 @@ internal static class HistoryChecker
         var answered = request.AnsweredAt ?? applied;
         var acks = roomAcks.Count(t => t > applied && t < answered);
         return $" at {RequestRecord.Seconds(applied)}, {(answered - applied).TotalSeconds:F1} s and {acks} acknowledged requests of the room before the answer";
+    }
+
+    // When the item was first known to be queued: its add acknowledged, or its event or a queue
+    // showing it seen by any connection (both are released only after the change is stored).
+    private static TimeSpan AddedBy(List<RequestRecord> adds, List<(ConnectionLog Connection, Seen Seen)> seen)
+    {
+        var times = adds.Where(a => a.Outcome == Outcome.Acked).Select(a => a.AnsweredAt!.Value)
+            .Concat(seen.Where(s => s.Seen.Kind is SeenKind.AddEvent or SeenKind.Appeared).Select(s => s.Seen.At));
+        return times.DefaultIfEmpty(TimeSpan.MaxValue).Min();
     }
 
     private static string Ambiguity(RequestRecord request) => request.MaybeAnswerTo is { } earlier

@@ -206,10 +206,10 @@ internal sealed class HistoryWriter : IAsyncDisposable
     private Task WriteOnceAsync(Uri baseAddress)
     {
         var remove = _random.NextDouble() < _options.RemoveShare || _history.Unclaimed(Room) > _options.TargetQueue;
-        var target = remove ? _history.ClaimRemovable(Room, Name, _random) : null;
+        var socket = _socket;
+        var target = remove ? _history.ClaimRemovable(Room, Name, _random, socket?.Log.Queue) : null;
         var kind = target is null ? OpKind.Add : OpKind.Remove;
         target ??= $"{_options.UrlBase}-{Name}-{_next++}.mp4";
-        var socket = _socket;
         if (socket is { IsOpen: true } && _random.NextDouble() < _options.SocketShare && Interlocked.CompareExchange(ref _socketBusy, 1, 0) == 0)
         {
             return SocketAsync(socket, kind, target);
