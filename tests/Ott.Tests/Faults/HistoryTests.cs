@@ -26,6 +26,8 @@ public sealed class HistoryTests(ITestOutputHelper output)
     private static readonly TimeSpan StopFor = TimeSpan.FromSeconds(5);
     private const string SleepSeconds = "3";
     private static readonly TimeSpan RedisDownFor = TimeSpan.FromSeconds(1);
+    private const int PubSubKills = 3;
+    private static readonly TimeSpan PubSubKillGap = TimeSpan.FromMilliseconds(500);
 
     private enum Fault
     {
@@ -162,8 +164,18 @@ public sealed class HistoryTests(ITestOutputHelper output)
         switch (fault)
         {
             case Fault.PubSubKill:
-                var killed = await cluster.RedisAdmin.ExecuteAsync("CLIENT", "KILL", "TYPE", "pubsub");
-                what = $"CLIENT KILL TYPE pubsub ({killed} connections)";
+                // A short flurry: each kill loses the replies published while the nodes resubscribe,
+                // and one kill alone often catches no forwarded request in flight.
+                var killed = new List<string>();
+                for (var i = 0; i < PubSubKills; i++)
+                {
+                    if (i > 0)
+                    {
+                        await Task.Delay(PubSubKillGap, ct); // the fault itself
+                    }
+                    killed.Add((await cluster.RedisAdmin.ExecuteAsync("CLIENT", "KILL", "TYPE", "pubsub")).ToString());
+                }
+                what = $"CLIENT KILL TYPE pubsub ×{PubSubKills}, {PubSubKillGap.TotalMilliseconds} ms apart ({string.Join(", ", killed)} connections)";
                 break;
             case Fault.NodeStop:
                 var (stopped, stoppedRoom) = await OwnerOfAsync(cluster, rooms, random);
