@@ -2,11 +2,12 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
-using Ott.Tests.Cluster;
+using Ott.Tests.Infrastructure.Cluster;
+using Ott.Tests.Infrastructure.Faults;
 using Ott.Tests.Infrastructure;
 using Ott.Tests.Infrastructure.History;
 using Xunit.Abstractions;
-using ClusterNode = Ott.Tests.Cluster.ClusterNode;
+using ClusterNode = Ott.Tests.Infrastructure.Cluster.ClusterNode;
 
 namespace Ott.Tests.Faults;
 
