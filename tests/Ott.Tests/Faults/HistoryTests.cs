@@ -141,7 +141,7 @@ public sealed class HistoryTests(ITestOutputHelper output)
 
     // The node's current address by name (a restarted node listens on a new port); null while down.
     private static Uri? Locate(TestCluster cluster, string name) =>
-        cluster.Nodes.FirstOrDefault(n => n.Name == name) is { HasExited: false } node ? node.BaseAddress : null;
+        cluster.Nodes.FirstOrDefault(n => n.Name == name) is { HasExited: false, IsListening: true } node ? node.BaseAddress : null;
 
     // An item that becomes the current one before any writer joins: with no length and nobody playing
     // it never advances, so every writer's item stays in the queue (where Remove can reach it).

@@ -39,6 +39,8 @@ internal sealed class ClusterNode : IAsyncDisposable
 
     public Uri BaseAddress => _process.BaseAddress;
 
+    public bool IsListening => _process.IsListening;
+
     public int Pid => _process.Pid;
 
     public DateTime LaunchedAt => _process.LaunchedAt;
