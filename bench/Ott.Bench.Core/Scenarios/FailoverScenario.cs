@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.WebSockets;
+using HdrHistogram;
 using Ott.Bench.Hosting;
 using Ott.Bench.Measure;
 using Ott.Bench.Report;
@@ -222,7 +223,7 @@ internal static class FailoverScenario
             Notes =
             {
                 $"recovery: {signalName} of node 1 (owner of every room) -> the first acknowledgement of a seek its writer, on node 2, sent after it; " +
-                "new_lease: -> the room's lease held under another token in Redis; rtt_*: a seek's send -> its event, before the fault and after the room recovered; " +
+                "new_lease: -> the room's lease held under another token in Redis; rtt_*: a seek's send -> its event, before the fault and after the room recovered (and, for SIGSTOP, before and after node 1 was continued); " +
                 "*_after_thaw (SIGSTOP only): once node 1 is continued, rooms whose writer still gets its seeks acknowledged, and error frames.",
             },
             Details = [],
@@ -232,6 +233,10 @@ internal static class FailoverScenario
             // After node 1 was thawed: rooms whose writer still had a seek sent since then acknowledged, and errors.
             result.Metrics["acknowledging_after_thaw"] = writers.AcknowledgingAfterThaw();
             result.Metrics["error_frames_after_thaw"] = writers.ErrorsAfterThaw;
+            var thawed = writers.AfterThaw.Snapshot();
+            result.Metrics["rtt_after_thaw_p50_ms"] = thawed.TotalCount > 0 ? thawed.GetValueAtPercentile(50) / 1000.0 : null;
+            result.Metrics["rtt_after_thaw_p99_ms"] = thawed.TotalCount > 0 ? thawed.GetValueAtPercentile(99) / 1000.0 : null;
+            result.Metrics["rtt_after_thaw_max_ms"] = thawed.TotalCount > 0 ? thawed.GetMaxValue() / 1000.0 : null;
         }
         if (watchedLeases)
         {
@@ -328,7 +333,11 @@ internal static class FailoverScenario
 
         public LatencyRecorder Before { get; } = new();
 
+        // Sends after the room recovered, and (SIGSTOP) before node 1 was continued.
         public LatencyRecorder After { get; } = new();
+
+        // Sends after node 1 was continued (SIGSTOP only).
+        public LatencyRecorder AfterThaw { get; } = new();
 
         public ConcurrentDictionary<string, int> ErrorNames { get; } = new(StringComparer.Ordinal);
 
@@ -457,7 +466,7 @@ internal static class FailoverScenario
             }
             else if (exact && sentAt > RecoveredAt[r])
             {
-                After.Record(r, LatencyRecorder.Micros(sentAt, at));
+                (sentAt >= Volatile.Read(ref _thawAt) ? AfterThaw : After).Record(r, LatencyRecorder.Micros(sentAt, at));
             }
         }
     }
