@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the standard scenarios (sized for a 2-core machine; about 10 minutes with 3 repeats) and
+# Runs the standard scenarios (sized for a 2-core machine; about 10 minutes with 3 repeats, plus a few
+# for forward and failover, whose two or three nodes each start and stop per repeat) and
 # writes bench/results/*.json, the latency histogram PNGs and the figures section of bench/README.md.
 #   bash bench/run.sh            # REPEATS=3 by default
 #   REPEATS=1 bash bench/run.sh  # a quicker look
