@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Runs the standard scenarios (sized for a 2-core machine; about 10 minutes with 3 repeats) and
+# Runs the standard scenarios (sized for a 2-core machine; about 10 minutes with 3 repeats, plus a few
+# for forward and failover, whose two or three nodes each start and stop per repeat) and
 # writes bench/results/*.json, the latency histogram PNGs and the figures section of bench/README.md.
 #   bash bench/run.sh            # REPEATS=3 by default
 #   REPEATS=1 bash bench/run.sh  # a quicker look
 # Every server is a child process on 127.0.0.1 started by the bench (Ott with its own redis-server or
-# embedded Garnet, or for fanout-2nodes two Ott processes on one redis-server; Connections:MaxPerIp=0
-# and RateLimit:Enabled=false); every load loop is bounded.
+# embedded Garnet, or for fanout-2nodes, forward and failover two or three Ott processes on one
+# redis-server; Connections:MaxPerIp=0 and RateLimit:Enabled=false); every load loop is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repeats=${REPEATS:-3}
@@ -47,8 +48,14 @@ bench idle --store redis --sockets 2000 --rooms 200 --hold 3
 bench idle --store embedded --sockets 2000 --rooms 200 --hold 3
 bench restore --store redis --rooms 300
 bench restore --store embedded --rooms 300
-dotnet bench/Ott.Bench/bin/Release/net10.0/Ott.Bench.dll run forward
-dotnet bench/Ott.Bench/bin/Release/net10.0/Ott.Bench.dll run failover
+# forward: 2 nodes, 50 rooms, per room one client on the owner (node 1) and one on a gateway (node 2),
+# each seeking every 100 ms; round trip to the sender's own seek, owner side against gateway side.
+bench forward --warmup 2 --duration 10
+# failover: 3 nodes with 2 s leases; 20 rooms owned by node 1, each with a writer on node 2 seeking every
+# 50 ms; node 1 is SIGKILLed (then, in its own run, SIGSTOPped and later continued) and each room's time
+# from the signal to its first acknowledged seek sent after it is measured.
+bench failover --rooms 20 --ttl 2
+bench failover --rooms 20 --ttl 2 --signal stop
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); runs took $(( $(date +%s) - start )) s" >> "$out/machine.txt"
 cat "$out/machine.txt"
 

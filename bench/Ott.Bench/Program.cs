@@ -11,7 +11,8 @@ namespace Ott.Bench;
 //   run <scenario> [--target ott|baseline|url] [--store redis|embedded] [--nodes N] [--url U] [--repeats N]
 //                  [--out DIR] [--label NAME] [--smoke] [--<parameter> <number>]...
 // --nodes N (Ott on redis-server only): N Ott processes on one redis-server; rooms are created on node 1
-// and member k of each room joins through node k mod N.
+// and member k of each room joins through node k mod N. forward starts 2 nodes and failover 3 unless
+// --nodes says otherwise; failover takes --signal kill|stop (SIGKILL, the default, or SIGSTOP of node 1).
 //   report --results DIR [--readme FILE]
 internal static class BenchProgram
 {
@@ -62,10 +63,20 @@ internal static class BenchProgram
             return 2;
         }
         var scenario = args[1];
-        if (BenchRunner.NotYetMeasurable.Contains(scenario))
+        if (options.TryGetValue("signal", out var signal))
         {
-            AnsiConsole.MarkupLineInterpolated($"[yellow]{scenario}[/]: {BenchRunner.NotYetMeasurableText}");
-            return 0;
+            // Kept among the numeric parameters as the signal's number, so the result records it.
+            numbers["signal"] = signal switch
+            {
+                "kill" or "9" => FailoverScenario.SigKill,
+                "stop" or "19" => FailoverScenario.SigStop,
+                _ => -1,
+            };
+            if (scenario != "failover" || numbers["signal"] < 0)
+            {
+                Console.Error.WriteLine("--signal kill|stop belongs to the failover scenario");
+                return 2;
+            }
         }
         var parameters = flags.Contains("smoke") ? BenchRunner.SmokeParameters(scenario) : [];
         foreach (var (k, v) in numbers)
@@ -74,17 +85,24 @@ internal static class BenchProgram
         }
         var repeats = (int)numbers.GetValueOrDefault("repeats", 1);
         parameters.Remove("repeats");
-        var nodes = (int)numbers.GetValueOrDefault("nodes", 1);
         parameters.Remove("nodes");
         var outDir = options.GetValueOrDefault("out", "bench/results");
         Directory.CreateDirectory(outDir);
-        var label = options.GetValueOrDefault("label", scenario);
+        var stopped = scenario == "failover" && parameters.GetValueOrDefault("signal") == FailoverScenario.SigStop;
+        var label = options.GetValueOrDefault("label", stopped ? "failover-stop" : scenario);
         var targetKind = scenario == "baseline" ? "baseline" : options.GetValueOrDefault("target", "ott");
         var store = options.GetValueOrDefault("store", "redis") == "embedded" ? StoreKind.Embedded : StoreKind.Redis;
         var root = options.GetValueOrDefault("root", ".");
+        var nodes = numbers.TryGetValue("nodes", out var n) ? (int)n
+            : targetKind == "ott" && store == StoreKind.Redis ? BenchRunner.DefaultNodes(scenario) : 1;
         if (nodes != 1 && (targetKind != "ott" || store != StoreKind.Redis || scenario == "restore"))
         {
-            Console.Error.WriteLine("--nodes N needs the Ott target with --store redis, and a load scenario (fanout, chatty, joins, idle)");
+            Console.Error.WriteLine("--nodes N needs the Ott target with --store redis, and a scenario other than restore");
+            return 2;
+        }
+        if (scenario is "forward" or "failover" && targetKind == "ott" && nodes < 2)
+        {
+            Console.Error.WriteLine($"{scenario} needs at least 2 nodes: Ott with --store redis (and --nodes 2 or more, if given)");
             return 2;
         }
         var results = new List<RunResult>();
@@ -96,7 +114,8 @@ internal static class BenchProgram
                 "url" => new UrlTarget(new Uri(options["url"])),
                 "baseline" => new LocalServer(ServerKind.Baseline, StoreKind.Embedded,
                     options.GetValueOrDefault("baseline-dll", Path.Combine(root, "bench/Ott.Bench.Baseline/bin/Release/net10.0/Ott.Bench.Baseline.dll"))),
-                _ => new LocalServer(ServerKind.Ott, store, options.GetValueOrDefault("ott-dll", Path.Combine(root, "bin/Release/net10.0/Ott.dll")), nodes),
+                _ => new LocalServer(ServerKind.Ott, store, options.GetValueOrDefault("ott-dll", Path.Combine(root, "bin/Release/net10.0/Ott.dll")), nodes,
+                    BenchRunner.ServerEnvironment(scenario, parameters)),
             };
             RunResult? result = null;
             await AnsiConsole.Status().Spinner(Spinner.Known.Dots).StartAsync($"{label}: starting {target.Name}", async status =>

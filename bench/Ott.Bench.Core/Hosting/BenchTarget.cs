@@ -1,5 +1,13 @@
 namespace Ott.Bench.Hosting;
 
+// A fault the failover scenario injects into one node: SIGKILL, SIGSTOP, or SIGCONT after a SIGSTOP.
+internal enum NodeSignal
+{
+    Kill,
+    Stop,
+    Continue,
+}
+
 // What a scenario drives: a base URL, plus, when the server runs locally, its pid (RSS and CPU from
 // /proc), its Redis (the restore scenario seeds it) and a way to stop and start it.
 internal interface IBenchTarget : IAsyncDisposable
@@ -31,6 +39,10 @@ internal interface IBenchTarget : IAsyncDisposable
 
     // Stops the server gracefully (SIGTERM for a child process), keeping its store.
     Task StopAsync(CancellationToken ct);
+
+    // Signals node `node` (0 = node 1) of a server the bench started; a kill returns once the process is gone.
+    Task SignalNodeAsync(int node, NodeSignal signal) =>
+        Task.FromException(new NotSupportedException($"{Name}: the bench can signal only the servers it starts itself"));
 }
 
 // A server somebody else started: nothing to stop, start or read from /proc.

@@ -28,14 +28,18 @@ internal sealed class LocalServer : IBenchTarget
     private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "ott-bench-" + Guid.NewGuid().ToString("N")[..8]);
     private readonly Uri[] _urls;
     private readonly OttProcess?[] _servers;
+    private readonly bool[] _stopped;
+    private readonly IReadOnlyDictionary<string, string?> _environment;
     private Process? _redis;
 
     // nodes > 1 (Ott on redis-server only): N Ott processes on one redis-server and one key prefix,
-    // each on its own port with Node__Name=bench-<i>; node 1 is BaseUrl.
-    public LocalServer(ServerKind kind, StoreKind store, string serverDll, int nodes = 1)
+    // each on its own port with Node__Name=bench-<i>; node 1 is BaseUrl. `environment` is added to
+    // every node's (failover's short lease and heartbeat timings).
+    public LocalServer(ServerKind kind, StoreKind store, string serverDll, int nodes = 1, IReadOnlyDictionary<string, string?>? environment = null)
     {
         _kind = kind;
         _store = store;
+        _environment = environment ?? new Dictionary<string, string?>();
         if (nodes < 1 || (nodes > 1 && (kind != ServerKind.Ott || store != StoreKind.Redis)))
         {
             throw new ArgumentException("--nodes N > 1 needs the Ott target with --store redis", nameof(nodes));
@@ -47,6 +51,7 @@ internal sealed class LocalServer : IBenchTarget
         }
         _urls = Enumerable.Range(0, nodes).Select(_ => new Uri($"http://127.0.0.1:{LoopbackPort.Free()}")).ToArray();
         _servers = new OttProcess?[nodes];
+        _stopped = new bool[nodes];
         BaseUrl = _urls[0];
     }
 
@@ -107,6 +112,10 @@ internal sealed class LocalServer : IBenchTarget
             {
                 environment["Node__Name"] = $"bench-{i + 1}";
             }
+            foreach (var (key, value) in _environment)
+            {
+                environment[key] = value;
+            }
             _servers[i] = OttProcess.Launch(_serverDll, environment, _urls[i], node);
         }
         // /api/status, which the baseline serves too.
@@ -114,8 +123,39 @@ internal sealed class LocalServer : IBenchTarget
     }
 
     // Stops every node gracefully (SIGTERM to all of them at once, SIGKILL after 30 s), keeping the store.
-    public async Task StopAsync(CancellationToken ct) =>
+    // A node left stopped by SIGSTOP is continued first, or it could not act on the SIGTERM.
+    public async Task StopAsync(CancellationToken ct)
+    {
+        for (var i = 0; i < _servers.Length; i++)
+        {
+            if (_stopped[i] && _servers[i] is { HasExited: false } frozen)
+            {
+                frozen.Continue();
+            }
+            _stopped[i] = false;
+        }
         await Task.WhenAll(_servers.OfType<OttProcess>().Select(server => server.TerminateAsync(killAfter: TimeSpan.FromSeconds(30), ct)));
+    }
+
+    public async Task SignalNodeAsync(int node, NodeSignal signal)
+    {
+        var server = _servers[node] ?? throw new InvalidOperationException($"node {node + 1} was never started");
+        switch (signal)
+        {
+            case NodeSignal.Kill:
+                await server.KillAsync();
+                _stopped[node] = false;
+                break;
+            case NodeSignal.Stop:
+                server.Stop();
+                _stopped[node] = true;
+                break;
+            case NodeSignal.Continue:
+                server.Continue();
+                _stopped[node] = false;
+                break;
+        }
+    }
 
     private async Task StartRedisAsync(CancellationToken ct)
     {

@@ -16,6 +16,8 @@ internal sealed record RunResult
     public LatencySummary? Latency { get; init; }
     public LatencySummary? SecondaryLatency { get; init; }
     public List<string> Notes { get; init; } = [];
+    // Per-item figures kept in the JSON but not tabulated by `report` (failover: each room's recovery).
+    public Dictionary<string, double?>? Details { get; init; }
 }
 
 internal sealed record LatencySummary

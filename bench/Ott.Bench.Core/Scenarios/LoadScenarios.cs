@@ -241,7 +241,7 @@ internal static class LoadScenarios
 
     // With several nodes, server_cpu_pct and server_rss_mb are the sums over every node; each node's
     // own share is added as node<i>_cpu_pct and node<i>_rss_mb (node 1 owns the rooms; the rest are gateways).
-    private static void AddPerNode(RunResult result, IReadOnlyList<int> pids, CpuUse use, string suffix = "")
+    internal static void AddPerNode(RunResult result, IReadOnlyList<int> pids, CpuUse use, string suffix = "")
     {
         if (use.NodePcts.Count <= 1)
         {

@@ -74,5 +74,39 @@ internal sealed class OttApi(Uri baseUrl) : IDisposable
         }
     }
 
+    // GET /health/ready: the node reached its store, settled into the live set and finished its
+    // restore (docs/architecture.md §10.1).
+    public async Task<bool> SettledAsync(CancellationToken ct)
+    {
+        try
+        {
+            using var response = await _http.GetAsync(new Uri("/health/ready", UriKind.Relative), ct);
+            return response.IsSuccessStatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
+    }
+
+    // Waits until every node answers /health/ready, so each is in the others' live set before a
+    // scenario relies on placement or forwarding.
+    public static async Task WaitSettledAsync(IReadOnlyList<Uri> nodes, TimeSpan timeout, CancellationToken ct)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        foreach (var node in nodes)
+        {
+            using var api = new OttApi(node);
+            while (!await api.SettledAsync(ct))
+            {
+                if (System.Diagnostics.Stopwatch.GetElapsedTime(started) > timeout)
+                {
+                    throw new TimeoutException($"{node} did not answer /health/ready within {timeout.TotalSeconds:0} s");
+                }
+                await Task.Delay(50, ct);
+            }
+        }
+    }
+
     public void Dispose() => _http.Dispose();
 }
