@@ -20,6 +20,7 @@ internal sealed class RoomRouter(
     NodeIdentity node,
     ClusterClock clock,
     Membership membership,
+    StallWatch stalls,
     IOptions<LeaseOptions> leaseOptions,
     IOptions<ClusterOptions> clusterOptions,
     OttMetrics metrics)
@@ -52,7 +53,9 @@ internal sealed class RoomRouter(
                 return new RemoteRoute(known.Node, known.Epoch);
             }
             owners.Forget(key);
-            if (clock.Time.GetTimestamp() > giveUpAt)
+            // A deadline that passed while this node itself was stopped is not the owner's fault: a request
+            // whose answer was on its way gets one more try, which the owner recognises (§9.4).
+            if (clock.Time.GetTimestamp() > giveUpAt && !stalls.InGrace)
             {
                 throw new OttException(OttFailure.RoomUnavailable());
             }
