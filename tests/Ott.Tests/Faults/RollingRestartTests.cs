@@ -259,7 +259,7 @@ public sealed class RollingRestartTests(ITestOutputHelper output)
                     try
                     {
                         await Task.Delay(TimeSpan.FromMilliseconds(500 + random.Next(1000)), _stop.Token);
-                        var candidates = cluster.Nodes.Where(n => !n.HasExited && n.Name != nodeName && n.BaseAddress is not null).ToList();
+                        var candidates = cluster.Nodes.Where(n => !n.HasExited && n.Name != nodeName && n.IsListening).ToList();
                         var node = candidates[random.Next(candidates.Count)];
                         using var attempt = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
                         attempt.CancelAfter(TimeSpan.FromSeconds(5));
@@ -317,7 +317,7 @@ public sealed class RollingRestartTests(ITestOutputHelper output)
         {
             while (!stop.IsCancellationRequested)
             {
-                var nodes = cluster.Nodes.Where(n => !n.HasExited && n.BaseAddress is not null).ToList();
+                var nodes = cluster.Nodes.Where(n => !n.HasExited && n.IsListening).ToList();
                 var views = await Task.WhenAll(nodes.Select(async n =>
                 {
                     try
