@@ -190,7 +190,11 @@ internal sealed partial class ClientSession : IRoomClient
         var posted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var sending = SendAndAnswerAsync(command, onSuccess, posted, ct);
         _inFlight.Enqueue(sending);
-        await Task.WhenAny(posted.Task, sending);
+        if (!posted.Task.IsCompleted && !sending.IsCompleted)
+        {
+            // Only a command still on its way to its owner is waited for (a local room queues it at once).
+            await Task.WhenAny(posted.Task, sending);
+        }
     }
 
     private async Task SendAndAnswerAsync(RoomCommand command, Action? onSuccess, TaskCompletionSource posted, CancellationToken ct)
