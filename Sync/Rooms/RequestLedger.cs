@@ -27,8 +27,16 @@ public readonly record struct RequestId(string Origin, long Seq)
 /// </summary>
 public static class RequestLedger
 {
-    /// <summary>Gaps kept per origin; the oldest go first (they are the least likely to be retried).</summary>
-    public const int MaxGaps = 64;
+    /// <summary>
+    /// Gaps kept per origin; past it the oldest go first. It bounds a burst, not normal traffic: gaps fill
+    /// as overtaken requests arrive. It must exceed any burst of one origin's requests in flight at once
+    /// (a node stalled for seconds releases all the REST calls it queued meanwhile together), or the
+    /// overtaken ones would be taken for retries of applied requests and lost.
+    /// </summary>
+    public const int MaxGaps = 4096;
+
+    /// <summary>Gaps opened below the first request seen from an origin.</summary>
+    public const int FirstSightGaps = 256;
 
     public static bool IsApplied(ImmutableDictionary<string, RequestMark> ledger, RequestId id) =>
         ledger.TryGetValue(id.Origin, out var mark) && id.Seq <= mark.Seq && !mark.Gaps.Exists(g => g.Seq == id.Seq);
@@ -50,11 +58,14 @@ public static class RequestLedger
                 result = result.SetItem(origin, old with { Gaps = old.Gaps.RemoveAll(g => g.At < expired) });
             }
         }
-        var mark = result.TryGetValue(id.Origin, out var m) ? m : new RequestMark();
+        var known = result.TryGetValue(id.Origin, out var m);
+        var mark = known ? m! : new RequestMark();
         if (id.Seq > mark.Seq)
         {
             // Every seq skipped over is a gap until it arrives: requests of one origin may overtake each other.
-            var from = Math.Max(mark.Seq + 1, id.Seq - MaxGaps);
+            // An origin seen for the first time (or again after its mark expired) has only its latest few
+            // requests possibly in flight; older seqs are past any retry.
+            var from = Math.Max(mark.Seq + 1, id.Seq - (known ? MaxGaps : FirstSightGaps));
             var gaps = mark.Gaps.AddRange(Enumerable.Range(0, (int)(id.Seq - from)).Select(i => new RequestGap(from + i, nowMs)));
             mark = new RequestMark { Seq = id.Seq, At = nowMs, Gaps = gaps.Count > MaxGaps ? gaps.RemoveRange(0, gaps.Count - MaxGaps) : gaps };
         }

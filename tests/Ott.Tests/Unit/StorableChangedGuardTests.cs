@@ -256,6 +256,22 @@ public class StorableChangedGuardTests
     }
 
     [Fact]
+    public void ABurstOfOneOriginsRequestsArrivingInAnyOrderIsAppliedOnceEach()
+    {
+        // A node stalled for seconds releases every REST call it queued meanwhile at once; they reach the
+        // owner in any order. Each must be applied once, however far the first one overtook the others.
+        var ledger = RequestLedger.Record(ImmutableDictionary<string, RequestMark>.Empty, new RequestId("n1/rest", 99), 1_000, TimeSpan.FromMinutes(1));
+        var burst = Enumerable.Range(100, 300).Select(i => (long)i).Reverse().ToList();
+        foreach (var seq in burst)
+        {
+            Assert.False(RequestLedger.IsApplied(ledger, new RequestId("n1/rest", seq)), $"seq {seq} taken for a retry before it was applied");
+            ledger = RequestLedger.Record(ledger, new RequestId("n1/rest", seq), 2_000, TimeSpan.FromMinutes(1));
+        }
+        Assert.All(burst, seq => Assert.True(RequestLedger.IsApplied(ledger, new RequestId("n1/rest", seq))));
+        Assert.All(ledger["n1/rest"].Gaps, g => Assert.True(g.Seq < 99)); // only the ones before the first sighting
+    }
+
+    [Fact]
     public void AnOriginQuietForTheRetentionIsForgotten()
     {
         var ledger = RequestLedger.Record(ImmutableDictionary<string, RequestMark>.Empty, new RequestId("old", 3), 1_000, TimeSpan.FromSeconds(10));
