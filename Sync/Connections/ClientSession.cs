@@ -29,6 +29,8 @@ internal sealed partial class ClientSession : IRoomClient
     private readonly ILogger _logger;
     private readonly OttMetrics _metrics;
     private readonly Queue<long> _inputErrors = new();
+    private static readonly TimeSpan HeadOfLineBound = TimeSpan.FromSeconds(1);
+
     // Touched by the receive loop only.
     private readonly Queue<Task> _inFlight = new();
     private readonly SocketBudget _budget;
@@ -190,9 +192,20 @@ internal sealed partial class ClientSession : IRoomClient
         var posted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var sending = SendAndAnswerAsync(command, onSuccess, posted, ct);
         _inFlight.Enqueue(sending);
-        if (!posted.Task.IsCompleted && !sending.IsCompleted)
+        if (sending.IsCompleted)
         {
-            // Only a command still on its way to its owner is waited for (a local room queues it at once).
+            return;
+        }
+        // Normally the answer comes within milliseconds and is awaited, so a request's error reaches the
+        // client before the effects of its later requests, as OTT's server orders them. Only a request
+        // whose answer is late (a lost reply, a failover) stops holding the next ones back, once it is
+        // queued for its owner and HeadOfLineBound has passed.
+        try
+        {
+            await sending.WaitAsync(HeadOfLineBound, _time, ct);
+        }
+        catch (TimeoutException)
+        {
             await Task.WhenAny(posted.Task, sending);
         }
     }
