@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Threading.Channels;
-using Microsoft.Extensions.Options;
 using Ott.Sync.Storage;
 using Ott.Sync.Telemetry;
 using StackExchange.Redis;
@@ -34,7 +33,6 @@ internal sealed partial class NodeBus(
     NodeIdentity node,
     ClusterClock clock,
     OttMetrics metrics,
-    IOptions<ClusterOptions> options,
     ILogger<NodeBus> logger) : IHostedService, IDisposable
 {
     private readonly ConcurrentDictionary<string, TaskCompletionSource<BusMessage>> _pending = new(StringComparer.Ordinal);
@@ -315,8 +313,6 @@ internal sealed partial class NodeBus(
             message.Dispose();
         }
     }
-
-    public TimeSpan RequestTimeout => options.Value.RequestTimeout;
 
     public void Dispose() => _roomGate.Dispose();
 

@@ -373,13 +373,9 @@ internal static class FailoverScenario
             for (var k = 1; k < times.Length; k++)
             {
                 var intended = first + (k - 1) * interval;
-                long wait;
                 try
                 {
-                    while ((wait = intended - Stopwatch.GetTimestamp()) > 0)
-                    {
-                        await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(wait * 1000.0 / Stopwatch.Frequency)), ct);
-                    }
+                    await LoadEngine.SleepUntilAsync(intended, ct);
                 }
                 catch (OperationCanceledException)
                 {

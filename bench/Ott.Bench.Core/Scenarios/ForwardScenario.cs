@@ -243,11 +243,7 @@ internal static class ForwardScenario
                         {
                             break;
                         }
-                        long wait;
-                        while ((wait = intended - Stopwatch.GetTimestamp()) > 0)
-                        {
-                            await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(wait * 1000.0 / Stopwatch.Frequency)), token);
-                        }
+                        await LoadEngine.SleepUntilAsync(intended, token);
                         times[k] = intended;
                         var now = Stopwatch.GetTimestamp();
                         _actual[sender][k] = now;

@@ -10,6 +10,17 @@ namespace Ott.Bench.Scenarios;
 // lowering the offered load (coordinated omission).
 internal sealed class LoadEngine
 {
+    // Sleeps until the Stopwatch timestamp, never waking before it (Task.Delay truncates to whole
+    // milliseconds and may wake early, which would record a receipt before its intended send).
+    public static async Task SleepUntilAsync(long timestamp, CancellationToken ct)
+    {
+        long wait;
+        while ((wait = timestamp - Stopwatch.GetTimestamp()) > 0)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(wait * 1000.0 / Stopwatch.Frequency)), ct);
+        }
+    }
+
     private readonly long[][] _intended;
     private readonly long[][] _actual;
     private readonly long[] _sent;
@@ -118,13 +129,7 @@ internal sealed class LoadEngine
                     {
                         break;
                     }
-                    // Never send early: Task.Delay truncates to whole milliseconds and may wake before
-                    // the scheduled time, which would record a receipt before its intended send.
-                    long wait;
-                    while ((wait = intended - Stopwatch.GetTimestamp()) > 0)
-                    {
-                        await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(wait * 1000.0 / Stopwatch.Frequency)), token);
-                    }
+                    await SleepUntilAsync(intended, token);
                     times[k] = intended;
                     var now = Stopwatch.GetTimestamp();
                     _actual[sender][k] = now;
