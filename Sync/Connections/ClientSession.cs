@@ -100,80 +100,95 @@ internal sealed partial class ClientSession : IRoomClient
         }
     }
 
-    private async Task OnMessageAsync(ReadOnlyMemory<byte> message, WebSocketMessageType type, CancellationToken ct)
+    private Task OnMessageAsync(ReadOnlyMemory<byte> message, WebSocketMessageType type, CancellationToken ct)
     {
         if (!_budget.TryTake())
         {
             // Over budget: dropped and answered; it counts as an input error (docs/protocol.md §9).
             Reject(OttFailure.TooManyRequests());
-            return;
+            return Task.CompletedTask;
         }
         if (type == WebSocketMessageType.Binary)
         {
             Reject(OttFailure.InvalidMessage("Binary frames are not supported"));
-            return;
+            return Task.CompletedTask;
         }
+        ClientMessage parsed;
         try
         {
-            await HandleAsync(ClientMessageParser.Parse(message.Span), ct);
+            parsed = ClientMessageParser.Parse(message.Span);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
-            // An unexpected fault abandons the message; the socket stays open (docs/protocol.md §1.7).
-            Log.MessageFailed(_logger, e, ClientId, _room);
-            Reject(OttFailure.Unknown());
+            Abandon(e);
+            return Task.CompletedTask;
         }
+        return HandleAsync(parsed, ct);
+    }
+
+    // An unexpected fault abandons the message; the socket stays open (docs/protocol.md §1.7).
+    private void Abandon(Exception e)
+    {
+        Log.MessageFailed(_logger, e, ClientId, _room);
+        Reject(OttFailure.Unknown());
     }
 
     private async Task HandleAsync(ClientMessage message, CancellationToken ct)
     {
-        switch (message)
+        try
         {
-            case InvalidClientMessage { Action: "req" or "status" } when _token is null:
-                // req, status and notify need a completed handshake, malformed or not (docs/protocol.md §1.2).
-                Close(4004, "Not authenticated");
-                return;
-            case InvalidClientMessage invalid:
-                Reject(invalid.Failure);
-                return;
-            case KickMeMessage kick:
-                Close(kick.Code, "kickme");
-                return;
-            case AuthMessage when _token is not null:
-                Reject(OttFailure.AlreadyAuthenticated());
-                return;
-            case AuthMessage auth:
-                await AuthenticateAsync(auth.Token, ct);
-                return;
-            case not AuthMessage when _token is null:
-                // req, status and notify need a completed handshake (docs/protocol.md §1.2).
-                Close(4004, "Not authenticated");
-                return;
-            case RequestMessage request:
-                var actor = new Actor(ClientId, SessionKey, "", false, null);
-                var command = new RequestCommand(actor, request.Request);
-                if (request.Request is not ChatRequest)
-                {
-                    // This socket is the request's origin; chat changes nothing stored and is never retried.
-                    command = command with { Id = new RequestId(ClientId, ++_requestSeq) };
-                }
-                await PipelineAsync(command, null, ct);
-                return;
-            case StatusMessage status:
-                await PipelineAsync(new StatusCommand(ClientId, status.Status), () =>
-                {
-                    if (User is { } user)
+            switch (message)
+            {
+                case InvalidClientMessage { Action: "req" or "status" } when _token is null:
+                    // req, status and notify need a completed handshake, malformed or not (docs/protocol.md §1.2).
+                    Close(4004, "Not authenticated");
+                    return;
+                case InvalidClientMessage invalid:
+                    Reject(invalid.Failure);
+                    return;
+                case KickMeMessage kick:
+                    Close(kick.Code, "kickme");
+                    return;
+                case AuthMessage when _token is not null:
+                    Reject(OttFailure.AlreadyAuthenticated());
+                    return;
+                case AuthMessage auth:
+                    await AuthenticateAsync(auth.Token, ct);
+                    return;
+                case not AuthMessage when _token is null:
+                    // req, status and notify need a completed handshake (docs/protocol.md §1.2).
+                    Close(4004, "Not authenticated");
+                    return;
+                case RequestMessage request:
+                    var actor = new Actor(ClientId, SessionKey, "", false, null);
+                    var command = new RequestCommand(actor, request.Request);
+                    if (request.Request is not ChatRequest)
                     {
-                        User = user with { Status = status.Status };
+                        // This socket is the request's origin; chat changes nothing stored and is never retried.
+                        command = command with { Id = new RequestId(ClientId, ++_requestSeq) };
                     }
-                }, ct);
-                return;
-            case NotifyMessage notify:
-                if (notify.UsernameChanged && SessionKey is { } key)
-                {
-                    await _registry.SessionChangedAsync(key, ct);
-                }
-                return;
+                    await PipelineAsync(command, null, ct);
+                    return;
+                case StatusMessage status:
+                    await PipelineAsync(new StatusCommand(ClientId, status.Status), () =>
+                    {
+                        if (User is { } user)
+                        {
+                            User = user with { Status = status.Status };
+                        }
+                    }, ct);
+                    return;
+                case NotifyMessage notify:
+                    if (notify.UsernameChanged && SessionKey is { } key)
+                    {
+                        await _registry.SessionChangedAsync(key, ct);
+                    }
+                    return;
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Abandon(e);
         }
     }
 

@@ -103,15 +103,13 @@ internal sealed partial class RoomActor : IAsyncDisposable
     public TimeSpan DeadlineRemaining(TimeProvider time) => Lease.Remaining;
 
     /// <summary>Posts a command and waits until its batch is persisted and released.</summary>
-    public async Task<OttFailure?> SendAsync(RoomCommand command, CancellationToken ct)
+    public Task<OttFailure?> SendAsync(RoomCommand command, CancellationToken ct)
     {
         var envelope = new Envelope(command);
-        if (!_mailbox.Writer.TryWrite(envelope))
-        {
-            // A full mailbox refuses the command rather than blocking the caller (docs/architecture.md §12).
-            return OttFailure.RoomUnavailable();
-        }
-        return await envelope.Reply.Task.WaitAsync(ct);
+        // A full mailbox refuses the command rather than blocking the caller (docs/architecture.md §12).
+        return _mailbox.Writer.TryWrite(envelope)
+            ? envelope.Reply.Task.WaitAsync(ct)
+            : Task.FromResult<OttFailure?>(OttFailure.RoomUnavailable());
     }
 
     /// <summary>Posts a tick unless one is already queued.</summary>

@@ -213,18 +213,23 @@ internal sealed partial class RoomHost(
     }
 
     /// <summary>Hands a command to an owned room and waits for its outcome; an unload waits for the room to stop.</summary>
-    public static async Task<OttFailure?> SendLocalAsync(RoomActor actor, RoomCommand command, CancellationToken ct, Action? posted = null)
+    public static Task<OttFailure?> SendLocalAsync(RoomActor actor, RoomCommand command, CancellationToken ct, Action? posted = null)
     {
         if (command is UnloadRoomCommand unload)
         {
-            await actor.UnloadAsync(unload.Reason, ct);
-            await actor.Completion.WaitAsync(ct);
-            return null;
+            return UnloadLocalAsync(actor, unload.Reason, ct);
         }
-        // The actor queues the command before its first await: whatever is posted after this comes after it.
+        // The actor queues the command before it returns: whatever is posted after this comes after it.
         var reply = actor.SendAsync(command, ct);
         posted?.Invoke();
-        return await reply;
+        return reply;
+    }
+
+    private static async Task<OttFailure?> UnloadLocalAsync(RoomActor actor, UnloadReason reason, CancellationToken ct)
+    {
+        await actor.UnloadAsync(reason, ct);
+        await actor.Completion.WaitAsync(ct);
+        return null;
     }
 
     /// <summary>A gateway node died: every owned room with users there drops them (docs/architecture.md §9.6).</summary>

@@ -43,7 +43,7 @@ internal sealed class RoomManager(
     /// <paramref name="posted"/> runs once the command is queued for its owner: a caller that waits for that
     /// rather than for the outcome keeps its commands in order without waiting for each reply.
     /// </summary>
-    public async Task<OttFailure?> SendAsync(string room, RoomCommand command, CancellationToken ct,
+    public Task<OttFailure?> SendAsync(string room, RoomCommand command, CancellationToken ct,
         bool activate = true, OttFailure? whenNotLoaded = null, Action? posted = null)
     {
         var key = KeyOf(room);
@@ -52,15 +52,19 @@ internal sealed class RoomManager(
             var seq = Interlocked.Increment(ref _restSeqs.GetOrAdd(key, _ => new StrongBox<long>()).Value);
             command = command with { Id = new RequestId(node.Id + "/rest", seq) };
         }
-        if (command is RequestCommand { Request: AddRequest or PlayNowRequest, Media: null } request)
-        {
-            // PlayNow of an item already queued needs no lookup; only a local owner's queue is known here.
-            var queue = host.Loaded(key)?.State.Queue;
-            var lookup = await media.LookupAsync(request.Request,
-                id => request.Request is PlayNowRequest && queue is not null && queue.Any(i => i.Is(id)), ct);
-            command = request with { Media = lookup };
-        }
-        return await router.SendAsync(key, command, activate, whenNotLoaded, ct, posted);
+        return command is RequestCommand { Request: AddRequest or PlayNowRequest, Media: null } request
+            ? LookUpThenSendAsync(key, request, activate, whenNotLoaded, posted, ct)
+            : router.SendAsync(key, command, activate, whenNotLoaded, ct, posted);
+    }
+
+    private async Task<OttFailure?> LookUpThenSendAsync(string key, RequestCommand request, bool activate, OttFailure? whenNotLoaded,
+        Action? posted, CancellationToken ct)
+    {
+        // PlayNow of an item already queued needs no lookup; only a local owner's queue is known here.
+        var queue = host.Loaded(key)?.State.Queue;
+        var lookup = await media.LookupAsync(request.Request,
+            id => request.Request is PlayNowRequest && queue is not null && queue.Any(i => i.Is(id)), ct);
+        return await router.SendAsync(key, request with { Media = lookup }, activate, whenNotLoaded, ct, posted);
     }
 
     /// <summary>The room's state from its owner (REST reads); null when it does not exist, or is not loaded and <paramref name="activate"/> is false.</summary>

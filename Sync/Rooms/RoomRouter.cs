@@ -207,8 +207,15 @@ internal sealed class RoomRouter(
     /// released. With <paramref name="activate"/> false a room that nobody owns answers <paramref name="whenNotLoaded"/>.
     /// </summary>
     /// <remarks><paramref name="posted"/> runs once the command is queued for its owner (its mailbox, or the owner's channel).</remarks>
-    public async Task<OttFailure?> SendAsync(string key, RoomCommand command, bool activate, OttFailure? whenNotLoaded, CancellationToken ct,
-        Action? posted = null)
+    public Task<OttFailure?> SendAsync(string key, RoomCommand command, bool activate, OttFailure? whenNotLoaded, CancellationToken ct,
+        Action? posted = null) =>
+        // Most commands are for a room this node owns: straight to its actor, with nothing to resolve.
+        host.Loaded(key) is { } local
+            ? RoomHost.SendLocalAsync(local, command, ct, posted)
+            : RouteAsync(key, command, activate, whenNotLoaded, posted, ct);
+
+    private async Task<OttFailure?> RouteAsync(string key, RoomCommand command, bool activate, OttFailure? whenNotLoaded, Action? posted,
+        CancellationToken ct)
     {
         var giveUpAt = GiveUpAt();
         try
