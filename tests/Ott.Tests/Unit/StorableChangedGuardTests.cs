@@ -233,6 +233,81 @@ public class StorableChangedGuardTests
         Assert.DoesNotContain(room.State.Queue, i => i.Id == "v1"); // the acknowledged remove stays done
     }
 
+    /// <summary>
+    /// The next owner after a failover knows only the stored record: the path of <c>RoomHost.LoadAsync</c>
+    /// (the actor's JSON, read back, <c>FromStorable</c>, <c>OnLoad</c>), ten seconds later, with the gateway's
+    /// clients re-joined (docs/architecture.md §9.4, §9.6).
+    /// </summary>
+    private static TestRoom FailOver(TestRoom owner, params RoomUser[] rejoined)
+    {
+        var stored = JsonSerializer.Deserialize(RoomActor.Serialize(owner.State), StateJsonContext.Default.StorableRoom)!;
+        var next = new TestRoom(owner.State.IsTemporary) { Now = owner.Now.AddSeconds(10) };
+        next.State = RoomTransitions.OnLoad(stored.FromStorable(), next.Now, next.Ctx);
+        next.Run(new RejoinCommand("node-1", [.. rejoined])).Succeeds();
+        return next;
+    }
+
+    private static RequestCommand AddOf(TestRoom room, RoomUser user, string video, RequestId id)
+    {
+        var request = TestRoom.Parse($$$"""{"type":5,"video":{"service":"direct","id":"{{{video}}}"}}""");
+        return new RequestCommand(TestRoom.ActorOf(user), request, room.LookupFor(request)) { Id = id };
+    }
+
+    [Fact]
+    public void ARetryAfterManyOtherRequestsIsRecognisedByTheNextOwnerFromTheStoredRecord()
+    {
+        // An add is applied and its reply lost; more than 64 other requests follow, from its own socket and from
+        // many others, and the item is removed again. Then the owner dies and the add's retry reaches the next one.
+        var room = new TestRoom(isTemporary: false).WithMedia("v0");
+        var user = room.User(room.Join("a"));
+        var add = AddOf(room, user, "v1", new RequestId("gateway-client", 1));
+        room.Run(add).Succeeds();
+        for (var i = 0; i < 200; i++)
+        {
+            var seek = TestRoom.Parse($$"""{"type":4,"value":{{i}}}""");
+            room.Run(new RequestCommand(TestRoom.ActorOf(user), seek) { Id = new RequestId("gateway-client", i + 2) }).Succeeds();
+            room.Run(new RequestCommand(TestRoom.ActorOf(user), seek) { Id = new RequestId($"other-{i}", 1) }).Succeeds();
+        }
+        var remove = TestRoom.Parse("""{"type":6,"video":{"service":"direct","id":"v1"}}""");
+        room.Run(new RequestCommand(TestRoom.ActorOf(user), remove) { Id = new RequestId("gateway-client", 202) }).Succeeds();
+
+        var next = FailOver(room, user);
+        var before = next.State;
+        var retry = next.Run(add);
+
+        Assert.Null(retry.Error);
+        Assert.Empty(retry.Outputs);
+        Assert.Same(before, next.State);
+        Assert.DoesNotContain(next.State.Queue, i => i.Id == "v1"); // the acknowledged remove stays done
+    }
+
+    [Fact]
+    public void ABurstOfOneOriginSplitByAFailoverIsAppliedOnceEach()
+    {
+        // A node that stalled releases 300 queued REST adds to one room at once; they reach the owner in
+        // reverse order. The owner applies half of them and dies before any reply gets back; the next owner
+        // gets the other half, then the retries of all of them (docs/architecture.md §9.4).
+        var room = new TestRoom(isTemporary: false).WithMedia("v0");
+        var user = room.User(room.Join("a"));
+        room.Run(AddOf(room, user, "v1", new RequestId("n1/rest", 1))).Succeeds();
+        var burst = Enumerable.Range(2, 300).Reverse().ToList();
+        foreach (var seq in burst.Take(150))
+        {
+            room.Run(AddOf(room, user, $"v{seq}", new RequestId("n1/rest", seq))).Succeeds();
+        }
+
+        var next = FailOver(room, user);
+        foreach (var seq in burst.Skip(150).Concat(burst))
+        {
+            var outcome = next.Run(AddOf(next, user, $"v{seq}", new RequestId("n1/rest", seq)));
+            Assert.True(outcome.Error is null, $"add #{seq}: {outcome.Error?.Name}");
+        }
+
+        var missing = Enumerable.Range(1, 301).Select(i => $"v{i}").Except(next.State.Queue.Select(i => i.Id)).ToList();
+        Assert.True(missing.Count == 0, $"{missing.Count} adds were taken for retries and never applied: {string.Join(", ", missing.Take(5))}, ...");
+        Assert.Equal(301, next.State.Queue.Count);
+    }
+
     [Fact]
     public void ARequestThatOvertookAnEarlierOneLeavesAGapTheEarlierOneFills()
     {
