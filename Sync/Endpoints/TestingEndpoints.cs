@@ -115,7 +115,7 @@ internal static partial class TestingEndpoints
         }
         if (!NamePattern().IsMatch(name))
         {
-            return OttErrors.ClientNotFoundInRoom(name);
+            return OttFailure.ClientNotFoundInRoom(name).ToResult();
         }
         var failure = await rooms.SendAsync(name, new DisconnectSessionCommand(sessionKey, ForceDisconnectCode, "force-disconnect"), ct,
             activate: false, whenNotLoaded: OttFailure.ClientNotFoundInRoom(name));
