@@ -18,9 +18,6 @@ internal sealed partial class HeadlessClients(
 {
     private readonly ConcurrentDictionary<string, HeadlessClient> _clients = new(StringComparer.Ordinal);
 
-    /// <summary>Headless users on this node.</summary>
-    public int Count => _clients.Count;
-
     /// <summary>Joins a user for <paramref name="token"/>'s <paramref name="session"/>; the join's failure, or null.</summary>
     public async Task<OttFailure?> JoinAsync(string room, string token, Session session, CancellationToken ct)
     {

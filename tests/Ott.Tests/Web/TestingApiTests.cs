@@ -383,6 +383,14 @@ public sealed class TestingApiTests(TestingApiApplication app) : IClassFixture<T
         Assert.Equal(HttpStatusCode.BadRequest, againStatus);
         Assert.Equal("DiscordNotLinked", again["error"]!["name"]!.GetValue<string>());
 
+        // A numeric Discord id is its digits: the same Discord user as the string.
+        var numeric = Random.Shared.NextInt64(1_000_000_000, 9_000_000_000);
+        await app.DevOkAsync(account.Token, "user/set-discord-link", new JsonObject { ["username"] = account.Username, ["discordId"] = numeric });
+        var (takenStatus, taken) = await app.DevAsync(account.Token, "user/create-social",
+            new JsonObject { ["username"] = AccountsTestKit.NewUsername("social"), ["discordId"] = numeric.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        Assert.Equal(HttpStatusCode.BadRequest, takenStatus);
+        Assert.Equal("""["discordId"]""", taken["error"]!["fields"]!.ToJsonString());
+
         var (missingStatus, missing) = await app.DevAsync(account.Token, "user/set-discord-link",
             new JsonObject { ["username"] = AccountsTestKit.NewUsername("nobody") });
         Assert.Equal(HttpStatusCode.NotFound, missingStatus);
