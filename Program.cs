@@ -38,5 +38,6 @@ app.MapAnnounceEndpoints();
 app.MapOttOperations();
 app.MapDataEndpoints();
 app.MapDebugEndpoints(app.Configuration, app.Environment);
+app.MapTestingEndpoints();
 app.MapWatchPageEndpoints();
 app.Run();

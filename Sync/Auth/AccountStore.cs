@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Identity;
 using Ott.Sync.Storage;
 using StackExchange.Redis;
@@ -8,12 +9,22 @@ namespace Ott.Sync.Auth;
 
 // Stored at {p}user:<id>. The password is only ever here, and only as a PasswordHasher (PBKDF2,
 // salted) hash; room state keeps an owner as {id, username} and never sees this record.
+// An account has a password, a Discord link, or both (as OTT's do, docs/protocol.md §3.3): a
+// social-only account has no PasswordHash and cannot log in with a password until it sets one.
 internal sealed record AccountRecord(
     long Id,
     string Username,
     string? Email,
-    string PasswordHash)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? PasswordHash)
 {
+    // The linked Discord account's user id, unique among accounts ({p}user:bydiscord:<id> names its
+    // account). Written by the test-only API today; Discord login and linking use the same field.
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? DiscordId { get; init; }
+
+    [JsonIgnore]
+    public bool HasPassword => PasswordHash is not null;
+
     // A record's generated ToString prints every member; keep the hash out of any log line.
     public override string ToString() => $"Account {Id} ({Username})";
 }
@@ -25,7 +36,8 @@ internal enum AccountChange
     NotFound,
 }
 
-// The outcome of a registration: the new account, or which field is already in use.
+// The outcome of a registration: the new account, or which field is already in use
+// (`username`, `email` or `discordId`).
 internal sealed record Registration(AccountRecord? Account, string? TakenField);
 
 // Accounts in Redis (docs/architecture.md §6.3). Uniqueness of the case-insensitive username and the exact
@@ -60,6 +72,20 @@ internal sealed class AccountStore(RedisConnection connection, RedisKeys keys, R
         return IdOf(id) is { } accountId ? await FindAsync(accountId, ct) : null;
     }
 
+    // A username only, ignoring case (never an email).
+    public async Task<AccountRecord?> FindByUsernameAsync(string username, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(username);
+        return IdOf(await Db.StringGetAsync(keys.UserByName(username)).WaitAsync(ct)) is { } id ? await FindAsync(id, ct) : null;
+    }
+
+    // The account a Discord user is linked to: what Discord login looks an account up by.
+    public async Task<AccountRecord?> FindByDiscordIdAsync(string discordId, CancellationToken ct)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(discordId);
+        return IdOf(await Db.StringGetAsync(keys.UserByDiscord(discordId)).WaitAsync(ct)) is { } id ? await FindAsync(id, ct) : null;
+    }
+
     public async Task<bool> UsernameTakenAsync(string username, CancellationToken ct) =>
         await Db.KeyExistsAsync(keys.UserByName(username)).WaitAsync(ct);
 
@@ -71,10 +97,16 @@ internal sealed class AccountStore(RedisConnection connection, RedisKeys keys, R
 
     // ----- passwords -----
 
+    // An account without a password never matches one (the dummy hash keeps the timing alike).
     public static bool VerifyPassword(AccountRecord account, string password)
     {
         ArgumentNullException.ThrowIfNull(account);
-        return Hasher.VerifyHashedPassword(account, account.PasswordHash, password) != PasswordVerificationResult.Failed;
+        if (account.PasswordHash is not { } hash)
+        {
+            _ = Hasher.VerifyHashedPassword(null!, DummyHash.Value, password);
+            return false;
+        }
+        return Hasher.VerifyHashedPassword(account, hash, password) != PasswordVerificationResult.Failed;
     }
 
     // The account the credentials name, or null for an unknown account or a wrong password.
@@ -82,12 +114,13 @@ internal sealed class AccountStore(RedisConnection connection, RedisKeys keys, R
     public async Task<AccountRecord?> VerifyCredentialsAsync(string identifier, string password, CancellationToken ct)
     {
         var account = await FindByIdentifierAsync(identifier, ct);
-        if (account is null)
+        if (account?.PasswordHash is not { } hash)
         {
+            // An unknown account, or a social-only one: no password can match.
             _ = Hasher.VerifyHashedPassword(null!, DummyHash.Value, password);
             return null;
         }
-        var result = Hasher.VerifyHashedPassword(account, account.PasswordHash, password);
+        var result = Hasher.VerifyHashedPassword(account, hash, password);
         if (result == PasswordVerificationResult.Failed)
         {
             return null;
@@ -102,27 +135,27 @@ internal sealed class AccountStore(RedisConnection connection, RedisKeys keys, R
 
     // ----- writes -----
 
-    // KEYS: user, byname[, byemail]. ARGV: id, accountJson. The username is checked before the
-    // email, as protocol §3.3 orders the two AlreadyInUse answers.
+    // KEYS: user, byname[, other unique indexes (byemail, bydiscord)]. ARGV: id, accountJson.
+    // Each index is checked in order, so the username comes before the email, as protocol §3.3
+    // orders the two AlreadyInUse answers; -i names the first taken index, KEYS[i + 1].
     public static readonly RoomScript RegisterScript = new("ACCOUNT_REGISTER", """
-        if redis.call('EXISTS', KEYS[2]) == 1 then
-          return -1
+        for i = 2, #KEYS do
+          if redis.call('EXISTS', KEYS[i]) == 1 then
+            return -(i - 1)
+          end
         end
-        if #KEYS == 3 and redis.call('EXISTS', KEYS[3]) == 1 then
-          return -2
-        end
-        redis.call('SET', KEYS[2], ARGV[1])
-        if #KEYS == 3 then
-          redis.call('SET', KEYS[3], ARGV[1])
+        for i = 2, #KEYS do
+          redis.call('SET', KEYS[i], ARGV[1])
         end
         redis.call('SET', KEYS[1], ARGV[2])
         return 1
         """);
 
-    // KEYS: user[, claimIndex, releaseIndex]. ARGV: expectedJson, newJson, id.
+    // KEYS: user[, claimIndex, releaseIndex] or user, releaseIndex. ARGV: expectedJson, newJson, id.
     // Compare-and-set on the whole record (0: it changed meanwhile, read again). With an index
     // pair, the claimed index must be free or already ours (-1: taken); the released one is
-    // deleted only while it still points at us. claim == release is a case-only rename.
+    // deleted only while it still points at us. claim == release is a case-only rename. With one
+    // index it is only released (a Discord link cleared).
     public static readonly RoomScript UpdateScript = new("ACCOUNT_UPDATE", """
         if redis.call('GET', KEYS[1]) ~= ARGV[1] then
           return 0
@@ -136,6 +169,8 @@ internal sealed class AccountStore(RedisConnection connection, RedisKeys keys, R
             redis.call('DEL', KEYS[3])
           end
           redis.call('SET', KEYS[2], ARGV[3])
+        elseif #KEYS == 2 and redis.call('GET', KEYS[2]) == ARGV[3] then
+          redis.call('DEL', KEYS[2])
         end
         redis.call('SET', KEYS[1], ARGV[2])
         return 1
@@ -163,6 +198,36 @@ internal sealed class AccountStore(RedisConnection connection, RedisKeys keys, R
         };
     }
 
+    // An account with a Discord link and no password or email (OTT's social-only account); the
+    // username has been validated by the caller.
+    public async Task<Registration> RegisterSocialAsync(string username, string discordId, CancellationToken ct)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(username);
+        ArgumentException.ThrowIfNullOrEmpty(discordId);
+        var id = await Db.StringIncrementAsync(keys.UserNextId).WaitAsync(ct);
+        var account = new AccountRecord(id, username, null, null) { DiscordId = discordId };
+        var result = (long)await Db.EvaluateAsync(RegisterScript, [keys.User(id), keys.UserByName(username), keys.UserByDiscord(discordId)],
+            [id.ToString(CultureInfo.InvariantCulture), Serialize(account)], ct);
+        return result switch
+        {
+            1 => new Registration(account, null),
+            -1 => new Registration(null, "username"),
+            _ => new Registration(null, "discordId"),
+        };
+    }
+
+    // Links the account to a Discord user (replacing any earlier link), or clears the link with
+    // null. A Discord user linked to another account → Taken.
+    public Task<AccountChange> SetDiscordIdAsync(long id, string? discordId, CancellationToken ct) =>
+        ChangeAsync(id, a => a with { DiscordId = discordId },
+            (before, after) => (before.DiscordId, after.DiscordId) switch
+            {
+                (_, { } linked) => (keys.UserByDiscord(linked), before.DiscordId is { } old ? keys.UserByDiscord(old) : keys.UserByDiscord(linked)),
+                ({ } old, null) => ((RedisKey?)null, keys.UserByDiscord(old)),
+                _ => null,
+            },
+            ct);
+
     public Task<AccountChange> RenameAsync(long id, string username, CancellationToken ct)
     {
         ArgumentException.ThrowIfNullOrEmpty(username);
@@ -182,8 +247,9 @@ internal sealed class AccountStore(RedisConnection connection, RedisKeys keys, R
             ct);
     }
 
+    // The index pair: an index to claim and one to release; a null claim only releases.
     private async Task<AccountChange> ChangeAsync(long id, Func<AccountRecord, AccountRecord> change,
-        Func<AccountRecord, AccountRecord, (RedisKey Claim, RedisKey Release)?> index, CancellationToken ct)
+        Func<AccountRecord, AccountRecord, (RedisKey? Claim, RedisKey Release)?> index, CancellationToken ct)
     {
         var idText = id.ToString(CultureInfo.InvariantCulture);
         for (var attempt = 0; attempt < MaxUpdateAttempts; attempt++)
@@ -194,9 +260,12 @@ internal sealed class AccountStore(RedisConnection connection, RedisKeys keys, R
                 return AccountChange.NotFound;
             }
             var after = change(before);
-            RedisKey[] scriptKeys = index(before, after) is { } pair
-                ? [keys.User(id), pair.Claim, pair.Release]
-                : [keys.User(id)];
+            RedisKey[] scriptKeys = index(before, after) switch
+            {
+                { Claim: { } claim } pair => [keys.User(id), claim, pair.Release],
+                { } releaseOnly => [keys.User(id), releaseOnly.Release],
+                null => [keys.User(id)],
+            };
             var result = (long)await Db.EvaluateAsync(UpdateScript, scriptKeys, [raw, Serialize(after), idText], ct);
             if (result == 1)
             {

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using Microsoft.Extensions.Options;
 using Ott.Sync.Protocol;
 
 namespace Ott.Sync.Auth;
@@ -10,7 +9,7 @@ internal sealed class ApiAuthenticator(
     SessionStore sessions,
     IAccountDirectory accounts,
     ISessionChangeListener changes,
-    IOptionsMonitor<ApiOptions> api)
+    AdminApiKey adminKey)
 {
     public const string ApiKeyHeader = "apikey";
     public const string TokenCookie = "token";
@@ -38,7 +37,7 @@ internal sealed class ApiAuthenticator(
         ArgumentNullException.ThrowIfNull(http);
         if (http.Request.Headers.TryGetValue(ApiKeyHeader, out var presented))
         {
-            var configured = api.CurrentValue.Key;
+            var configured = adminKey.Current;
             if (string.IsNullOrEmpty(configured))
             {
                 return (null, AuthFailures.ApiKeyNotSet());

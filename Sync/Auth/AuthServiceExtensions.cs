@@ -11,6 +11,7 @@ internal static class AuthServiceExtensions
         var services = builder.Services;
         services.AddOptionsWithValidateOnStart<ApiOptions>().BindConfiguration(ApiOptions.Section);
 
+        services.AddSingleton<AdminApiKey>();
         services.AddSingleton<SessionStorage>();
         services.AddSingleton<SessionStore>();
         services.AddSingleton<ApiAuthenticator>();

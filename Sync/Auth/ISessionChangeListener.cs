@@ -17,9 +17,14 @@ internal sealed class NoSessionChangeListener : ISessionChangeListener
 internal interface IAccountDirectory
 {
     Task<string?> FindUsernameAsync(long userId, CancellationToken ct);
+
+    // The whole account (GET /api/user also says whether it is linked to Discord), or null.
+    Task<AccountRecord?> FindAsync(long userId, CancellationToken ct);
 }
 
 internal sealed class NoAccounts : IAccountDirectory
 {
     public Task<string?> FindUsernameAsync(long userId, CancellationToken ct) => Task.FromResult<string?>(null);
+
+    public Task<AccountRecord?> FindAsync(long userId, CancellationToken ct) => Task.FromResult<AccountRecord?>(null);
 }

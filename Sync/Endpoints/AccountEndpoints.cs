@@ -17,8 +17,8 @@ internal sealed record AccountResponse(bool Success, string Username, string? Em
 
 internal sealed record OwnedRoomsResponse(bool Success, List<RoomListItem> Data);
 
-// Register, login, logout and the account routes under /api/user (protocol §3.3). Ott's accounts
-// are its own: no Discord link, so discordLinked is always false.
+// Register, login, logout and the account routes under /api/user (protocol §3.3). An account has a
+// password, a Discord link or both; the account routes answer for each as OTT's do.
 internal static partial class AccountEndpoints
 {
     public const int MinPasswordLength = 8;
@@ -227,7 +227,7 @@ internal static partial class AccountEndpoints
         {
             return limited;
         }
-        return TypedResults.Ok(new AccountResponse(true, account.Username, account.Email, false, true));
+        return TypedResults.Ok(new AccountResponse(true, account.Username, account.Email, account.DiscordId is not null, account.HasPassword));
     }
 
     public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> PatchAccountAsync(
@@ -273,11 +273,12 @@ internal static partial class AccountEndpoints
         }
         if (newPassword is not null)
         {
-            if (string.IsNullOrEmpty(currentPassword))
+            // An account without a password (a Discord-only one) sets its first without a current one.
+            if (account.HasPassword && string.IsNullOrEmpty(currentPassword))
             {
                 return OttErrors.CurrentPasswordRequired();
             }
-            if (!AccountStore.VerifyPassword(account, currentPassword))
+            if (account.HasPassword && !AccountStore.VerifyPassword(account, currentPassword!))
             {
                 return OttErrors.InvalidPassword();
             }
@@ -294,16 +295,31 @@ internal static partial class AccountEndpoints
         };
     }
 
-    // No account is ever linked to Discord (Ott has no Discord login).
-    public static async Task<OttErrorResult> UnlinkDiscordAsync(HttpContext http, AccountStore accounts, PointsLimiter limiter, CancellationToken ct)
+    // Unlinking needs a password to log in with afterwards (docs/protocol.md §3.3).
+    public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> UnlinkDiscordAsync(
+        HttpContext http, AccountStore accounts, PointsLimiter limiter, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(accounts);
         ArgumentNullException.ThrowIfNull(limiter);
-        if (await CurrentAccountAsync(http, accounts, ct) is null)
+        if (await CurrentAccountAsync(http, accounts, ct) is not { } account)
         {
             return OttErrors.Unauthorized();
         }
-        return await limiter.ChargeOrRefuseAsync(http, 10, ct) ?? OttErrors.DiscordNotLinked();
+        if (await limiter.ChargeOrRefuseAsync(http, 10, ct) is { } limited)
+        {
+            return limited;
+        }
+        if (account.DiscordId is null)
+        {
+            return OttErrors.DiscordNotLinked();
+        }
+        if (!account.HasPassword)
+        {
+            return OttErrors.PasswordRequired();
+        }
+        return await accounts.SetDiscordIdAsync(account.Id, null, ct) == AccountChange.Done
+            ? TypedResults.Ok(SuccessResponse.Ok)
+            : OttErrors.Unauthorized();
     }
 
     public static async Task<Results<Ok<OwnedRoomsResponse>, OttErrorResult>> OwnedRoomsAsync(

@@ -19,4 +19,5 @@ namespace Ott.Sync.Endpoints;
 [JsonSerializable(typeof(AccountResponse))]
 [JsonSerializable(typeof(OwnedRoomsResponse))]
 [JsonSerializable(typeof(PreviewAddResponse))]
+[JsonSerializable(typeof(SocialUserResponse))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -21,6 +21,11 @@ internal static class EndpointsServiceExtensions
             // API bodies are read by JSON clients, not embedded in HTML: keep Zod's quotes readable.
             o.SerializerOptions.Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
         });
+        // The test-only API's switch (docs/protocol.md §4.5): never on in Production. Mapping the routes reads
+        // it, so a forbidden value stops the process before it listens.
+        builder.Services.AddOptions<TestingOptions>().BindConfiguration(TestingOptions.Section)
+            .Validate<IHostEnvironment>((o, env) => !(o.Endpoints && env.IsProduction()), TestingOptions.ProductionMessage)
+            .ValidateOnStart();
         return builder;
     }
 }

@@ -174,6 +174,9 @@ internal static class OttErrors
     public static OttErrorResult DiscordNotLinked() =>
         Create(StatusCodes.Status400BadRequest, "DiscordNotLinked", "This account is not linked to Discord.");
 
+    public static OttErrorResult PasswordRequired() =>
+        Create(StatusCodes.Status400BadRequest, "PasswordRequired", "Add a password before unlinking Discord.");
+
     // The login lock-out is the one error OTT sends without `success` (protocol §3.3).
     public static OttErrorResult LoginTooManyAttempts(TimeSpan retryAfter) =>
         new(StatusCodes.Status429TooManyRequests,

@@ -40,10 +40,10 @@ internal static class UserEndpoints
         {
             // The filter already replaced a session whose account is gone, so this finds one
             // unless the account was deleted in between.
-            var username = await accounts.FindUsernameAsync(session.UserId!.Value, ct);
-            return username is null
+            var account = await accounts.FindAsync(session.UserId!.Value, ct);
+            return account is null
                 ? OttErrors.Unauthorized()
-                : TypedResults.Ok(new LoggedInUserResponse(username, true, false));
+                : TypedResults.Ok(new LoggedInUserResponse(account.Username, true, account.DiscordId is not null));
         }
         return TypedResults.Ok(new AnonymousUserResponse(false, session.Username!));
     }

@@ -60,6 +60,25 @@ internal sealed class LoginLimiter(RedisConnection connection, RedisKeys keys)
     public Task RecordSuccessAsync(string ip, string identifier, CancellationToken ct) =>
         Db.KeyDeleteAsync(keys.LoginFailures(ip, HashOf(identifier))).WaitAsync(ct);
 
+    // Every IP's and every identifier's failure counts and blocks go (the test-only reset,
+    // docs/protocol.md §4.5). An explicit SCAN, as the embedded store wants it (see EmbeddedGarnet).
+    public async Task ResetAllAsync(CancellationToken ct)
+    {
+        var db = Db;
+        RedisValue cursor = "0";
+        do
+        {
+            var page = (RedisResult[])(await db.ExecuteAsync("SCAN", cursor, "MATCH", keys.LoginFailurePattern, "COUNT", 1000).WaitAsync(ct))!;
+            cursor = (RedisValue)page[0];
+            // One key per DEL: the keys of different IPs live in different hash slots.
+            foreach (var key in (RedisKey[])page[1]!)
+            {
+                await db.KeyDeleteAsync(key).WaitAsync(ct);
+            }
+        }
+        while (cursor != "0");
+    }
+
     public static string ClientIp(HttpContext http) => Limits.ClientIp.Of(http);
 
     // Usernames ignore case, so the streak does too: "Alice" and "alice" are one identifier.

@@ -98,6 +98,13 @@ internal sealed class PointsLimiter(RedisConnection redis, RedisKeys keys, IOpti
         return new PointsCharge(o.Points, 0, time.GetUtcNow() + retryAfter, new LimitRefusal(OttFailure.TooManyRequests(), retryAfter));
     }
 
+    /// <summary>
+    /// Forgets everything the per-IP limits hold for <paramref name="ip"/>: its spent points, its block and its
+    /// new-session count (the test-only reset, docs/protocol.md §4.5).
+    /// </summary>
+    public Task ResetAsync(string ip, CancellationToken ct) =>
+        redis.Database.KeyDeleteAsync([keys.RateLimit(ip, "points"), keys.RateLimit(ip, "block"), keys.RateLimit(ip, "grants")]).WaitAsync(ct);
+
     /// <summary>Counts a new session for <paramref name="ip"/>; a refusal when the hourly cap is passed.</summary>
     public async Task<LimitRefusal?> CountNewSessionAsync(string ip, CancellationToken ct)
     {

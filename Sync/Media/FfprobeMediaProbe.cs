@@ -3,20 +3,25 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using Ott.Sync.Protocol;
 
 namespace Ott.Sync.Media;
 
-// Measures a direct file's length with ffprobe (Debian's `ffmpeg` package). Never an error: no
-// binary, a failed probe or a timeout all mean "length unknown" (docs/protocol.md §2), and the item
-// is still accepted.
-internal sealed partial class FfprobeMediaProbe(IOptions<MediaOptions> options, ILogger<FfprobeMediaProbe> logger) : IMediaProbe, IDisposable
+// Measures a direct file with ffprobe (Debian's `ffmpeg` package): its length as OTT reads it (the
+// first video stream's duration, else the first audio stream's, else the container's) and its title
+// tag. No binary, a timeout, or a failed probe of a file that can be fetched all mean "length
+// unknown" (docs/protocol.md §2), and the item is still accepted. Only when ffprobe fails is the URL
+// itself asked for its first byte: a file that cannot be fetched at all (no connection, an HTTP
+// error status) is an error, as in OTT.
+internal sealed partial class FfprobeMediaProbe(IOptions<MediaOptions> options, MediaHttp http, ILogger<FfprobeMediaProbe> logger)
+    : IMediaProbe, IDisposable
 {
     private readonly SemaphoreSlim _slots = new(options.Value.Ffprobe.MaxConcurrent);
     private int _missingLogged;
 
     public void Dispose() => _slots.Dispose();
 
-    public async Task<double?> ProbeLengthAsync(Uri url, CancellationToken ct)
+    public async Task<ProbedMedia?> ProbeAsync(Uri url, CancellationToken ct)
     {
         var o = options.Value.Ffprobe;
         if (string.IsNullOrWhiteSpace(o.Path) || url.Scheme is not ("http" or "https"))
@@ -38,7 +43,7 @@ internal sealed partial class FfprobeMediaProbe(IOptions<MediaOptions> options, 
             "-v", "error",
             "-protocol_whitelist", "http,https,tcp,tls",
             "-rw_timeout", ((long)o.Timeout.TotalMicroseconds).ToString(CultureInfo.InvariantCulture),
-            "-show_entries", "format=duration",
+            "-show_entries", "format=duration:format_tags=title:stream=codec_type,duration",
             "-of", "json",
             url.AbsoluteUri,
         ];
@@ -68,7 +73,7 @@ internal sealed partial class FfprobeMediaProbe(IOptions<MediaOptions> options, 
         }
     }
 
-    private async Task<double?> RunAsync(ProcessStartInfo start, Uri url, CancellationTokenSource timeout, CancellationToken ct)
+    private async Task<ProbedMedia?> RunAsync(ProcessStartInfo start, Uri url, CancellationTokenSource timeout, CancellationToken ct)
     {
         var o = options.Value.Ffprobe;
         Process? process;
@@ -98,12 +103,11 @@ internal sealed partial class FfprobeMediaProbe(IOptions<MediaOptions> options, 
                 await process.WaitForExitAsync(timeout.Token);
                 var output = await stdout;
                 var errors = await stderr;
-                if (process.ExitCode != 0)
+                if (process.ExitCode == 0)
                 {
-                    Log.Failed(logger, url.Host, process.ExitCode, errors.Length > 300 ? errors[..300] : errors);
-                    return null;
+                    return Parse(output);
                 }
-                return ParseDuration(output);
+                Log.Failed(logger, url.Host, process.ExitCode, errors.Length > 300 ? errors[..300] : errors);
             }
             catch (OperationCanceledException)
             {
@@ -116,27 +120,84 @@ internal sealed partial class FfprobeMediaProbe(IOptions<MediaOptions> options, 
                 return null;
             }
         }
+        await EnsureReachableAsync(url, ct);
+        return null;
     }
 
-    internal static double? ParseDuration(string json)
+    // ffprobe failed: tell a file that cannot be fetched (an error) from one that cannot be measured.
+    private async Task EnsureReachableAsync(Uri url, CancellationToken ct)
+    {
+        var status = await http.StatusOfAsync(url, url.Host, ct);
+        // 416: a range of an empty file; the file is there.
+        if (status >= 400 && status != 416)
+        {
+            throw new OttException(MediaHttp.FailureFor(status, url.Host));
+        }
+    }
+
+    // OTT's reading: the first video stream's duration, else (no video) the first audio stream's,
+    // each falling back to the container's; Ott also takes the container's when there is neither.
+    internal static ProbedMedia? Parse(string json)
     {
         try
         {
             using var doc = JsonDocument.Parse(json);
-            if (doc.RootElement.TryGetProperty("format", out var format)
-                && format.TryGetProperty("duration", out var duration)
-                && duration.ValueKind == JsonValueKind.String
-                && double.TryParse(duration.GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds)
-                && double.IsFinite(seconds) && seconds > 0)
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
             {
-                return seconds;
+                return null;
             }
+            JsonElement format = default;
+            var hasFormat = root.TryGetProperty("format", out format) && format.ValueKind == JsonValueKind.Object;
+            var container = hasFormat ? Seconds(format) : null;
+            var stream = FirstStream(root, "video") ?? FirstStream(root, "audio");
+            var length = stream is { } s ? Seconds(s) ?? container : container;
+            string? title = null;
+            if (hasFormat && format.TryGetProperty("tags", out var tags) && tags.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var tag in tags.EnumerateObject())
+                {
+                    if (tag.NameEquals("title") && tag.Value.ValueKind == JsonValueKind.String
+                        && !string.IsNullOrWhiteSpace(tag.Value.GetString()))
+                    {
+                        title = tag.Value.GetString();
+                        break;
+                    }
+                }
+            }
+            return length is null && title is null ? null : new ProbedMedia(length, title);
         }
         catch (JsonException)
         {
+            return null;
+        }
+    }
+
+    private static JsonElement? FirstStream(JsonElement root, string codecType)
+    {
+        if (!root.TryGetProperty("streams", out var streams) || streams.ValueKind != JsonValueKind.Array)
+        {
+            return null;
+        }
+        foreach (var stream in streams.EnumerateArray())
+        {
+            if (stream.ValueKind == JsonValueKind.Object && stream.TryGetProperty("codec_type", out var type)
+                && type.ValueKind == JsonValueKind.String && type.ValueEquals(codecType))
+            {
+                return stream;
+            }
         }
         return null;
     }
+
+    // ffprobe writes durations as strings ("60.008000"); absent, "N/A" or non-positive means unknown.
+    private static double? Seconds(JsonElement element) =>
+        element.TryGetProperty("duration", out var duration)
+        && duration.ValueKind == JsonValueKind.String
+        && double.TryParse(duration.GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds)
+        && double.IsFinite(seconds) && seconds > 0
+            ? seconds
+            : null;
 
     private static void Kill(Process process)
     {

@@ -80,6 +80,31 @@ internal sealed class MediaHttp : IDisposable
         }
     }
 
+    /// <summary>
+    /// The status a GET of the first byte of <paramref name="url"/> gets, read from the headers alone (the body is
+    /// never downloaded). A connection failure or a timeout is the protocol failure, as for <see cref="GetAsync"/>.
+    /// </summary>
+    public async Task<int> StatusOfAsync(Uri url, string source, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(_timeout);
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, url);
+            request.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(0, 0);
+            using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            return (int)response.StatusCode;
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new OttException(MediaFailures.UpstreamTimeout(source));
+        }
+        catch (HttpRequestException)
+        {
+            throw new OttException(MediaFailures.UpstreamUnavailable(source));
+        }
+    }
+
     // The default meaning of a failed status; resolvers handle the statuses their API defines first.
     public static OttFailure FailureFor(int status, string source) => status switch
     {

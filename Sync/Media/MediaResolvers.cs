@@ -39,10 +39,17 @@ public interface IMediaSearch
     Task<IReadOnlyList<QueueItem>> SearchAsync(string query, CancellationToken ct);
 }
 
-/// <summary>Measures a media file's length when it can (the media issue plugs ffprobe in here).</summary>
+/// <summary>What probing a media file found: its length in seconds and its embedded title, each only when known.</summary>
+public sealed record ProbedMedia(double? Length, string? Title);
+
+/// <summary>Measures a media file when it can (ffprobe in production, docs/protocol.md §2).</summary>
 public interface IMediaProbe
 {
-    Task<double?> ProbeLengthAsync(Uri url, CancellationToken ct);
+    /// <summary>
+    /// The file's length and title; null when no prober is available or the file was fetched but could not be
+    /// measured. Throws <see cref="OttException"/> when the file cannot be fetched at all.
+    /// </summary>
+    Task<ProbedMedia?> ProbeAsync(Uri url, CancellationToken ct);
 }
 
 /// <summary>SponsorBlock segments for an item; the core ships one that returns none (docs/protocol.md §6.11).</summary>
@@ -59,7 +66,8 @@ internal sealed class NoSegments : ISegmentSource
 
 /// <summary>
 /// The built-in <c>direct</c> service: an http(s) URL whose path ends in a known media extension
-/// (docs/protocol.md §2). Title from the file name; length only when the probe can measure it.
+/// (docs/protocol.md §2). Title from the file's title tag or its name, OTT's <c>Full Link</c> description,
+/// and the probed length rounded up to whole seconds when the probe can measure it.
 /// </summary>
 internal sealed class DirectResolver(IMediaProbe probe) : IMediaResolver
 {
@@ -93,6 +101,11 @@ internal sealed class DirectResolver(IMediaProbe probe) : IMediaResolver
 
     public VideoId? Match(Uri url) => MimeOf(url) is null ? null : new VideoId(Service, url.OriginalString);
 
+    /// <summary>docs/protocol.md §2: lengths are whole seconds, rounded up (60.008 → 61).</summary>
+    public static double? RoundLength(double? seconds) => seconds is { } s ? Math.Ceiling(s) : null;
+
+    public static string DescriptionOf(string id) => $"Full Link: {id}";
+
     public async Task<QueueItem> ResolveAsync(VideoId id, CancellationToken ct)
     {
         if (!Uri.TryCreate(id.Id, UriKind.Absolute, out var url) || MimeOf(url) is not { } mime)
@@ -101,16 +114,29 @@ internal sealed class DirectResolver(IMediaProbe probe) : IMediaResolver
         }
         var file = url.AbsolutePath[(url.AbsolutePath.LastIndexOf('/') + 1)..];
         var title = Uri.UnescapeDataString(file[..file.LastIndexOf('.')]);
-        double? length = null;
+        ProbedMedia? probed = null;
         try
         {
-            length = await probe.ProbeLengthAsync(url, ct);
+            probed = await probe.ProbeAsync(url, ct);
+        }
+        catch (OttException)
+        {
+            // The file cannot be fetched: the lookup fails (docs/protocol.md §2).
+            throw;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // Ott: a direct item whose length cannot be measured is still accepted (docs/protocol.md §2).
         }
-        return new QueueItem { Service = Service, Id = id.Id, Title = title, Mime = mime, Length = length };
+        return new QueueItem
+        {
+            Service = Service,
+            Id = id.Id,
+            Title = probed?.Title ?? title,
+            Description = DescriptionOf(id.Id),
+            Mime = mime,
+            Length = RoundLength(probed?.Length),
+        };
     }
 }
 

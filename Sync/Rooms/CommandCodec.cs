@@ -72,6 +72,17 @@ internal static class CommandCodec
                 w.WriteString("k", "unload");
                 w.WriteString("reason", u.Reason.ToString());
                 break;
+            case SeedPrevQueueCommand seed:
+                w.WriteString("k", "seed_prev_queue");
+                w.WritePropertyName("items");
+                JsonSerializer.Serialize(w, [.. seed.Items], ProtocolJsonContext.Default.ListQueueItem);
+                break;
+            case DisconnectSessionCommand d:
+                w.WriteString("k", "disconnect_session");
+                w.WriteString("sessionKey", d.SessionKey);
+                w.WriteNumber("code", d.Code);
+                w.WriteString("reason", d.Reason);
+                break;
             default:
                 throw new InvalidOperationException($"{command.GetType().Name} is never forwarded");
         }
@@ -97,6 +108,9 @@ internal static class CommandCodec
                 p.GetProperty("isLoggedIn").GetBoolean(), p.TryGetProperty("accountId", out var id) ? id.GetInt64() : null),
             "snapshot" => new SnapshotCommand(),
             "unload" => new UnloadRoomCommand(Enum.Parse<UnloadReason>(p.GetProperty("reason").GetString()!)),
+            "seed_prev_queue" => new SeedPrevQueueCommand([.. p.GetProperty("items").Deserialize(ProtocolJsonContext.Default.ListQueueItem)!]),
+            "disconnect_session" => new DisconnectSessionCommand(p.GetProperty("sessionKey").GetString()!, p.GetProperty("code").GetInt32(),
+                p.GetProperty("reason").GetString()!),
             var k => throw new JsonException($"unknown command kind {k}"),
         };
         return command with { Id = requestId };

@@ -33,6 +33,15 @@ public sealed record ClaimCommand(Actor Actor) : RoomCommand;
 public sealed record TickCommand : RoomCommand;
 public sealed record SegmentsLoadedCommand(QueueItem Item, ImmutableList<Segment> Segments) : RoomCommand;
 
+/// <summary>The test-only API's seed (docs/protocol.md §4.5): <c>prevQueue</c> becomes these items, synced like any change.</summary>
+public sealed record SeedPrevQueueCommand(ImmutableList<QueueItem> Items) : RoomCommand;
+
+/// <summary>
+/// The test-only API's force-disconnect (docs/protocol.md §4.5): the session's first connection in the room is
+/// closed with <paramref name="Code"/>, on whatever node it is; none → <c>ClientNotFoundInRoomException</c>.
+/// </summary>
+public sealed record DisconnectSessionCommand(string SessionKey, int Code, string Reason) : RoomCommand;
+
 /// <summary>
 /// An effect of a transition, released in order after the state is persisted. It is the one output type from
 /// transitions to sockets: the actor writes each frame once (<see cref="WrittenFrame"/>), the batch crosses to

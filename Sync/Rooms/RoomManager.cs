@@ -47,7 +47,7 @@ internal sealed class RoomManager(
         bool activate = true, OttFailure? whenNotLoaded = null, Action? posted = null)
     {
         var key = KeyOf(room);
-        if (command is { Id: null } and (RequestCommand { Request: not ChatRequest } or ClaimCommand))
+        if (command is { Id: null } and (RequestCommand { Request: not ChatRequest } or ClaimCommand or SeedPrevQueueCommand or DisconnectSessionCommand))
         {
             var seq = Interlocked.Increment(ref _restSeqs.GetOrAdd(key, _ => new StrongBox<long>()).Value);
             command = command with { Id = new RequestId(node.Id + "/rest", seq) };

@@ -34,6 +34,8 @@ public static partial class RoomTransitions
                 case ClaimCommand c: tx.Claim(c.Actor); break;
                 case TickCommand: tx.Tick(); break;
                 case SegmentsLoadedCommand sl: tx.SegmentsLoaded(sl.Item, sl.Segments); break;
+                case SeedPrevQueueCommand seed: tx.SeedPrevQueue(seed.Items); break;
+                case DisconnectSessionCommand d: tx.DisconnectSession(d.SessionKey, d.Code, d.Reason); break;
                 default: throw new InvalidOperationException($"Unknown command {command.GetType().Name}");
             }
             tx.Normalize();

@@ -51,6 +51,8 @@ internal sealed class RedisKeys
 
     public RedisKey UserByEmail(string email) => Prefix + "user:byemail:" + email;
 
+    public RedisKey UserByDiscord(string discordId) => Prefix + "user:bydiscord:" + discordId;
+
     public RedisKey UserRooms(long id) => Prefix + "user:" + id.ToString(CultureInfo.InvariantCulture) + ":rooms";
 
     public RedisKey UserNextId => Prefix + "user:nextid";
@@ -60,6 +62,9 @@ internal sealed class RedisKeys
     public RedisKey LoginFailures(string ip) => $"{Prefix}ratelimit:{{{ip}}}:logins";
 
     public RedisKey LoginFailures(string ip, string identifierHash) => $"{Prefix}ratelimit:{{{ip}}}:login:{identifierHash}";
+
+    // A SCAN MATCH glob for every IP's login-failure counters (both kinds above); braces escaped.
+    public string LoginFailurePattern => Prefix + @"ratelimit:\{*\}:login*";
 
     public RedisChannel NodeChannel(string nodeId) => RedisChannel.Literal(Prefix + "node:" + nodeId);
 

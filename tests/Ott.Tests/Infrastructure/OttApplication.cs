@@ -88,6 +88,9 @@ public class OttApplication : WebApplicationFactory<Program>, IAsyncLifetime
         builder.UseSetting("Lease:RenewInterval", "00:00:00.400");
         builder.UseSetting("RateLimit:Enabled", "false");
         builder.UseSetting("Debug:Endpoints", "true");
+        // No ffprobe: the tests' direct URLs (example.com) are never fetched, so they are accepted without a
+        // length (docs/protocol.md §2). Factories that probe real files turn it back on.
+        builder.UseSetting("Media:Ffprobe:Path", "");
         builder.UseSetting("Logging:LogLevel:Default", "Warning");
         foreach (var (key, value) in _settings)
         {

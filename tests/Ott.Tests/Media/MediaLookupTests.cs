@@ -50,6 +50,35 @@ public sealed class MediaLookupTests(MediaApplication app) : IClassFixture<Media
     }
 
     [Fact]
+    public async Task DirectFilePreviewHasOttsDescriptionAndWholeSecondLength()
+    {
+        var url = app.Upstream.Url("/files/clip.mp4");
+        var video = (await PreviewOkAsync(url))["result"]![0]!;
+        Assert.Equal("direct", video["service"]!.GetValue<string>());
+        Assert.Equal(url, video["id"]!.GetValue<string>());
+        Assert.Equal("Full Link: " + url, video["description"]!.GetValue<string>());
+        Assert.Equal(3, video["length"]!.GetValue<double>());
+    }
+
+    [Fact]
+    public async Task UnreachableDirectUrlIsAnErrorInPreviewAndAdd()
+    {
+        // OTT answers an error too (docs/protocol.md §2); Ott names it like any other upstream failure.
+        var body = await PreviewFailAsync("http://127.0.0.1:9/gone.mp4");
+        Assert.Equal("UpstreamUnavailableException", body["error"]!["name"]!.GetValue<string>());
+        Assert.Equal("VideoNotFoundException",
+            (await PreviewFailAsync(app.Upstream.Url("/files/nothing-here.mp4")))["error"]!["name"]!.GetValue<string>());
+
+        var token = await app.GrantAsync();
+        var room = await app.CreateRoomAsync(token: token);
+        using var client = app.ApiClient(token);
+        using var response = await client.PostAsync($"/api/room/{room}/queue",
+            OttApplication.Json(new JsonObject { ["url"] = "http://127.0.0.1:9/gone.mp4" }));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("UpstreamUnavailableException", JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!["name"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task VimeoLinkPreviewsWithOEmbedMetadata()
     {
         app.Upstream.Json("/vimeo/oembed.json", """{"title":"Vimeo film","thumbnail_url":"https://i.vimeocdn.com/x.jpg","duration":125}""");

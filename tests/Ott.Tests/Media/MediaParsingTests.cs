@@ -142,8 +142,30 @@ public sealed class MediaParsingTests
     [InlineData("""{"format":{"duration":"N/A"}}""", null)]
     [InlineData("""{}""", null)]
     [InlineData("garbage", null)]
+    // The first video stream's duration wins over the container's, as OTT reads it.
+    [InlineData("""{"streams":[{"codec_type":"audio","duration":"61.5"},{"codec_type":"video","duration":"60.008000"}],"format":{"duration":"61.500000"}}""", 60.008)]
+    // No video: the first audio stream's.
+    [InlineData("""{"streams":[{"codec_type":"audio","duration":"30.2"}],"format":{"duration":"31"}}""", 30.2)]
+    // A stream without a duration falls back to the container's.
+    [InlineData("""{"streams":[{"codec_type":"video"}],"format":{"duration":"12.25"}}""", 12.25)]
     public void FfprobeOutputIsReadForTheDuration(string json, double? seconds) =>
-        Assert.Equal(seconds, FfprobeMediaProbe.ParseDuration(json));
+        Assert.Equal(seconds, FfprobeMediaProbe.Parse(json)?.Length);
+
+    [Fact]
+    public void FfprobeTitleTagIsTheTitle()
+    {
+        Assert.Equal("My film", FfprobeMediaProbe.Parse("""{"format":{"duration":"3","tags":{"title":"My film"}}}""")?.Title);
+        Assert.Null(FfprobeMediaProbe.Parse("""{"format":{"duration":"3","tags":{"title":"  "}}}""")?.Title);
+        Assert.Null(FfprobeMediaProbe.Parse("""{"format":{"duration":"3","tags":{"encoder":"Lavf"}}}""")?.Title);
+    }
+
+    [Theory]
+    [InlineData(60.008, 61.0)]
+    [InlineData(60.0, 60.0)]
+    [InlineData(0.2, 1.0)]
+    [InlineData(null, null)]
+    public void DirectLengthsAreRoundedUpToWholeSeconds(double? seconds, double? expected) =>
+        Assert.Equal(expected, DirectResolver.RoundLength(seconds));
 }
 
 public sealed class MediaOptionsTests

@@ -48,7 +48,7 @@ public sealed class PreviewAddTests(OttApplication app) : IClassFixture<OttAppli
     [Fact]
     public async Task TwoMp4UrlsAndATextLineOnThreeLinesGiveTwoVideos()
     {
-        // Port 9 refuses at once, so ffprobe fails fast and the items carry no length.
+        // The test factories run without ffprobe, so these URLs are never fetched and carry no length.
         var (status, body, response) = await PreviewAsync("http://127.0.0.1:9/one.mp4\nsome text line\r\n  http://127.0.0.1:9/two.mp4  ");
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.True(body["success"]!.GetValue<bool>());

@@ -248,10 +248,12 @@ public sealed class ResolverTests : IAsyncLifetime, IDisposable
     public async Task ProbeWithAbsentBinaryMeansUnknownLength()
     {
         var probe = new FfprobeMediaProbe(Options.Create(new MediaOptions { Ffprobe = new FfprobeOptions { Path = "/nonexistent/ffprobe" } }),
-            NullLogger<FfprobeMediaProbe>.Instance);
-        var item = await new DirectResolver(probe).ResolveAsync(new VideoId("direct", _upstream.Url("/files/a.mp4")), default);
+            _http, NullLogger<FfprobeMediaProbe>.Instance);
+        var url = _upstream.Url("/files/a.mp4");
+        var item = await new DirectResolver(probe).ResolveAsync(new VideoId("direct", url), default);
         Assert.Null(item.Length);
         Assert.Equal("video/mp4", item.Mime);
+        Assert.Equal("Full Link: " + url, item.Description);
     }
 
     [Fact]
@@ -259,9 +261,9 @@ public sealed class ResolverTests : IAsyncLifetime, IDisposable
     {
         _upstream.Map("/files/stalled.mp4", ctx => Task.Delay(TimeSpan.FromSeconds(10), ctx.RequestAborted));
         var probe = new FfprobeMediaProbe(Options.Create(new MediaOptions { Ffprobe = new FfprobeOptions { Timeout = TimeSpan.FromMilliseconds(500) } }),
-            NullLogger<FfprobeMediaProbe>.Instance);
+            _http, NullLogger<FfprobeMediaProbe>.Instance);
         var started = System.Diagnostics.Stopwatch.StartNew();
-        Assert.Null(await probe.ProbeLengthAsync(new Uri(_upstream.Url("/files/stalled.mp4")), default));
+        Assert.Null(await probe.ProbeAsync(new Uri(_upstream.Url("/files/stalled.mp4")), default));
         Assert.True(started.Elapsed < TimeSpan.FromSeconds(5), $"took {started.Elapsed}");
     }
 }

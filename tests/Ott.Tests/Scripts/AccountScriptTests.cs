@@ -121,4 +121,76 @@ public sealed class AccountScriptTests(StoreBackends backends) : StoreTest(backe
         Assert.InRange(firstTtl!.Value, TimeSpan.FromSeconds(50), TimeSpan.FromSeconds(60));
         Assert.InRange(blockTtl!.Value, TimeSpan.FromMinutes(59), TimeSpan.FromHours(1));
     }
+    [Theory]
+    [InlineData(Backend.Redis)]
+    [InlineData(Backend.Garnet)]
+    public async Task SocialAccountsHaveNoPasswordAndOneAccountPerDiscordId(Backend backend)
+    {
+        var (accounts, keys, connection) = NewAccounts(backend);
+        var discord = "d" + Guid.NewGuid().ToString("N")[..12];
+
+        var social = (await accounts.RegisterSocialAsync("Social", discord, Ct)).Account!;
+        var sameName = await accounts.RegisterSocialAsync("SOCIAL", "other" + discord, Ct);
+        var sameDiscord = await accounts.RegisterSocialAsync("Social2", discord, Ct);
+
+        Assert.False(social.HasPassword);
+        Assert.Equal("username", sameName.TakenField);
+        Assert.Equal("discordId", sameDiscord.TakenField);
+        Assert.Equal(social.Id, (await accounts.FindByDiscordIdAsync(discord, Ct))!.Id);
+        Assert.Equal(social.Id, (await accounts.FindByUsernameAsync("social", Ct))!.Id);
+        // No password matches an account without one.
+        Assert.Null(await accounts.VerifyCredentialsAsync("Social", "", Ct));
+        Assert.False(AccountStore.VerifyPassword(social, "Abcdefgh"));
+        // The stored record has no hash at all.
+        var stored = (string)(await connection.Database.StringGetAsync(keys.User(social.Id)))!;
+        Assert.DoesNotContain("passwordHash", stored, StringComparison.Ordinal);
+        Assert.Contains(discord, stored, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(Backend.Redis)]
+    [InlineData(Backend.Garnet)]
+    public async Task DiscordLinksMoveTheirIndexAndAreClearedWithIt(Backend backend)
+    {
+        var (accounts, keys, connection) = NewAccounts(backend);
+        var db = connection.Database;
+        var a = (await accounts.RegisterAsync("linker", null, "Abcdefgh", Ct)).Account!;
+        var b = (await accounts.RegisterSocialAsync("holder", "held", Ct)).Account!;
+
+        Assert.Equal(AccountChange.Taken, await accounts.SetDiscordIdAsync(a.Id, "held", Ct));
+        Assert.Equal(AccountChange.Done, await accounts.SetDiscordIdAsync(a.Id, "first", Ct));
+        Assert.Equal(AccountChange.Done, await accounts.SetDiscordIdAsync(a.Id, "first", Ct));
+        Assert.Equal(AccountChange.Done, await accounts.SetDiscordIdAsync(a.Id, "second", Ct));
+        Assert.False(await db.KeyExistsAsync(keys.UserByDiscord("first")));
+        Assert.Equal(a.Id, (await accounts.FindByDiscordIdAsync("second", Ct))!.Id);
+        Assert.Equal("second", (await accounts.FindAsync(a.Id, Ct))!.DiscordId);
+
+        Assert.Equal(AccountChange.Done, await accounts.SetDiscordIdAsync(a.Id, null, Ct));
+        Assert.Null((await accounts.FindAsync(a.Id, Ct))!.DiscordId);
+        Assert.False(await db.KeyExistsAsync(keys.UserByDiscord("second")));
+        Assert.Equal(b.Id, (await accounts.FindByDiscordIdAsync("held", Ct))!.Id);
+        Assert.Equal(AccountChange.NotFound, await accounts.SetDiscordIdAsync(987654, "x", Ct));
+        // The password still logs in.
+        Assert.Equal(a.Id, (await accounts.VerifyCredentialsAsync("linker", "Abcdefgh", Ct))!.Id);
+    }
+
+    [Theory]
+    [InlineData(Backend.Redis)]
+    [InlineData(Backend.Garnet)]
+    public async Task LoginLimitResetForgetsEveryIpsFailures(Backend backend)
+    {
+        var (_, keys, connection) = NewAccounts(backend);
+        var limiter = new LoginLimiter(connection, keys);
+        await limiter.RecordFailureAsync("192.0.2.1", "alice", Ct);
+        await limiter.RecordFailureAsync("198.51.100.2", "bob", Ct);
+        var other = keys.RateLimit("192.0.2.1", "points");
+        await connection.Database.StringSetAsync(other, "5");
+
+        await limiter.ResetAllAsync(Ct);
+
+        Assert.False(await connection.Database.KeyExistsAsync(keys.LoginFailures("192.0.2.1")));
+        Assert.False(await connection.Database.KeyExistsAsync(keys.LoginFailures("198.51.100.2", LoginLimiter.HashOf("bob"))));
+        // The points budget is not a login limit.
+        Assert.True(await connection.Database.KeyExistsAsync(other));
+    }
 }

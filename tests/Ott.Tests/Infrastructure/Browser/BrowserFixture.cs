@@ -10,6 +10,13 @@ internal sealed class KestrelOttApplication(RedisServer redis, string keyPrefix,
 {
     public string BaseUrl { get; } = $"http://127.0.0.1:{port}";
 
+    // The pages play real clips from the media server: probe them for their lengths.
+    protected override void ConfigureWebHost(Microsoft.AspNetCore.Hosting.IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.UseSetting("Media:Ffprobe:Path", "ffprobe");
+    }
+
     public override Task InitializeAsync()
     {
         UseKestrel(o => o.Listen(IPAddress.Loopback, port));

@@ -21,6 +21,7 @@ public sealed class MediaApplication : OttApplication
         Settings["Media:YouTube:ApiKey"] = YouTubeFake.Key;
         Settings["Media:YouTube:BaseUrl"] = Upstream.Url("/yt");
         Settings["Media:Vimeo:OEmbedUrl"] = Upstream.Url("/vimeo/oembed.json");
+        Settings["Media:Ffprobe:Path"] = "ffprobe";
         await base.InitializeAsync();
     }
 

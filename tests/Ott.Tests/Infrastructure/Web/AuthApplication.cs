@@ -26,6 +26,9 @@ internal sealed class FakeAccounts : IAccountDirectory
 
     public Task<string?> FindUsernameAsync(long userId, CancellationToken ct) =>
         Task.FromResult(Usernames.TryGetValue(userId, out var name) ? name : null);
+
+    public Task<AccountRecord?> FindAsync(long userId, CancellationToken ct) =>
+        Task.FromResult(Usernames.TryGetValue(userId, out var name) ? new AccountRecord(userId, name, null, null) : null);
 }
 
 // The app with recording fakes for the session-change hook and the account lookup, and the

@@ -59,8 +59,8 @@ internal static class RoomFlow
 /// <summary>Measures a direct URL as 1 s long when its file name starts with <c>short</c>; others stay unmeasured.</summary>
 internal sealed class FakeProbe : IMediaProbe
 {
-    public Task<double?> ProbeLengthAsync(Uri url, CancellationToken ct) =>
-        Task.FromResult<double?>(url.AbsolutePath.StartsWith("/short", StringComparison.Ordinal) ? 1 : null);
+    public Task<ProbedMedia?> ProbeAsync(Uri url, CancellationToken ct) =>
+        Task.FromResult(url.AbsolutePath.StartsWith("/short", StringComparison.Ordinal) ? new ProbedMedia(1, null) : null);
 }
 
 /// <summary>The app with <see cref="FakeProbe"/>, so some items have a length.</summary>
