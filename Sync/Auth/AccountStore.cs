@@ -45,6 +45,9 @@ internal sealed record Registration(AccountRecord? Account, string? TakenField);
 // never both win a name.
 internal sealed class AccountStore(RedisConnection connection, RedisKeys keys, RoomStore rooms) : IAccountDirectory
 {
+    // Usernames have 1-48 characters (docs/protocol.md §3.3).
+    public const int MaxUsernameLength = 48;
+
     private const int MaxUpdateAttempts = 8;
 
     private static readonly PasswordHasher<AccountRecord> Hasher = new();

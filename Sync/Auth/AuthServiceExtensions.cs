@@ -33,6 +33,7 @@ internal static class AuthServiceExtensions
         services.AddOptionsWithValidateOnStart<AccountsOptions>().BindConfiguration(AccountsOptions.Section);
         services.AddSingleton<AccountStore>();
         services.AddSingleton<IAccountDirectory>(sp => sp.GetRequiredService<AccountStore>());
+        services.AddSingleton<DiscordAccounts>();
         return builder;
     }
 }

@@ -7,14 +7,13 @@ namespace Ott.Sync.Endpoints;
 
 internal sealed record GrantResponse(string Token);
 
-// /api/auth/*: no authentication (protocol §3.2).
+// /api/auth/*: no authentication (protocol §3.2). Discord login's routes are DiscordLogin's.
 internal static class AuthEndpoints
 {
     public static RouteGroupBuilder MapAuthEndpoints(this IEndpointRouteBuilder routes)
     {
         var group = routes.MapGroup("/api/auth");
         group.MapGet("/grant", GrantAsync);
-        group.MapGet("/discord", DiscordRedirect);
         return group;
     }
 
@@ -48,15 +47,8 @@ internal static class AuthEndpoints
         return TypedResults.Ok(new GrantResponse(token));
     }
 
-    // Ott has no Discord login; the OTT client still links here, so send the browser back to
-    // where it was, but only to a path on this site (no open redirect).
-    public static RedirectHttpResult DiscordRedirect(string? redirect, IOptionsSnapshot<HttpOptions> options)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        return TypedResults.Redirect(IsSameSitePath(redirect) ? redirect! : options.Value.BasePath + "/");
-    }
-
-    // A single leading `/`, not `//` or `/\` (both are protocol-relative to browsers), and only
+    // Where Discord login may send the browser afterwards (DiscordLogin): a path on this site only, no open
+    // redirect. A single leading `/`, not `//` or `/\` (both are protocol-relative to browsers), and only
     // printable ASCII: browsers drop tabs and newlines, so "/\t/evil" would become "//evil".
     internal static bool IsSameSitePath(string? path)
     {

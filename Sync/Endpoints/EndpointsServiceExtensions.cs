@@ -26,6 +26,8 @@ internal static class EndpointsServiceExtensions
         builder.Services.AddOptions<TestingOptions>().BindConfiguration(TestingOptions.Section)
             .Validate<IHostEnvironment>((o, env) => !(o.Endpoints && env.IsProduction()), TestingOptions.ProductionMessage)
             .ValidateOnStart();
+        // Discord login (docs/protocol.md §3.3): its settings always; the OAuth handler only with a client id.
+        builder.AddOttDiscord();
         return builder;
     }
 }

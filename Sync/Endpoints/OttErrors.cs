@@ -159,6 +159,10 @@ internal static class OttErrors
         new(StatusCodes.Status400BadRequest, new OttError(false,
             new OttErrorInfo("AlreadyInUse", message) { Fields = [field] }));
 
+    // A Discord user names at most one account (docs/protocol.md §3.3, §4.5).
+    public static OttErrorResult DiscordInUse() =>
+        AlreadyInUse("discordId", "This Discord account is already linked to another account.");
+
     public static OttErrorResult ValidationError(string message) =>
         Create(StatusCodes.Status400BadRequest, "ValidationError", message);
 

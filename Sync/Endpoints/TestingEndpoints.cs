@@ -314,7 +314,7 @@ internal static partial class TestingEndpoints
         {
             { Account: { } account } => TypedResults.Ok(new SocialUserResponse(true, new SocialUser(account.Id, account.Username))),
             { TakenField: "username" } => OttErrors.AlreadyInUse("username", "Username is already in use."),
-            _ => DiscordInUse(),
+            _ => OttErrors.DiscordInUse(),
         };
     }
 
@@ -340,7 +340,7 @@ internal static partial class TestingEndpoints
         return await accounts.SetDiscordIdAsync(account!.Id, discordId, ct) switch
         {
             AccountChange.Done => TypedResults.Ok(SuccessResponse.Ok),
-            AccountChange.Taken => DiscordInUse(),
+            AccountChange.Taken => OttErrors.DiscordInUse(),
             _ => UserNotFound(),
         };
     }
@@ -358,8 +358,6 @@ internal static partial class TestingEndpoints
 
     private static OttErrorResult UserNotFound() => OttErrors.Create(StatusCodes.Status404NotFound, "UserNotFound", "User not found");
 
-    private static OttErrorResult DiscordInUse() =>
-        OttErrors.AlreadyInUse("discordId", "This Discord account is already linked to another account.");
 
     // A Discord user id: a non-empty string or a whole number; absent or null → a random one, as OTT makes.
     private static string? DiscordIdOf(JsonNode? node)

@@ -17,7 +17,7 @@ internal sealed record SuccessResponse(bool Success)
 // GET and POST /api/user (protocol §3.3). Register, login, logout and the account routes are AccountEndpoints.
 internal static class UserEndpoints
 {
-    public const int MaxUsernameLength = 48;
+    public const int MaxUsernameLength = AccountStore.MaxUsernameLength;
 
     public static RouteGroupBuilder MapUserEndpoints(this IEndpointRouteBuilder routes)
     {

@@ -57,6 +57,10 @@ internal sealed class RedisKeys
 
     public RedisKey UserNextId => Prefix + "user:nextid";
 
+    // ASP.NET Core's data-protection key ring (the OAuth state and correlation cookie of Discord login), shared
+    // by every node so a login that starts on one node can finish on another.
+    public RedisKey DataProtectionKeys => Prefix + "dataprotection:keys";
+
     // Login limits (protocol §9): failures from one IP today, and consecutive failures for one
     // identifier from that IP. The IP is the hash tag, so both sit in one slot.
     public RedisKey LoginFailures(string ip) => $"{Prefix}ratelimit:{{{ip}}}:logins";

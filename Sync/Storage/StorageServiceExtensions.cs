@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.Extensions.Options;
 
 namespace Ott.Sync.Storage;
@@ -21,6 +23,17 @@ internal static class StorageServiceExtensions
         services.AddHostedService(sp => sp.GetRequiredService<RedisConnection>());
         services.AddSingleton<RoomStore>();
         return builder;
+    }
+
+    // Data protection with its key ring in the store, for whatever protects data that another node may read back
+    // (Discord login's OAuth state and correlation cookie). One application name for every node, whatever its
+    // content root, so they share the protectors too.
+    public static IServiceCollection AddOttKeyRing(this IServiceCollection services)
+    {
+        services.AddDataProtection().SetApplicationName("Ott");
+        services.AddOptions<KeyManagementOptions>().Configure<RedisConnection, RedisKeys>(
+            (o, connection, keys) => o.XmlRepository = new RedisXmlRepository(connection, keys));
+        return services;
     }
 
     // Embedded mode picks its own lease and settle defaults (docs/architecture.md §6.2); an explicit

@@ -58,7 +58,7 @@ public sealed class OperationsTests(OttApplication app) : IClassFixture<OttAppli
         var paths = doc["paths"]!.AsObject();
         string[] expected =
         [
-            "/api/status", "/api/auth/grant", "/api/auth/discord", "/api/user", "/api/room/list", "/api/room/generate",
+            "/api/status", "/api/auth/grant", "/api/user", "/api/room/list", "/api/room/generate",
             "/api/room/create", "/api/room/{name}", "/api/room/{name}/undo", "/api/room/{name}/vote",
             "/api/room/{name}/queue", "/api/announce", "/api/data/previewAdd", "/api/user/register", "/api/user/login",
             "/api/user/logout", "/api/user/account", "/api/user/account/discord", "/api/user/owned-rooms",
