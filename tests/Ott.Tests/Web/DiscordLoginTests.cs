@@ -77,6 +77,12 @@ public sealed class DiscordLoginTests(DiscordApplication app) : IClassFixture<Di
         Assert.Equal(HttpStatusCode.Found, callback.StatusCode);
         Assert.Equal("/room/" + room, callback.Headers.Location!.OriginalString);
         Assert.Equal("no-store", callback.Headers.CacheControl?.ToString());
+        // The only cookie touched is the correlation cookie, now cleared: no session cookie besides the token.
+        Assert.All(callback.Headers.GetValues("Set-Cookie"), c =>
+        {
+            Assert.StartsWith(".AspNetCore.Correlation.", c, StringComparison.Ordinal);
+            Assert.Contains("expires=Thu, 01 Jan 1970", c, StringComparison.OrdinalIgnoreCase);
+        });
         // The same token is now logged in, to an account named after the Discord user's display name.
         var me = await browser.GetAsync("/api/user");
         Assert.Equal($$"""{"username":"{{user.GlobalName}}","loggedIn":true,"discordLinked":true}""", me.ToJsonString());
@@ -237,11 +243,12 @@ public sealed class DiscordLoginTests(DiscordApplication app) : IClassFixture<Di
     // ----- usernames from Discord -----
 
     [Fact]
-    public async Task TheUsernameComesFromDiscordAndATakenOneIsReplacedByAGeneratedName()
+    public async Task TheUsernameComesFromDiscordAndATakenOrOverlongOneIsReplacedByAGeneratedName()
     {
         var legacy = NewUser(discriminator: "4321");
         var unique = NewUser();
         var clash = NewUser(globalName: AccountsTestKit.NewUsername("Taken"));
+        var tooLong = NewUser(globalName: new string('x', 40) + Guid.NewGuid().ToString("N")[..9]);
         using (var holder = new DiscordBrowser(app))
         {
             await holder.GrantAsync();
@@ -249,7 +256,7 @@ public sealed class DiscordLoginTests(DiscordApplication app) : IClassFixture<Di
         }
 
         var names = new List<string>();
-        foreach (var user in new[] { legacy, unique, clash })
+        foreach (var user in new[] { legacy, unique, clash, tooLong })
         {
             using var browser = new DiscordBrowser(app);
             await browser.GrantAsync();
@@ -261,6 +268,8 @@ public sealed class DiscordLoginTests(DiscordApplication app) : IClassFixture<Di
         Assert.Equal(unique.Username, names[1]);
         // Usernames are unique ignoring case, so the display name is taken: a generated name instead.
         Assert.Matches("^[a-z]+_[a-z]+_[a-z]+$", names[2]);
+        // 49 characters is over the limit of 48.
+        Assert.Matches("^[a-z]+_[a-z]+_[a-z]+$", names[3]);
     }
 
     // ----- where the browser goes afterwards -----
