@@ -3,6 +3,7 @@ using Ott.Sync.Auth;
 using Ott.Sync.Cluster;
 using Ott.Sync.Protocol;
 using Ott.Sync.Rooms;
+using Ott.Sync.Storage;
 using Ott.Sync.Telemetry;
 
 namespace Ott.Sync.Connections;
@@ -248,13 +249,29 @@ internal sealed partial class ClientSession : IRoomClient
 
     private async Task AuthenticateAsync(string? token, CancellationToken ct)
     {
-        if (string.IsNullOrEmpty(token) || await _auth.ResolveSessionAsync(token, ct) is not { } session)
+        Session? session;
+        string name;
+        try
+        {
+            session = string.IsNullOrEmpty(token) ? null : await _auth.ResolveSessionAsync(token, ct);
+            name = session is null ? "" : await NameOfAsync(session, ct);
+        }
+        catch (Exception e) when (StoreErrors.IsTransient(e))
+        {
+            // The session cannot be read now (the store is unreachable or restarting, LOADING): an infrastructure
+            // failure at the handshake, so the client reconnects (docs/protocol.md §1.2), rather than an Unknown
+            // reply that leaves it unauthenticated.
+            Log.MessageFailed(_logger, e, ClientId, _room);
+            Close(1013, "Room is temporarily unavailable");
+            return;
+        }
+        if (session is null)
         {
             Close(4004, "Invalid token");
             return;
         }
-        SessionKey = SessionStore.KeyOf(token);
-        var user = new RoomUser(ClientId, SessionKey, await NameOfAsync(session, ct), session.IsLoggedIn, session.UserId, "none", _node.Id);
+        SessionKey = SessionStore.KeyOf(token!);
+        var user = new RoomUser(ClientId, SessionKey, name, session.IsLoggedIn, session.UserId, "none", _node.Id);
         OttFailure? failure;
         try
         {

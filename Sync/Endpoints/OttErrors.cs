@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.Metadata;
 using Ott.Sync.Auth;
 using Ott.Sync.Protocol;
+using Ott.Sync.Storage;
 
 namespace Ott.Sync.Endpoints;
 
@@ -221,7 +222,10 @@ internal static partial class ApiErrorHandling
 {
     /// <summary>
     /// An unexpected fault under <c>/api</c> still answers OTT's error JSON (500 <c>Unknown</c>), never a bare
-    /// 500 or ProblemDetails: the OTT client shows <c>error.message</c> (docs/protocol.md §4.1, §4.2).
+    /// 500 or ProblemDetails: the OTT client shows <c>error.message</c> (docs/protocol.md §4.1, §4.2). A store
+    /// that is unreachable or restarting (a transient store error, docs/architecture.md §12: a session, limit or
+    /// account read during Redis's LOADING, say) is no fault: 503 <c>RoomUnavailable</c> with
+    /// <c>Retry-After: 1</c>, so the client tries again.
     /// </summary>
     public static WebApplication UseOttApiErrors(this WebApplication app)
     {
@@ -235,9 +239,17 @@ internal static partial class ApiErrorHandling
             catch (Exception e) when (!http.Response.HasStarted && !http.RequestAborted.IsCancellationRequested
                 && http.Request.Path.StartsWithSegments("/api", StringComparison.Ordinal))
             {
-                Log.Unhandled(logger, e, http.Request.Method, http.Request.Path.Value ?? "");
+                var transient = StoreErrors.IsTransient(e);
+                if (transient)
+                {
+                    Log.StoreUnavailable(logger, e, http.Request.Method, http.Request.Path.Value ?? "");
+                }
+                else
+                {
+                    Log.Unhandled(logger, e, http.Request.Method, http.Request.Path.Value ?? "");
+                }
                 http.Response.Clear();
-                await OttFailure.Unknown().ToResult().ExecuteAsync(http);
+                await (transient ? OttFailure.RoomUnavailable() : OttFailure.Unknown()).ToResult().ExecuteAsync(http);
             }
         });
         return app;
@@ -247,5 +259,8 @@ internal static partial class ApiErrorHandling
     {
         [LoggerMessage(LogLevel.Error, "Unhandled error in {Method} {Path}")]
         public static partial void Unhandled(ILogger logger, Exception e, string method, string path);
+
+        [LoggerMessage(LogLevel.Warning, "{Method} {Path}: the store is unavailable")]
+        public static partial void StoreUnavailable(ILogger logger, Exception e, string method, string path);
     }
 }

@@ -95,8 +95,9 @@ public sealed class RedisServer : IAsyncLifetime
         }
     }
 
-    // Starts a shut-down private server again on its port, with its arguments.
-    public async Task StartAgainAsync()
+    // Starts a shut-down private server again on its port, with its arguments and, for this start only,
+    // extraArgs (e.g. "--key-load-delay", "1000": a slow load, answered LOADING meanwhile).
+    public async Task StartAgainAsync(params string[] extraArgs)
     {
         var old = _process ?? throw new InvalidOperationException("only a private redis-server can be started again");
         if (!old.HasExited)
@@ -109,7 +110,7 @@ public sealed class RedisServer : IAsyncLifetime
         // lingering bind can fail, and that is retried.
         await WaitUntil.WaitUntilAsync(async () =>
         {
-            var process = Launch(_binary!, _port, _extraArgs);
+            var process = Launch(_binary!, _port, [.. _extraArgs, .. extraArgs]);
             await WaitUntil.WaitUntilAsync(
                 async () => process.HasExited || await AcceptsAsync(_port),
                 TimeSpan.FromSeconds(10),
@@ -198,6 +199,50 @@ public sealed class RedisServer : IAsyncLifetime
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return process;
+    }
+
+    // One command on a plain socket of its own, its reply as text (an ASCII bulk or simple string, or an integer).
+    // For reading a server that answers LOADING (INFO, CLIENT LIST are allowed while it loads) without the
+    // client library, which drops a connection that meets LOADING and reconnects.
+    public async Task<string> RawCommandAsync(params string[] args)
+    {
+        var endpoint = IPEndPoint.Parse(Endpoint);
+        using var client = new TcpClient();
+        await client.ConnectAsync(endpoint.Address, endpoint.Port);
+        var stream = client.GetStream();
+        var request = new System.Text.StringBuilder($"*{args.Length}\r\n");
+        foreach (var arg in args)
+        {
+            request.Append(System.Globalization.CultureInfo.InvariantCulture, $"${System.Text.Encoding.UTF8.GetByteCount(arg)}\r\n{arg}\r\n");
+        }
+        await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(request.ToString()));
+        using var reader = new StreamReader(stream, System.Text.Encoding.UTF8);
+        var first = await reader.ReadLineAsync() ?? throw new IOException("no reply");
+        switch (first[0])
+        {
+            case '+' or ':':
+                return first[1..];
+            case '$':
+                var length = int.Parse(first.AsSpan(1), System.Globalization.CultureInfo.InvariantCulture);
+                if (length < 0)
+                {
+                    return "";
+                }
+                var body = new char[length];
+                var read = 0;
+                while (read < length)
+                {
+                    var n = await reader.ReadAsync(body.AsMemory(read));
+                    if (n == 0)
+                    {
+                        throw new IOException("reply cut short");
+                    }
+                    read += n;
+                }
+                return new string(body);
+            default:
+                throw new InvalidOperationException($"{string.Join(' ', args)}: {first}");
+        }
     }
 
     private static async Task<bool> AcceptsAsync(int port)
