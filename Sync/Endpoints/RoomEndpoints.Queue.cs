@@ -11,7 +11,7 @@ using Ott.Sync.Storage;
 
 namespace Ott.Sync.Endpoints;
 
-// The room REST API's queue, vote and undo handlers (protocol.md §4.3), beside RoomEndpoints' room handlers.
+// The room REST API's queue, vote and undo handlers (docs/protocol.md §4.3), beside RoomEndpoints' room handlers.
 internal static partial class RoomEndpoints
 {
     public static async Task<Results<Ok<SuccessResponse>, OttErrorResult>> UndoAsync(
@@ -79,7 +79,7 @@ internal static partial class RoomEndpoints
         return Done(await rooms.SendAsync(name, new RequestCommand(ActorOf(http.GetRequiredApiCaller()), request), ct));
     }
 
-    /// <summary>The first shape that matches of {videos}, {service, id, subtitleUrl?} and {url} (protocol.md §4.3).</summary>
+    /// <summary>The first shape that matches of {videos}, {service, id, subtitleUrl?} and {url} (docs/protocol.md §4.3).</summary>
     internal static (AddRequest? Request, OttErrorResult? Error) ParseAdd(JsonObject body)
     {
         var raw = new JsonObject { ["type"] = 5 };
@@ -128,7 +128,7 @@ internal static partial class RoomEndpoints
     }
 
     /// <summary>
-    /// Zod's union error (protocol.md §4.1): the first alternative that failed only on checks is
+    /// Zod's union error (docs/protocol.md §4.1): the first alternative that failed only on checks is
     /// reported alone; when every one failed on a type, their messages are joined with ", or ".
     /// </summary>
     private static OttErrorResult Alternatives(params List<ZodIssue>[] alternatives)

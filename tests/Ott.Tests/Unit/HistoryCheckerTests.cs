@@ -220,7 +220,7 @@ public sealed class HistoryCheckerTests
         Assert.Equal(0, h.Unclaimed(Room));
     }
 
-    // `Unknown` abandons the change (protocol.md §1.7), so it is a rejection.
+    // `Unknown` abandons the change (docs/protocol.md §1.7), so it is a rejection.
     [Fact]
     public void AddAnsweredUnknownThatWasAppliedIsCaught()
     {

@@ -72,7 +72,7 @@ internal sealed class RequestRecord
     // Errors that say "try again" rather than "rejected": the change may have been made anyway.
     // RoomUnavailable is the gateway giving up on an owner that may have applied the request before
     // its reply was lost; a bare 5xx is no OTT answer at all. `Unknown` is a rejection: "the change
-    // is abandoned" (protocol.md §1.7).
+    // is abandoned" (docs/protocol.md §1.7).
     public static bool IsIndeterminate(string? error) =>
         error is "RoomUnavailable" || error?.StartsWith("HTTP 5", StringComparison.Ordinal) == true;
 

@@ -130,7 +130,7 @@ internal static class HistoryChecker
         var counts = views.Where(v => v.Queue is not null)
             .Select(v => (View: v.Name, Count: v.Queue!.Count(id => id == item))).ToList();
 
-        // Evidence: events and syncs are released only after the change is stored (architecture.md §7.5).
+        // Evidence: events and syncs are released only after the change is stored (docs/architecture.md §7.5).
         var added = adds.Any(r => r.Outcome == Outcome.Acked) || addEvents.Count > 0 || appeared;
         var removed = removes.Any(r => r.Outcome == Outcome.Acked) || removeEvents.Count > 0;
         // A remove answered VideoNotFound for an item acknowledged queued, that nothing else removes, is
@@ -274,7 +274,7 @@ internal static class HistoryChecker
     }
 
     // How far apart the change and its wrong answer were: the dedup window is the room's last 64
-    // request ids (architecture.md §9.4), so this says whether the window can explain it.
+    // request ids (docs/architecture.md §9.4), so this says whether the window can explain it.
     private static string Between(List<(ConnectionLog Connection, Seen Seen)> seen, string? eventId, RequestRecord request, List<TimeSpan> roomAcks)
     {
         var applied = seen.Where(s => s.Seen.EventId == eventId).Min(s => s.Seen.At);
