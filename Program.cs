@@ -28,6 +28,7 @@ app.UseOttApiErrors();
 app.UseOttLimits();
 app.UseWebSockets();
 app.UseMiddleware<RoomSocketMiddleware>();
+app.UseOttCompleteChanges();
 app.UseOttWatchPage();
 app.MapStatusEndpoints();
 app.MapAuthEndpoints();
