@@ -29,6 +29,7 @@ app.UseOttLimits();
 app.UseOttDiscord();
 app.UseWebSockets();
 app.UseMiddleware<RoomSocketMiddleware>();
+app.UseOttCompleteChanges();
 app.UseOttWatchPage();
 app.MapStatusEndpoints();
 app.MapAuthEndpoints();

@@ -1,5 +1,8 @@
 using System.Net;
+using System.Text;
 using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http;
+using Ott.Sync.Endpoints;
 using Ott.Tests.Infrastructure;
 using Ott.Tests.Infrastructure.Web;
 
@@ -360,6 +363,54 @@ public sealed class AccountsEndpointTests(OttApplication app) : IClassFixture<Ot
         var (reuse, _) = await RegisterRawAsync(await app.GrantAsync(),
             new JsonObject { ["username"] = AccountsTestKit.NewUsername(), ["email"] = account.Email, ["password"] = "Abcdefgh" });
         Assert.Equal(HttpStatusCode.Created, reuse);
+    }
+
+    // Protocol §4.1: OTT's account page reloads right after "save"; the browser drops the PATCH it sent,
+    // and the change must be made all the same.
+    [Fact]
+    public async Task APasswordChangeWhoseClientWentAwayIsStillMade()
+    {
+        var account = await app.RegisterAsync();
+        var body = new JsonObject { ["currentPassword"] = account.Password, ["newPassword"] = "New-Password9" }.ToJsonString();
+
+        await app.Server.SendAsync(http =>
+        {
+            http.Request.Method = HttpMethods.Patch;
+            http.Request.Path = "/api/user/account";
+            http.Request.Headers.Authorization = "Bearer " + account.Token;
+            http.Request.ContentType = "application/json";
+            http.Request.Body = new MemoryStream(Encoding.UTF8.GetBytes(body));
+            http.RequestAborted = new CancellationToken(canceled: true); // the whole request arrived, then its client left
+        });
+
+        Assert.Equal(HttpStatusCode.OK, (await LoginRawAsync(new JsonObject { ["user"] = account.Username, ["password"] = "New-Password9" })).Item1);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await LoginRawAsync(new JsonObject { ["user"] = account.Username, ["password"] = account.Password })).Item1);
+    }
+
+    // Reads still stop when their client goes away; the middlewares outside see the real token again.
+    [Theory]
+    [InlineData("GET", false)]
+    [InlineData("HEAD", false)]
+    [InlineData("OPTIONS", false)]
+    [InlineData("POST", true)]
+    [InlineData("PATCH", true)]
+    [InlineData("DELETE", true)]
+    public async Task OnlyChangesRunOnTheDrainTokenInsteadOfRequestAborted(string method, bool detached)
+    {
+        using var aborted = new CancellationTokenSource();
+        using var drain = new CancellationTokenSource();
+        var http = new DefaultHttpContext { RequestAborted = aborted.Token };
+        http.Request.Method = method;
+        CancellationToken seen = default;
+
+        await CompleteChangesExtensions.RunAsync(http, h =>
+        {
+            seen = h.RequestAborted;
+            return Task.CompletedTask;
+        }, drain.Token);
+
+        Assert.Equal(detached ? drain.Token : aborted.Token, seen);
+        Assert.Equal(aborted.Token, http.RequestAborted);
     }
 
     [Fact]
