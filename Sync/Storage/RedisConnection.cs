@@ -69,6 +69,10 @@ internal sealed partial class RedisConnection : IHostedLifecycleService, IAsyncD
 
     internal EmbeddedGarnet? Embedded => _garnet;
 
+    // Whether a connection string names an option ("asyncTimeout" is not "syncTimeout").
+    private static bool Sets(string connectionString, string option) =>
+        connectionString.Split(',').Any(part => part.Split('=', 2)[0].Trim().Equals(option, StringComparison.OrdinalIgnoreCase));
+
     public Task ConnectAsync(CancellationToken ct)
     {
         Task connecting;
@@ -95,9 +99,16 @@ internal sealed partial class RedisConnection : IHostedLifecycleService, IAsyncD
         {
             var config = ConfigurationOptions.Parse(_connectionString);
             config.AbortOnConnectFail = false;
-            if (!_connectionString.Contains("asyncTimeout", StringComparison.OrdinalIgnoreCase))
+            if (!Sets(_connectionString, "asyncTimeout"))
             {
                 config.AsyncTimeout = DefaultAsyncTimeoutMs;
+            }
+            // While the connection is down a call waits in the client's backlog for the sync timeout (5 s by
+            // default), not the async one: the same bound, so a call made during a cut or a Redis restart also
+            // resolves before the hold window ends (docs/architecture.md §6.1).
+            if (!Sets(_connectionString, "syncTimeout"))
+            {
+                config.SyncTimeout = config.AsyncTimeout;
             }
 
             config.LoggerFactory ??= _loggerFactory;
