@@ -23,7 +23,6 @@ public sealed class ColdStartTests(ITestOutputHelper output)
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         var ct = timeout.Token;
         await using var cluster = await TestCluster.CreateAsync();
-        cluster.Environment["Media__Ffprobe__Path"] = "";
         var clock = Stopwatch.StartNew();
 
         // A stopped cluster's leftovers: one node creates the rooms and drains on SIGTERM, which

@@ -61,8 +61,6 @@ public sealed class HistoryTests(ITestOutputHelper output)
         try
         {
             await using var cluster = await TestCluster.CreateAsync("--appendonly", "yes", "--appendfsync", "always", "--dir", dir.FullName);
-            // No ffprobe: a direct URL is accepted with an unknown length, without touching the network.
-            cluster.Environment["Media__Ffprobe__Path"] = "";
             var nodes = await cluster.StartAsync(3, ct);
             await FaultKit.WithLogsAsync(cluster, () => cluster.WaitForMembershipAsync(ct));
             var rooms = new List<string>();

@@ -185,7 +185,6 @@ public sealed class NodeCutTests(ITestOutputHelper output)
     // Two nodes on Redis directly and the owner through a chaos proxy; two clients on each node.
     private static async Task<(IReadOnlyList<ClusterNode> Nodes, ClusterNode Cut, OwnedRoom Setup)> StartAsync(TestCluster cluster, CancellationToken ct)
     {
-        cluster.Environment["Media__Ffprobe__Path"] = "";
         cluster.Environment["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ";
         var direct = await cluster.StartAsync(2, ct);
         var cut = await cluster.AddNodeAsync(ct, viaProxy: true);

@@ -24,7 +24,6 @@ public sealed class OwnerStallTests(ITestOutputHelper output)
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         var ct = timeout.Token;
         await using var cluster = await TestCluster.CreateAsync();
-        cluster.Environment["Media__Ffprobe__Path"] = "";
         var nodes = await cluster.StartAsync(3, ct);
         await FaultKit.WithLogsAsync(cluster, () => cluster.WaitForMembershipAsync(ct));
         var setup = await OwnedRoom.CreateAsync(cluster, nodes[0], nodes, perNode: 2, ct);

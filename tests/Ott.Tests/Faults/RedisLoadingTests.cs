@@ -36,7 +36,6 @@ public sealed partial class RedisLoadingTests(ITestOutputHelper output)
         try
         {
             await using var cluster = await TestCluster.CreateAsync("--appendonly", "yes", "--dir", dir.FullName);
-            cluster.Environment["Media__Ffprobe__Path"] = "";
             // A lease long enough that the owner's deadline is still valid while Redis loads, so a request
             // reaches the owner's fenced write (deadline = renew sent + 8 s − 0.8 s, at least 6 s after the
             // restart), and short enough that the room is owned again soon after the load.

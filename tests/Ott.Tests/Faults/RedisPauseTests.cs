@@ -71,7 +71,6 @@ public sealed class RedisPauseTests(ITestOutputHelper output)
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         var ct = timeout.Token;
         await using var cluster = await TestCluster.CreateAsync();
-        cluster.Environment["Media__Ffprobe__Path"] = "";
         var nodes = await cluster.StartAsync(3, ct);
         await FaultKit.WithLogsAsync(cluster, () => cluster.WaitForMembershipAsync(ct));
         // Two active rooms with different owners; one client per node in each.

@@ -25,7 +25,6 @@ public sealed class RedisRestartTests(ITestOutputHelper output)
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         var ct = timeout.Token;
         await using var cluster = await TestCluster.CreateAsync();
-        cluster.Environment["Media__Ffprobe__Path"] = "";
         cluster.Environment["Logging__LogLevel__Ott"] = "Information";
         var nodes = await cluster.StartAsync(3, ct);
         var clients = new List<OttTestClient>();
@@ -124,7 +123,6 @@ public sealed class RedisRestartTests(ITestOutputHelper output)
         try
         {
             await using var cluster = await TestCluster.CreateAsync("--appendonly", "yes", "--dir", dir.FullName);
-            cluster.Environment["Media__Ffprobe__Path"] = "";
             cluster.Environment["Logging__LogLevel__Ott"] = "Information";
             var nodes = await cluster.StartAsync(3, ct);
             var clients = new List<OttTestClient>();

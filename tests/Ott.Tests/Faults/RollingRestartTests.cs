@@ -31,7 +31,6 @@ public sealed class RollingRestartTests(ITestOutputHelper output)
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(150));
         var ct = timeout.Token;
         await using var cluster = await TestCluster.CreateAsync();
-        cluster.Environment["Media__Ffprobe__Path"] = "";
         cluster.Environment["Logging__LogLevel__Ott"] = "Information";
         await cluster.StartAsync(3, ct);
         await cluster.WaitForMembershipAsync(ct);

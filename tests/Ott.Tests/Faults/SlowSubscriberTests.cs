@@ -24,7 +24,6 @@ public sealed class SlowSubscriberTests(ITestOutputHelper output)
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         var ct = timeout.Token;
         await using var cluster = await TestCluster.CreateAsync();
-        cluster.Environment["Media__Ffprobe__Path"] = "";
         cluster.Environment["Logging__LogLevel__Ott"] = "Information";
         var nodes = await cluster.StartAsync(3, ct);
         await WithLogs(cluster, () => cluster.WaitForMembershipAsync(ct));

@@ -21,8 +21,9 @@ internal static class OttChildProcess
         // Three or more children and the test host share 2 cores; server GC would make them fight (§15.2).
         ["DOTNET_gcServer"] = "0",
         ["Logging__LogLevel__Default"] = "Warning",
-        // As in OttApplication: the tests' made-up direct URLs are never fetched (a media test that
-        // wants ffprobe sets its path again).
+        // No ffprobe, as in OttApplication: a direct URL is accepted with an unknown length without
+        // touching the network, so the tests' made-up URLs are never fetched (a media test that wants
+        // ffprobe sets its path again).
         ["Media__Ffprobe__Path"] = "",
     };
 

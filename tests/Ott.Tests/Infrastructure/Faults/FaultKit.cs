@@ -277,7 +277,6 @@ internal sealed class OwnedRoom
     // Three fresh nodes (ffprobe off) and the room created on the first.
     public static async Task<OwnedRoom> StartAsync(TestCluster cluster, int perNode, CancellationToken ct)
     {
-        cluster.Environment["Media__Ffprobe__Path"] = "";
         var nodes = await cluster.StartAsync(3, ct);
         await FaultKit.WithLogsAsync(cluster, () => cluster.WaitForMembershipAsync(ct));
         return await CreateAsync(cluster, nodes[0], nodes, perNode, ct);
