@@ -13,6 +13,9 @@ namespace Ott.Bench;
 // --nodes N (Ott on redis-server only): N Ott processes on one redis-server; rooms are created on node 1
 // and member k of each room joins through node k mod N. forward starts 2 nodes and failover 3 unless
 // --nodes says otherwise; failover takes --signal kill|stop (SIGKILL, the default, or SIGSTOP of node 1).
+// --sweep L1,L2,... (chatty only) runs one chatty point per offered load L (deliveries/s = rooms x members^2 x
+// sends per member per s; the rooms are what grows), each against a fresh target, under the label "sweep" unless --label says otherwise;
+// `report` then tabulates p99 against offered load and draws one line per target.
 //   report --results DIR [--readme FILE]
 internal static class BenchProgram
 {
@@ -85,11 +88,23 @@ internal static class BenchProgram
         }
         var repeats = (int)numbers.GetValueOrDefault("repeats", 1);
         parameters.Remove("repeats");
+        parameters.Remove("sweep");
+        double[]? sweep = null;
+        if (options.TryGetValue("sweep", out var loads))
+        {
+            sweep = [.. loads.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(l => double.Parse(l, NumberStyles.Float, CultureInfo.InvariantCulture))];
+            if (scenario != "chatty" || sweep.Length == 0 || sweep.Any(l => l <= 0))
+            {
+                Console.Error.WriteLine("--sweep L1,L2,... (offered deliveries per second, each > 0) belongs to the chatty scenario");
+                return 2;
+            }
+        }
         parameters.Remove("nodes");
         var outDir = options.GetValueOrDefault("out", "bench/results");
         Directory.CreateDirectory(outDir);
         var stopped = scenario == "failover" && parameters.GetValueOrDefault("signal") == FailoverScenario.SigStop;
-        var label = options.GetValueOrDefault("label", stopped ? "failover-stop" : scenario);
+        var label = options.GetValueOrDefault("label", stopped ? "failover-stop" : sweep is not null ? "sweep" : scenario);
         var targetKind = scenario == "baseline" ? "baseline" : options.GetValueOrDefault("target", "ott");
         var store = options.GetValueOrDefault("store", "redis") == "embedded" ? StoreKind.Embedded : StoreKind.Redis;
         var root = options.GetValueOrDefault("root", ".");
@@ -107,27 +122,40 @@ internal static class BenchProgram
         }
         var results = new List<RunResult>();
 
-        for (var repeat = 1; repeat <= repeats; repeat++)
+        foreach (var offered in sweep ?? [0])
         {
-            await using IBenchTarget target = targetKind switch
+            var point = new Dictionary<string, double>(parameters, StringComparer.Ordinal);
+            if (offered > 0)
             {
-                "url" => new UrlTarget(new Uri(options["url"])),
-                "baseline" => new LocalServer(ServerKind.Baseline, StoreKind.Embedded,
-                    options.GetValueOrDefault("baseline-dll", Path.Combine(root, "bench/Ott.Bench.Baseline/bin/Release/net10.0/Ott.Bench.Baseline.dll"))),
-                _ => new LocalServer(ServerKind.Ott, store, options.GetValueOrDefault("ott-dll", Path.Combine(root, "bin/Release/net10.0/Ott.dll")), nodes,
-                    BenchRunner.ServerEnvironment(scenario, parameters)),
-            };
-            RunResult? result = null;
-            await AnsiConsole.Status().Spinner(Spinner.Known.Dots).StartAsync($"{label}: starting {target.Name}", async status =>
+                // deliveries/s = rooms x members^2 x (1000 / interval-ms). Each member keeps its chat rate (an ordinary
+                // user's, inside any server's per-socket limit), and the load grows with the number of rooms.
+                var members = point.GetValueOrDefault("members", 5);
+                var interval = point.GetValueOrDefault("interval-ms", 50);
+                point["rooms"] = Math.Max(1, Math.Round(offered * interval / (1000 * members * members)));
+            }
+            for (var repeat = 1; repeat <= repeats; repeat++)
             {
-                await target.StartAsync(cts.Token);
-                result = await BenchRunner.RunAsync(scenario, target, parameters, text => status.Status(Markup.Escape(text)), repeat, cts.Token);
-            });
-            result = result! with { Scenario = label };
-            results.Add(result);
-            var file = Path.Combine(outDir, $"{label}-{target.Name}-r{repeat}.json");
-            await File.WriteAllTextAsync(file, JsonSerializer.Serialize(result, BenchJson.Default.RunResult), cts.Token);
-            AnsiConsole.MarkupLineInterpolated($"[green]{label}[/] {target.Name} repeat {repeat}/{repeats} -> {file}");
+                await using IBenchTarget target = targetKind switch
+                {
+                    "url" => new UrlTarget(new Uri(options["url"])),
+                    "baseline" => new LocalServer(ServerKind.Baseline, StoreKind.Embedded,
+                        options.GetValueOrDefault("baseline-dll", Path.Combine(root, "bench/Ott.Bench.Baseline/bin/Release/net10.0/Ott.Bench.Baseline.dll"))),
+                    _ => new LocalServer(ServerKind.Ott, store, options.GetValueOrDefault("ott-dll", Path.Combine(root, "bin/Release/net10.0/Ott.dll")), nodes,
+                        BenchRunner.ServerEnvironment(scenario, point)),
+                };
+                RunResult? result = null;
+                await AnsiConsole.Status().Spinner(Spinner.Known.Dots).StartAsync($"{label}: starting {target.Name}", async status =>
+                {
+                    await target.StartAsync(cts.Token);
+                    result = await BenchRunner.RunAsync(scenario, target, point, text => status.Status(Markup.Escape(text)), repeat, cts.Token);
+                });
+                result = result! with { Scenario = label };
+                results.Add(result);
+                var at = offered > 0 ? $"-{offered.ToString(CultureInfo.InvariantCulture)}" : "";
+                var file = Path.Combine(outDir, $"{label}-{target.Name}{at}-r{repeat}.json");
+                await File.WriteAllTextAsync(file, JsonSerializer.Serialize(result, BenchJson.Default.RunResult), cts.Token);
+                AnsiConsole.MarkupLineInterpolated($"[green]{label}[/] {target.Name}{at} repeat {repeat}/{repeats} -> {file}");
+            }
         }
         Summary.PrintTable(results);
         return 0;

@@ -75,6 +75,7 @@ internal static class LoadScenarios
             await Task.Delay(50, ct);
         }
         var use = cpu.Stop();
+        var window = Stopwatch.GetElapsedTime(started).TotalSeconds;
         await ticker.CancelAsync();
         await display;
         var rss = ProcStats.RssBytes(pids);
@@ -92,6 +93,7 @@ internal static class LoadScenarios
             {
                 ["sockets"] = rooms * members,
                 ["sends_per_s"] = Math.Round(expected / (double)members / duration.TotalSeconds, 1),
+                ["offered_per_s"] = Math.Round(rooms * members * rate * (chatty ? members : 1), 1),
                 ["delivered_per_s"] = Math.Round(engine.Delivered / duration.TotalSeconds, 1),
                 ["expected"] = expected,
                 ["delivered"] = engine.Delivered,
@@ -109,6 +111,13 @@ internal static class LoadScenarios
                 ["server_rss_mb"] = rss is { } b ? Math.Round(b / 1048576.0, 1) : null,
             },
         };
+        if (use.ServerPct is { } serverPct && engine.Delivered > 0)
+        {
+            // Server CPU time (all nodes together) per delivery: the CPU window spans warm-up, measurement and drain,
+            // and deliveries flow at the measured rate through warm-up and measurement.
+            var deliveries = engine.Delivered / duration.TotalSeconds * (warmup + duration).TotalSeconds;
+            result.Metrics["server_cpu_us_per_delivery"] = Math.Round(serverPct / 100 * window * 1e6 / deliveries, 2);
+        }
         AddPerNode(result, pids, use);
         return result;
     }

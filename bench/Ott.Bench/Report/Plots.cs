@@ -34,4 +34,35 @@ internal static class Plots
         plot.ShowLegend(Alignment.UpperRight);
         plot.SavePng(path, 1000, 520);
     }
+
+    // One line per target: p99 latency (log scale) against offered load, with the latency bound drawn across.
+    public static void Sweep(string path, string title, double boundMs, IReadOnlyDictionary<string, IReadOnlyList<(double Offered, double P99Ms)>> series)
+    {
+        var plot = new Plot();
+        foreach (var (target, points) in series)
+        {
+            if (points.Count == 0)
+            {
+                continue;
+            }
+            var line = plot.Add.Scatter(points.Select(p => p.Offered / 1000).ToArray(), points.Select(p => Math.Log10(Math.Max(p.P99Ms, 0.1))).ToArray());
+            line.LegendText = target;
+            line.MarkerSize = 7;
+            line.LineWidth = 2;
+        }
+        var bound = plot.Add.HorizontalLine(Math.Log10(boundMs));
+        bound.LinePattern = LinePattern.Dashed;
+        bound.LegendText = $"p99 = {boundMs} ms";
+        plot.Title(title);
+        plot.XLabel("offered deliveries per second (thousands)");
+        plot.YLabel("p99 latency, ms (log scale)");
+        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
+        {
+            MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
+            IntegerTicksOnly = true,
+            LabelFormatter = y => Math.Pow(10, y).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture),
+        };
+        plot.ShowLegend(Alignment.UpperLeft);
+        plot.SavePng(path, 1000, 520);
+    }
 }

@@ -14,9 +14,11 @@ internal static class Summary
 
     public static void PrintTable(IReadOnlyList<RunResult> results)
     {
-        foreach (var group in results.GroupBy(r => (r.Scenario, r.Target)))
+        // A sweep's points are tabulated one by one (their offered load in the title), not merged.
+        foreach (var group in results.GroupBy(r => (r.Scenario, r.Target, Offered: IsSweep(r.Scenario) ? r.Metrics.GetValueOrDefault("offered_per_s") : null)))
         {
-            var table = new Table().Title($"{group.Key.Scenario} · {group.Key.Target} · median of {group.Count()}");
+            var at = group.Key.Offered is { } offered ? $" · offered {Format(offered)}/s" : "";
+            var table = new Table().Title($"{group.Key.Scenario} · {group.Key.Target}{at} · median of {group.Count()}");
             table.AddColumn("metric");
             table.AddColumn(new TableColumn("value").RightAligned());
             foreach (var (name, value) in Medians(group.ToList()))
@@ -38,6 +40,11 @@ internal static class Summary
         md.AppendLine(Machine());
         foreach (var scenario in results.GroupBy(r => r.Scenario))
         {
+            if (IsSweep(scenario.Key))
+            {
+                WriteSweep(md, dir, scenario.Key, [.. scenario]);
+                continue;
+            }
             var byTarget = scenario.GroupBy(r => r.Target).ToDictionary(g => g.Key, g => g.ToList());
             var medians = byTarget.ToDictionary(kv => kv.Key, kv => Medians(kv.Value));
             var metrics = medians.Values.SelectMany(m => m.Select(x => x.Name)).Distinct().ToList();
@@ -106,6 +113,50 @@ internal static class Summary
             }
         }
         Console.WriteLine(text);
+    }
+
+    private static bool IsSweep(string scenario) => scenario.StartsWith("sweep", StringComparison.Ordinal);
+
+    // A sweep: chatty at several offered loads per target. One row per load, p99 and what was delivered per
+    // target, the highest load each target carries with p99 <= 50 ms and nothing lost, and p99 against load drawn.
+    private static void WriteSweep(StringBuilder md, string dir, string label, List<RunResult> runs)
+    {
+        const double Bound = 50;
+        static double Offered(RunResult r) => r.Metrics.GetValueOrDefault("offered_per_s") ?? 0;
+        var targets = runs.Select(r => r.Target).Distinct().Order(StringComparer.Ordinal).ToList();
+        var points = targets.ToDictionary(t => t, t => runs.Where(r => r.Target == t).GroupBy(Offered)
+            .Select(g => (Offered: g.Key, Medians: Medians([.. g])))
+            .OrderBy(p => p.Offered).ToList());
+        static double? Metric(List<(string Name, double? Value)> medians, string name) => medians.FirstOrDefault(m => m.Name == name).Value;
+        md.AppendLine(CultureInfo.InvariantCulture, $"#### {label}");
+        md.AppendLine();
+        var first = runs[0];
+        md.AppendLine(CultureInfo.InvariantCulture, $"chatty at each offered load (deliveries/s = rooms × members² × sends per member per s; the number of rooms grows with the load); members={first.Parameters.GetValueOrDefault("members")}, interval-ms={first.Parameters.GetValueOrDefault("interval-ms")}, duration={first.Parameters.GetValueOrDefault("duration")} s; a fresh server per point.");
+        md.AppendLine();
+        md.AppendLine("| offered/s | " + string.Join(" | ", targets.Select(t => $"{t}: p99 ms | delivered/s | lost | CPU µs/delivery")) + " |");
+        md.AppendLine("|---:|" + string.Concat(targets.Select(_ => "---:|---:|---:|---:|")));
+        foreach (var load in points.Values.SelectMany(p => p.Select(x => x.Offered)).Distinct().Order())
+        {
+            var cells = targets.Select(t => points[t].FirstOrDefault(p => p.Offered == load) is { Medians: { } m }
+                ? $"{Format(Metric(m, "p99_ms"))} | {Format(Metric(m, "delivered_per_s"))} | {Format(Metric(m, "lost"))} | {Format(Metric(m, "server_cpu_us_per_delivery"))}"
+                : "– | – | – | –");
+            md.AppendLine($"| {Format(load)} | {string.Join(" | ", cells)} |");
+        }
+        md.AppendLine();
+        foreach (var target in targets)
+        {
+            var held = points[target].Where(p => Metric(p.Medians, "p99_ms") <= Bound && Metric(p.Medians, "lost") == 0).Select(p => p.Offered).DefaultIfEmpty().Max();
+            md.AppendLine(held > 0
+                ? string.Create(CultureInfo.InvariantCulture, $"- **{target}**: highest offered load with p99 ≤ {Bound} ms and nothing lost: **{Format(held)}** deliveries/s.")
+                : string.Create(CultureInfo.InvariantCulture, $"- **{target}**: no offered load held p99 ≤ {Bound} ms with nothing lost."));
+        }
+        md.AppendLine();
+        var png = $"{label}-p99.png";
+        Plots.Sweep(Path.Combine(dir, png), $"{label}: p99 against offered load", Bound,
+            points.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<(double, double)>)[.. kv.Value
+                .Where(p => Metric(p.Medians, "p99_ms") is not null).Select(p => (p.Offered, Metric(p.Medians, "p99_ms")!.Value))]));
+        md.AppendLine(CultureInfo.InvariantCulture, $"![{label} p99 against offered load](results/{png})");
+        md.AppendLine();
     }
 
     // The repeat whose p99 is the median one: its histogram is the one drawn.
