@@ -34,6 +34,10 @@ internal sealed class ConnectionsOptions
     public int MaxInputErrors { get; set; } = 20;
 
     public TimeSpan InputErrorWindow { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Sockets this node should be able to hold; start-up warns when the open-file limit is lower (0: no check).</summary>
+    [Range(0, 10_000_000)]
+    public int ExpectedSockets { get; set; } = 10_000;
 }
 
 [OptionsValidator]

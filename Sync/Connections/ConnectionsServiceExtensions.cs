@@ -23,6 +23,7 @@ internal static class ConnectionsServiceExtensions
         services.AddSingleton<IRoomFanout, RoomFanout>();
         services.AddHostedService<Rejoiner>();
         services.AddHostedService<ClusterListener>();
+        services.AddHostedService<OpenFileLimit>();
         return builder;
     }
 }
