@@ -1,0 +1,213 @@
+using System.Text.Json.Nodes;
+using Microsoft.Playwright;
+using Ott.Tests.Infrastructure;
+
+namespace Ott.Tests.Browser;
+
+// The watch page's admin side (issue 18), in the same class as the other page tests so that all of
+// them share one app, one media server and one browser. An owner at desktop width and a second user
+// at phone width, both logged in to accounts (roles belong to accounts, docs/protocol.md §7.4).
+public sealed partial class WatchPageTests
+{
+    private const string Password = "Sup3rSecret!";
+
+    [Fact(Timeout = 90_000)]
+    public async Task OwnerChangesSettingsAndRolesFromThePageAndUndoesAnAddByKeyboard()
+    {
+        var (owner, phone, room, names) = await OwnerAndGuestAsync();
+
+        // Settings: the owner renames the room, switches vote-skip on and takes chat from
+        // unregistered users; the phone sees the new title, and its dialog shows the new grid read-only.
+        await owner.ClickAsync("#open-settings");
+        var settings = owner.Locator("#settings-dialog");
+        await Assertions.Expect(settings).ToBeVisibleAsync();
+        await Assertions.Expect(owner.Locator("#set-title")).ToBeFocusedAsync();
+        await owner.FillAsync("#set-title", "Movie night");
+        await owner.SelectOptionAsync("#set-visibility", "public");
+        await owner.CheckAsync("#set-enableVoteSkip");
+        // Masks are cumulative: chat stays with Registered (now its own) when Unregistered loses it.
+        await owner.UncheckAsync("#perm-7-0");
+        await Assertions.Expect(owner.Locator("#perm-7-1")).ToBeEnabledAsync();
+        await Assertions.Expect(owner.Locator("#perm-7-1")).ToBeCheckedAsync();
+        // The waitForBuffering control appears only when the room state carries the setting.
+        Assert.Equal(names.SyncHasWaitForBuffering, await owner.Locator("#set-waitForBuffering").IsVisibleAsync());
+        if (Environment.GetEnvironmentVariable("OTT_SCREENSHOT_DIR") is { Length: > 0 } directory)
+        {
+            await settings.EvaluateAsync("d => d.scrollTop = 0");
+            await owner.ScreenshotAsync(new() { Path = Path.Combine(directory, "admin-settings-desktop.png") });
+        }
+        await owner.ClickAsync("#settings-save");
+        await Assertions.Expect(settings).ToBeHiddenAsync();
+        await Assertions.Expect(owner.Locator("#open-settings")).ToBeFocusedAsync();
+        await Assertions.Expect(phone.Locator("#room-title")).ToHaveTextAsync("Movie night");
+        var state = await GetRoomAsync(room);
+        Assert.Equal("public", state["visibility"]!.GetValue<string>());
+        Assert.True(state["enableVoteSkip"]!.GetValue<bool>());
+        var grants = state["grants"]!.AsArray().ToDictionary(p => p![0]!.GetValue<int>(), p => p![1]!.GetValue<long>());
+        Assert.Equal(0, grants[0] & 128);
+        Assert.Equal(128, grants[1] & 128);
+
+        await phone.ClickAsync("#open-settings");
+        await Assertions.Expect(phone.Locator("#set-title")).ToHaveValueAsync("Movie night");
+        await Assertions.Expect(phone.Locator("#perm-7-0")).Not.ToBeCheckedAsync();
+        await Assertions.Expect(phone.Locator("#perm-7-0")).ToBeDisabledAsync();
+        await Assertions.Expect(phone.Locator("#set-enableVoteSkip")).ToBeCheckedAsync();
+        Assert.True(await NoSidewaysScrollAsync(phone), "the settings dialog scrolls the page sideways at phone width");
+        if (Environment.GetEnvironmentVariable("OTT_SCREENSHOT_DIR") is { Length: > 0 } phoneDirectory)
+        {
+            await phone.ScreenshotAsync(new() { Path = Path.Combine(phoneDirectory, "admin-settings-phone.png") });
+        }
+        await phone.Keyboard.PressAsync("Escape");
+        await Assertions.Expect(phone.Locator("#settings-dialog")).ToBeHiddenAsync();
+        // The guest holds no promote, kick or ban grant: no Manage button for the owner.
+        await Assertions.Expect(phone.Locator("#users button.manage")).ToHaveCountAsync(0);
+
+        // Promote by keyboard only: Tab to $"Manage {names.Guest}", Enter, pick the role, Tab, Enter, Escape.
+        var manageBob = owner.GetByRole(AriaRole.Button, new() { Name = $"Manage {names.Guest}" });
+        await TabToAsync(owner, manageBob);
+        await owner.Keyboard.PressAsync("Enter");
+        var userDialog = owner.Locator("#user-dialog");
+        await Assertions.Expect(userDialog).ToBeVisibleAsync();
+        await Assertions.Expect(owner.Locator("#role-select")).ToBeFocusedAsync();
+        await Assertions.Expect(owner.Locator("#user-summary")).ToContainTextAsync("Registered");
+        await owner.Keyboard.PressAsync("ArrowDown");
+        await Assertions.Expect(owner.Locator("#role-select")).ToHaveValueAsync("3");
+        await owner.Keyboard.PressAsync("Tab");
+        await owner.Keyboard.PressAsync("Enter");
+        await Assertions.Expect(owner.Locator("#user-status")).ToHaveTextAsync($"{names.Guest} is now Moderator.");
+        await Assertions.Expect(phone.Locator("#users")).ToContainTextAsync("Moderator");
+        if (Environment.GetEnvironmentVariable("OTT_SCREENSHOT_DIR") is { Length: > 0 } userDirectory)
+        {
+            await owner.ScreenshotAsync(new() { Path = Path.Combine(userDirectory, "admin-user-desktop.png") });
+        }
+        await owner.Keyboard.PressAsync("Escape");
+        await Assertions.Expect(userDialog).ToBeHiddenAsync();
+        await Assertions.Expect(manageBob).ToBeFocusedAsync();
+
+        // A moderator may kick, but not the owner; demote goes back by mouse.
+        await Assertions.Expect(phone.Locator("#users button.manage")).ToHaveCountAsync(0);
+        await manageBob.ClickAsync();
+        await owner.SelectOptionAsync("#role-select", "1");
+        await owner.ClickAsync("#role-form button[type=submit]");
+        await Assertions.Expect(owner.Locator("#user-status")).ToHaveTextAsync($"{names.Guest} is now Registered.");
+        await Assertions.Expect(phone.Locator("#users")).Not.ToContainTextAsync("Moderator");
+        await owner.ClickAsync("#user-dialog [data-close]");
+
+        // Undo on a toast: an Add's toast on the phone undoes it for everyone; the owner's toast
+        // of the same event then answers the server's error in words.
+        await AddAsync(owner, fixture.Media.UrlOf("clip-a.mp4"));
+        await WaitForNowPlayingAsync(phone, "clip-a");
+        await AddAsync(owner, fixture.Media.UrlOf("clip-b.mp4"));
+        await WaitForTextAsync(phone, "#queue-count", "(1)");
+        var phoneUndo = phone.GetByRole(AriaRole.Button, new() { Name = $"Undo: {names.Owner} added clip-b" });
+        await phoneUndo.FocusAsync();
+        await phone.Keyboard.PressAsync("Enter");
+        await WaitForTextAsync(owner, "#queue-count", "(0)");
+        await Assertions.Expect(phone.Locator("#toasts")).ToContainTextAsync($"Undone: {names.Owner} added clip-b");
+        await Assertions.Expect(phone.Locator("#toasts")).ToBeFocusedAsync();
+        await owner.GetByRole(AriaRole.Button, new() { Name = $"Undo: {names.Owner} added clip-b" }).ClickAsync();
+        await Assertions.Expect(owner.Locator("#alerts")).ToContainTextAsync("Undo failed: Bad argument: event");
+        await WaitForTextAsync(owner, "#queue-count", "(0)");
+
+        await owner.Context.CloseAsync();
+        await phone.Context.CloseAsync();
+    }
+
+    // ----- admin helpers -----
+
+    private sealed record AdminNames(string Owner, string Guest, bool SyncHasWaitForBuffering);
+
+    // A room made over REST, an owner (logged in, claims it from the settings dialog) at desktop
+    // width and a logged-in guest at phone width. Usernames are unique across the app's accounts.
+    private async Task<(IPage Owner, IPage Phone, string Room, AdminNames Names)> OwnerAndGuestAsync()
+    {
+        var room = OttApplication.NewRoomName();
+        using (var http = new HttpClient { BaseAddress = new Uri(fixture.BaseUrl) })
+        {
+            var token = JsonNode.Parse(await http.GetStringAsync("/api/auth/grant"))!["token"]!.GetValue<string>();
+            using var create = new HttpRequestMessage(HttpMethod.Post, "/api/room/create")
+            {
+                Content = OttApplication.Json(new JsonObject { ["name"] = room }),
+            };
+            create.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            using var created = await http.SendAsync(create);
+            created.EnsureSuccessStatusCode();
+        }
+        var owner = await fixture.NewPageAsync();
+        // The first full sync, to know whether the server's room state has waitForBuffering (issue 16).
+        var fullSync = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        owner.WebSocket += (_, socket) => socket.FrameReceived += (_, frame) =>
+        {
+            if (frame.Text is { } text && text.Contains("\"action\":\"sync\"", StringComparison.Ordinal)
+                && text.Contains("\"grants\"", StringComparison.Ordinal))
+            {
+                fullSync.TrySetResult(text);
+            }
+        };
+        await owner.GotoAsync($"{fixture.BaseUrl}/room/{room}");
+        await ConnectedAsync(owner);
+        var phone = await fixture.NewPageAsync(390, 844);
+        await phone.GotoAsync(owner.Url);
+        await ConnectedAsync(phone);
+        var names = new AdminNames("alice-" + room[^6..], "bob-" + room[^6..],
+            JsonNode.Parse(await fullSync.Task.WaitAsync(Settle))!.AsObject().ContainsKey("waitForBuffering"));
+        await RegisterAsync(owner, names.Owner);
+        await RegisterAsync(phone, names.Guest);
+
+        await owner.ClickAsync("#open-settings");
+        await owner.ClickAsync("#claim-room");
+        await Assertions.Expect(owner.Locator("#users")).ToContainTextAsync("Owner");
+        await Assertions.Expect(owner.Locator("#claim-row")).ToBeHiddenAsync();
+        await owner.Keyboard.PressAsync("Escape");
+        await Assertions.Expect(owner.Locator("#settings-dialog")).ToBeHiddenAsync();
+        return (owner, phone, room, names);
+    }
+
+    // Registers an account from inside the page with the page's own token; the server then
+    // refreshes the page's user (logged in, role Registered), as after the OTT client's register.
+    private static async Task RegisterAsync(IPage page, string username)
+    {
+        var status = await page.EvaluateAsync<int>("""
+            async ([username, password]) => {
+              const response = await fetch('/api/user/register', {
+                method: 'POST',
+                headers: { Authorization: `Bearer ${localStorage.getItem('ott.token')}`, 'Content-Type': 'application/json' },
+                body: JSON.stringify({ username, password }),
+              });
+              return response.status;
+            }
+            """, new[] { username, Password });
+        Assert.Equal(201, status);
+        await Assertions.Expect(page.Locator("#users")).ToContainTextAsync($"{username} (you)");
+        await Assertions.Expect(page.Locator("#users")).ToContainTextAsync("Registered");
+    }
+
+    private async Task<JsonObject> GetRoomAsync(string room)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(fixture.BaseUrl) };
+        http.DefaultRequestHeaders.Add("apikey", OttApplication.ApiKey);
+        return JsonNode.Parse(await http.GetStringAsync($"/api/room/{room}"))!.AsObject();
+    }
+
+    // Presses Tab from the top of the page until the locator has focus: the page is driven by the
+    // keyboard alone, and a control that Tab cannot reach fails here.
+    private static async Task TabToAsync(IPage page, ILocator target)
+    {
+        await page.EvaluateAsync("() => document.querySelector('.skip-link').focus()");
+        for (var i = 0; i < 80; i++)
+        {
+            await page.Keyboard.PressAsync("Tab");
+            if (await target.EvaluateAsync<bool>("e => e === document.activeElement"))
+            {
+                return;
+            }
+        }
+        Assert.Fail("Tab never reached the control");
+    }
+
+    private static Task<bool> NoSidewaysScrollAsync(IPage page) =>
+        page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth");
+
+    private static Task WaitForNowPlayingAsync(IPage page, string title) =>
+        Assertions.Expect(page.Locator("#now-playing")).ToContainTextAsync(title);
+}
