@@ -113,6 +113,43 @@ public sealed partial class WatchPageTests
         await phone.Context.CloseAsync();
     }
 
+    [Fact(Timeout = 30_000)]
+    public async Task AdminControlsAreOfferedOnlyWhereTheRoleAndGrantsAllowThem()
+    {
+        var page = await fixture.NewPageAsync();
+        await page.GotoAsync(fixture.BaseUrl + "/");
+        // The default grants after issue 18 (docs/protocol.md §7.3), cumulative.
+        var result = await page.EvaluateAsync<string[]>("""
+            async () => {
+              const p = await import('/js/perms.js');
+              const all = 2 ** 29 - 1;
+              const grants = [[0, 113250303], [1, 113250303], [2, 113250303], [3, 113250303 + 1048576 + 2097152 + 16777216 + 134217728], [4, all], [-1, all]];
+              const user = (role, isLoggedIn = true) => ({ id: 'x', name: 'x', role, isLoggedIn });
+              const roles = (actor, target) => p.assignableRoles(grants, actor, target).join(',');
+              return [
+                roles(-1, user(1)),                     // the owner may give any role
+                roles(3, user(1)),                      // a moderator: only Trusted
+                roles(3, user(2)),                      // ... and back to Registered
+                roles(3, user(3)),                      // not another moderator
+                roles(-1, user(0, false)),              // nobody gives an anonymous user a role
+                roles(4, user(-1)),                     // nor the owner
+                String(p.mayKick(grants, 3, user(2))),  // moderator kicks trusted
+                String(p.mayKick(grants, 3, user(3))),  // not an equal
+                String(p.mayKick(grants, 4, user(-1))), // nobody kicks the owner
+                String(p.mayKick(grants, 2, user(0, false))), // no kick grant for Trusted by default
+                String(p.mayBan(grants, 3, user(1))),   // moderators ban by default
+                String(p.can(grants, 3, 'manage-users.view-audit-log')), // but do not read the log
+                String(p.can(grants, 4, 'manage-users.view-audit-log')),
+                String(p.mayUndo(grants, 0, { request: { type: 5 } })),
+                String(p.mayUndo([[0, 113250303 - 16]], 0, { request: { type: 5 } })), // no remove grant: no undo of an add
+                String(p.mayUndo(grants, 0, { request: { type: 2 } })),  // play is not undoable
+              ];
+            }
+            """);
+        Assert.Equal(["2,3,4", "2", "1", "", "", "", "true", "false", "false", "false", "true", "false", "true", "true", "false", "false"], result);
+        await page.Context.CloseAsync();
+    }
+
     // ----- admin helpers -----
 
     private sealed record AdminNames(string Owner, string Guest, bool SyncHasWaitForBuffering);
