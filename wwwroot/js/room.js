@@ -134,6 +134,8 @@ function onSync(sync) {
     $("play").textContent = room.isPlaying ? "Pause" : "Play";
   }
   if ("playbackSpeed" in sync) $("speed").value = String(room.playbackSpeed);
+  // Who may manage whom follows the grants: the user list's Manage buttons too.
+  if ("grants" in sync) renderUsers();
   admin?.onSync(sync);
   tick();
 }

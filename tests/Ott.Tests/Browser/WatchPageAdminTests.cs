@@ -76,10 +76,6 @@ public sealed partial class WatchPageTests
         await owner.Keyboard.PressAsync("Enter");
         await Assertions.Expect(owner.Locator("#user-status")).ToHaveTextAsync($"{names.Guest} is now Moderator.");
         await Assertions.Expect(phone.Locator("#users")).ToContainTextAsync("Moderator");
-        if (Environment.GetEnvironmentVariable("OTT_SCREENSHOT_DIR") is { Length: > 0 } userDirectory)
-        {
-            await owner.ScreenshotAsync(new() { Path = Path.Combine(userDirectory, "admin-user-desktop.png") });
-        }
         await owner.Keyboard.PressAsync("Escape");
         await Assertions.Expect(userDialog).ToBeHiddenAsync();
         await Assertions.Expect(manageBob).ToBeFocusedAsync();
@@ -108,6 +104,92 @@ public sealed partial class WatchPageTests
         await owner.GetByRole(AriaRole.Button, new() { Name = $"Undo: {names.Owner} added clip-b" }).ClickAsync();
         await Assertions.Expect(owner.Locator("#alerts")).ToContainTextAsync("Undo failed: Bad argument: event");
         await WaitForTextAsync(owner, "#queue-count", "(0)");
+
+        await owner.Context.CloseAsync();
+        await phone.Context.CloseAsync();
+    }
+
+    [Fact(Timeout = 90_000)]
+    public async Task OwnerBansUnbansKicksAndReadsTheAuditLogFromThePage()
+    {
+        var (owner, phone, room, names) = await OwnerAndGuestAsync();
+        var manageGuest = owner.GetByRole(AriaRole.Button, new() { Name = $"Manage {names.Guest}" });
+
+        // Ban for an hour with a reason: the guest's page says why it was closed, and a reload
+        // (a new socket of the same account) is refused the same way.
+        await manageGuest.ClickAsync();
+        await owner.SelectOptionAsync("#ban-duration", "3600");
+        await owner.FillAsync("#ban-reason", "spoilers");
+        if (Environment.GetEnvironmentVariable("OTT_SCREENSHOT_DIR") is { Length: > 0 } userDirectory)
+        {
+            await owner.ScreenshotAsync(new() { Path = Path.Combine(userDirectory, "admin-user-desktop.png") });
+        }
+        await owner.ClickAsync("#ban-user");
+        await Assertions.Expect(owner.Locator("#user-dialog")).ToBeHiddenAsync();
+        await Assertions.Expect(owner.Locator("#toasts")).ToContainTextAsync($"Banned {names.Guest} for 1 hour.");
+        await BannedAsync(phone);
+        await Assertions.Expect(owner.Locator("#user-count")).ToHaveTextAsync("(1)");
+        await phone.ReloadAsync();
+        await BannedAsync(phone);
+
+        // The bans list by keyboard: open it, the Unban button has focus, Enter lifts the ban.
+        await TabToAsync(owner, owner.Locator("#open-bans"));
+        await owner.Keyboard.PressAsync("Enter");
+        var bans = owner.Locator("#bans-dialog");
+        await Assertions.Expect(bans).ToBeVisibleAsync();
+        await Assertions.Expect(owner.Locator("#bans-list")).ToContainTextAsync(names.Guest);
+        await Assertions.Expect(owner.Locator("#bans-list")).ToContainTextAsync("spoilers");
+        var unban = owner.GetByRole(AriaRole.Button, new() { Name = $"Unban {names.Guest}" });
+        await Assertions.Expect(unban).ToBeFocusedAsync();
+        if (Environment.GetEnvironmentVariable("OTT_SCREENSHOT_DIR") is { Length: > 0 } bansDirectory)
+        {
+            await owner.ScreenshotAsync(new() { Path = Path.Combine(bansDirectory, "admin-bans-desktop.png") });
+        }
+        await owner.Keyboard.PressAsync("Enter");
+        await Assertions.Expect(owner.Locator("#bans-status")).ToHaveTextAsync($"Unbanned {names.Guest}.");
+        await Assertions.Expect(owner.Locator("#bans-empty")).ToBeVisibleAsync();
+        await owner.Keyboard.PressAsync("Escape");
+        await Assertions.Expect(bans).ToBeHiddenAsync();
+        await Assertions.Expect(owner.Locator("#open-bans")).ToBeFocusedAsync();
+        await phone.ReloadAsync();
+        await ConnectedAsync(phone);
+
+        // Kick: the guest is told so, and may come back.
+        await manageGuest.ClickAsync();
+        await owner.ClickAsync("#kick-user");
+        await Assertions.Expect(owner.Locator("#toasts")).ToContainTextAsync($"Kicked {names.Guest}.");
+        await Assertions.Expect(phone.Locator("#disconnected")).ToContainTextAsync("You were kicked from the room by a user.");
+
+        // The audit log, newest first and paged: 20 more settings changes push the ban onto the
+        // second page, which "Load older entries" brings in.
+        var token = await owner.EvaluateAsync<string>("() => localStorage.getItem('ott.token')");
+        using (var http = new HttpClient { BaseAddress = new Uri(fixture.BaseUrl) })
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            for (var i = 0; i < 20; i++)
+            {
+                using var patch = await http.PatchAsync($"/api/room/{room}", OttApplication.Json(new JsonObject { ["description"] = $"take {i}" }));
+                patch.EnsureSuccessStatusCode();
+            }
+        }
+        await owner.ClickAsync("#open-audit");
+        var audit = owner.Locator("#audit-list");
+        await Assertions.Expect(audit.Locator("li")).ToHaveCountAsync(20);
+        await Assertions.Expect(audit.Locator("li").First).ToContainTextAsync("changed the settings");
+        await Assertions.Expect(audit).Not.ToContainTextAsync($"banned {names.Guest}");
+        await owner.ClickAsync("#audit-more");
+        await Assertions.Expect(audit).ToContainTextAsync($"{names.Owner} (Owner) kicked {names.Guest}");
+        await Assertions.Expect(audit).ToContainTextAsync($"{names.Owner} (Owner) unbanned {names.Guest}");
+        await Assertions.Expect(audit).ToContainTextAsync($"{names.Owner} (Owner) banned {names.Guest}");
+        await Assertions.Expect(audit).ToContainTextAsync("claimed the room");
+        // Phone width: the audit log fits without sideways scrolling.
+        await owner.SetViewportSizeAsync(390, 844);
+        Assert.True(await NoSidewaysScrollAsync(owner), "the audit log scrolls the page sideways at phone width");
+        if (Environment.GetEnvironmentVariable("OTT_SCREENSHOT_DIR") is { Length: > 0 } auditDirectory)
+        {
+            await owner.Locator("#audit-dialog").EvaluateAsync("d => d.scrollTop = 0");
+            await owner.ScreenshotAsync(new() { Path = Path.Combine(auditDirectory, "admin-audit-phone.png") });
+        }
 
         await owner.Context.CloseAsync();
         await phone.Context.CloseAsync();
@@ -240,6 +322,12 @@ public sealed partial class WatchPageTests
             }
         }
         Assert.Fail("Tab never reached the control");
+    }
+
+    private static async Task BannedAsync(IPage page)
+    {
+        await Assertions.Expect(page.Locator("#disconnected")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("#disconnected-reason")).ToHaveTextAsync("You are banned from this room.");
     }
 
     private static Task<bool> NoSidewaysScrollAsync(IPage page) =>
