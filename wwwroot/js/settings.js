@@ -24,6 +24,8 @@ const FIELDS = {
 const SETTINGS_GRANTS = ["configure-room.set-title", "configure-room.set-description", "configure-room.set-visibility",
   "configure-room.set-queue-mode", "configure-room.other", ...EDITABLE_ROLES.map((r) => r.grant)];
 
+const SHORT_ROLE_NAMES = { 0: "Unreg.", 1: "Reg.", 2: "Trusted", 3: "Mod." };
+
 const sameList = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
 
 export function createSettings(ctx) {
@@ -77,6 +79,7 @@ export function createSettings(ctx) {
     for (const [key, field] of Object.entries(FIELDS)) input(key).disabled = !allowed(field.grant);
     const other = allowed("configure-room.other");
     for (const box of categoryInputs()) box.disabled = !other;
+    $("permissions-readonly").hidden = EDITABLE_ROLES.some((r) => allowed(r.grant));
     const me = ctx.me();
     $("claim-row").hidden = !(me?.isLoggedIn && ctx.room.hasOwner === false);
   }
@@ -94,7 +97,15 @@ export function createSettings(ctx) {
     for (const { role } of EDITABLE_ROLES) {
       const th = document.createElement("th");
       th.scope = "col";
-      th.textContent = roleName(role);
+      // At phone width the short name is shown and the full one stays for screen readers.
+      const full = document.createElement("span");
+      full.className = "role-full";
+      full.textContent = roleName(role);
+      const short = document.createElement("span");
+      short.className = "role-short";
+      short.setAttribute("aria-hidden", "true");
+      short.textContent = SHORT_ROLE_NAMES[role];
+      th.append(full, short);
       head.append(th);
     }
     grid.tHead.replaceChildren(head);

@@ -55,6 +55,7 @@ public sealed partial class WatchPageTests
         Assert.True(await NoSidewaysScrollAsync(phone), "the settings dialog scrolls the page sideways at phone width");
         if (Environment.GetEnvironmentVariable("OTT_SCREENSHOT_DIR") is { Length: > 0 } phoneDirectory)
         {
+            await phone.Locator("#permissions-fieldset").EvaluateAsync("e => e.scrollIntoView()");
             await phone.ScreenshotAsync(new() { Path = Path.Combine(phoneDirectory, "admin-settings-phone.png") });
         }
         await phone.Keyboard.PressAsync("Escape");
