@@ -153,6 +153,36 @@ export function createModeration(ctx) {
     }
   }
 
+  // A ban of an account that is not in the room (type 20's `user`).
+  $("ban-account-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    showText(bansError, "");
+    showText(bansStatus, "");
+    const user = $("ban-account-user").value.trim();
+    if (!user) {
+      showText(bansError, "Enter the username of the account to ban.");
+      $("ban-account-user").focus();
+      return;
+    }
+    const duration = Number($("ban-account-duration").value);
+    const reason = $("ban-account-reason").value.trim();
+    const body = { user, duration };
+    if (reason) body.reason = reason;
+    const submit = event.target.querySelector("button[type=submit]");
+    submit.disabled = true;
+    try {
+      const { ban } = await api(ctx.token(), "POST", `${roomApi(ctx.name())}/bans`, body);
+      bansList.prepend(banItem(ban));
+      $("bans-empty").hidden = true;
+      event.target.reset();
+      showText(bansStatus, `Banned ${user}.`);
+    } catch (failure) {
+      showText(bansError, failure.message);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+
   more.addEventListener("click", () => loadAudit(true));
   setUpDialog(bansDialog, { onClose: () => showText(bansStatus, "") });
   setUpDialog(auditDialog);

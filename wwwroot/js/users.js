@@ -84,6 +84,7 @@ export function createUserAdmin(ctx) {
     showText(status, "");
     $("ban-reason").value = "";
     $("ban-duration").value = "3600";
+    $("ban-ip").checked = false;
     render();
     openDialog(dialog);
   }
@@ -108,15 +109,19 @@ export function createUserAdmin(ctx) {
     showText(status, "");
     const duration = Number($("ban-duration").value);
     const reason = $("ban-reason").value.trim();
+    const byIp = $("ban-ip").checked;
     const body = { clientId: targetId, duration };
     if (reason) body.reason = reason;
+    if (byIp) body.byIp = true;
     const name = targetName;
     const length = $("ban-duration").selectedOptions[0].textContent;
     setBusy(true);
     try {
-      await api(ctx.token(), "POST", `${roomApi(ctx.name())}/bans`, body);
+      const { ban } = await api(ctx.token(), "POST", `${roomApi(ctx.name())}/bans`, body);
       dialog.close();
-      ctx.toast(duration ? `Banned ${name} for ${length}.` : `Banned ${name} until unbanned.`);
+      // The server honours byIp only with IP bans switched on; the ban it answers says which.
+      const ipNote = byIp && !ban?.target?.ip ? " The server has IP bans off, so their IP address is not banned." : "";
+      ctx.toast(`${duration ? `Banned ${name} for ${length}.` : `Banned ${name} until unbanned.`}${ipNote}`, { duration: ipNote ? 8000 : 4000 });
     } catch (failure) {
       showText(error, failure.message);
     } finally {
