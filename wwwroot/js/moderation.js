@@ -194,7 +194,8 @@ export function createModeration(ctx) {
       showText(bansStatus, "");
       openDialog(bansDialog, bansDialog.querySelector("[data-close]"));
       await loadBans();
-      bansList.querySelector("button")?.focus();
+      // The first Unban button, or with nobody banned the username field.
+      (bansList.querySelector("button") ?? $("ban-account-user")).focus();
     },
     async openAudit() {
       auditList.replaceChildren();
