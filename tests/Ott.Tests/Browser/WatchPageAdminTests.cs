@@ -15,185 +15,201 @@ public sealed partial class WatchPageTests
     public async Task OwnerChangesSettingsAndRolesFromThePageAndUndoesAnAddByKeyboard()
     {
         var (owner, phone, room, names) = await OwnerAndGuestAsync();
-
-        // Settings: the owner renames the room, switches vote-skip on and takes chat from
-        // unregistered users; the phone sees the new title, and its dialog shows the new grid read-only.
-        await owner.ClickAsync("#open-settings");
-        var settings = owner.Locator("#settings-dialog");
-        await Assertions.Expect(settings).ToBeVisibleAsync();
-        await Assertions.Expect(owner.Locator("#set-title")).ToBeFocusedAsync();
-        await owner.FillAsync("#set-title", "Movie night");
-        await owner.SelectOptionAsync("#set-visibility", "public");
-        await owner.CheckAsync("#set-enableVoteSkip");
-        // Masks are cumulative: chat stays with Registered (now its own) when Unregistered loses it.
-        await owner.UncheckAsync("#perm-7-0");
-        await Assertions.Expect(owner.Locator("#perm-7-1")).ToBeEnabledAsync();
-        await Assertions.Expect(owner.Locator("#perm-7-1")).ToBeCheckedAsync();
-        // The waitForBuffering control appears only when the room state carries the setting.
-        Assert.Equal(names.SyncHasWaitForBuffering, await owner.Locator("#set-waitForBuffering").IsVisibleAsync());
-        if (Environment.GetEnvironmentVariable("OTT_SCREENSHOT_DIR") is { Length: > 0 } directory)
+        try
         {
-            await settings.EvaluateAsync("d => d.scrollTop = 0");
-            await owner.ScreenshotAsync(new() { Path = Path.Combine(directory, "admin-settings-desktop.png") });
-        }
-        await owner.ClickAsync("#settings-save");
-        await Assertions.Expect(settings).ToBeHiddenAsync();
-        await Assertions.Expect(owner.Locator("#open-settings")).ToBeFocusedAsync();
-        await Assertions.Expect(phone.Locator("#room-title")).ToHaveTextAsync("Movie night");
-        var state = await GetRoomAsync(room);
-        Assert.Equal("public", state["visibility"]!.GetValue<string>());
-        Assert.True(state["enableVoteSkip"]!.GetValue<bool>());
-        var grants = state["grants"]!.AsArray().ToDictionary(p => p![0]!.GetValue<int>(), p => p![1]!.GetValue<long>());
-        Assert.Equal(0, grants[0] & 128);
-        Assert.Equal(128, grants[1] & 128);
 
-        await phone.ClickAsync("#open-settings");
-        await Assertions.Expect(phone.Locator("#set-title")).ToHaveValueAsync("Movie night");
-        await Assertions.Expect(phone.Locator("#perm-7-0")).Not.ToBeCheckedAsync();
-        await Assertions.Expect(phone.Locator("#perm-7-0")).ToBeDisabledAsync();
-        await Assertions.Expect(phone.Locator("#set-enableVoteSkip")).ToBeCheckedAsync();
-        Assert.True(await NoSidewaysScrollAsync(phone), "the settings dialog scrolls the page sideways at phone width");
-        if (Environment.GetEnvironmentVariable("OTT_SCREENSHOT_DIR") is { Length: > 0 } phoneDirectory)
+            // Settings: the owner renames the room, switches vote-skip on and takes chat from
+            // unregistered users; the phone sees the new title, and its dialog shows the new grid read-only.
+            await owner.ClickAsync("#open-settings");
+            var settings = owner.Locator("#settings-dialog");
+            await Assertions.Expect(settings).ToBeVisibleAsync();
+            await Assertions.Expect(owner.Locator("#set-title")).ToBeFocusedAsync();
+            await owner.FillAsync("#set-title", "Movie night");
+            await owner.SelectOptionAsync("#set-visibility", "public");
+            await owner.CheckAsync("#set-enableVoteSkip");
+            // Masks are cumulative: chat stays with Registered (now its own) when Unregistered loses it.
+            await owner.UncheckAsync("#perm-7-0");
+            await Assertions.Expect(owner.Locator("#perm-7-1")).ToBeEnabledAsync();
+            await Assertions.Expect(owner.Locator("#perm-7-1")).ToBeCheckedAsync();
+            // The waitForBuffering control appears only when the room state carries the setting.
+            Assert.Equal(names.SyncHasWaitForBuffering, await owner.Locator("#set-waitForBuffering").IsVisibleAsync());
+            if (Environment.GetEnvironmentVariable("OTT_SCREENSHOT_DIR") is { Length: > 0 } directory)
+            {
+                await settings.EvaluateAsync("d => d.scrollTop = 0");
+                await owner.ScreenshotAsync(new() { Path = Path.Combine(directory, "admin-settings-desktop.png") });
+            }
+            await owner.ClickAsync("#settings-save");
+            await Assertions.Expect(settings).ToBeHiddenAsync();
+            await Assertions.Expect(owner.Locator("#open-settings")).ToBeFocusedAsync();
+            await Assertions.Expect(phone.Locator("#room-title")).ToHaveTextAsync("Movie night");
+            var state = await GetRoomAsync(room);
+            Assert.Equal("public", state["visibility"]!.GetValue<string>());
+            Assert.True(state["enableVoteSkip"]!.GetValue<bool>());
+            var grants = state["grants"]!.AsArray().ToDictionary(p => p![0]!.GetValue<int>(), p => p![1]!.GetValue<long>());
+            Assert.Equal(0, grants[0] & 128);
+            Assert.Equal(128, grants[1] & 128);
+
+            await phone.ClickAsync("#open-settings");
+            await Assertions.Expect(phone.Locator("#set-title")).ToHaveValueAsync("Movie night");
+            await Assertions.Expect(phone.Locator("#perm-7-0")).Not.ToBeCheckedAsync();
+            await Assertions.Expect(phone.Locator("#perm-7-0")).ToBeDisabledAsync();
+            await Assertions.Expect(phone.Locator("#set-enableVoteSkip")).ToBeCheckedAsync();
+            Assert.True(await NoSidewaysScrollAsync(phone), "the settings dialog scrolls the page sideways at phone width");
+            if (Environment.GetEnvironmentVariable("OTT_SCREENSHOT_DIR") is { Length: > 0 } phoneDirectory)
+            {
+                await phone.Locator("#permissions-fieldset").EvaluateAsync("e => e.scrollIntoView()");
+                await phone.ScreenshotAsync(new() { Path = Path.Combine(phoneDirectory, "admin-settings-phone.png") });
+            }
+            await phone.Keyboard.PressAsync("Escape");
+            await Assertions.Expect(phone.Locator("#settings-dialog")).ToBeHiddenAsync();
+            // The guest holds no promote, kick or ban grant: no Manage button for the owner.
+            await Assertions.Expect(phone.Locator("#users button.manage")).ToHaveCountAsync(0);
+
+            // Promote by keyboard only: Tab to $"Manage {names.Guest}", Enter, pick the role, Tab, Enter, Escape.
+            var manageBob = owner.GetByRole(AriaRole.Button, new() { Name = $"Manage {names.Guest}" });
+            await TabToAsync(owner, manageBob);
+            await owner.Keyboard.PressAsync("Enter");
+            var userDialog = owner.Locator("#user-dialog");
+            await Assertions.Expect(userDialog).ToBeVisibleAsync();
+            await Assertions.Expect(owner.Locator("#role-select")).ToBeFocusedAsync();
+            await Assertions.Expect(owner.Locator("#user-summary")).ToContainTextAsync("Registered");
+            await owner.Keyboard.PressAsync("ArrowDown");
+            await Assertions.Expect(owner.Locator("#role-select")).ToHaveValueAsync("3");
+            await owner.Keyboard.PressAsync("Tab");
+            await owner.Keyboard.PressAsync("Enter");
+            await Assertions.Expect(owner.Locator("#user-status")).ToHaveTextAsync($"{names.Guest} is now Moderator.");
+            await Assertions.Expect(phone.Locator("#users")).ToContainTextAsync("Moderator");
+            await owner.Keyboard.PressAsync("Escape");
+            await Assertions.Expect(userDialog).ToBeHiddenAsync();
+            await Assertions.Expect(manageBob).ToBeFocusedAsync();
+
+            // A moderator may kick, but not the owner; demote goes back by mouse.
+            await Assertions.Expect(phone.Locator("#users button.manage")).ToHaveCountAsync(0);
+            await manageBob.ClickAsync();
+            await owner.SelectOptionAsync("#role-select", "1");
+            await owner.ClickAsync("#role-form button[type=submit]");
+            await Assertions.Expect(owner.Locator("#user-status")).ToHaveTextAsync($"{names.Guest} is now Registered.");
+            await Assertions.Expect(phone.Locator("#users")).Not.ToContainTextAsync("Moderator");
+            await owner.ClickAsync("#user-dialog [data-close]");
+
+            // Undo on a toast: an Add's toast on the phone undoes it for everyone; the owner's toast
+            // of the same event then answers the server's error in words.
+            await AddAsync(owner, fixture.Media.UrlOf("clip-a.mp4"));
+            await WaitForNowPlayingAsync(phone, "clip-a");
+            await AddAsync(owner, fixture.Media.UrlOf("clip-b.mp4"));
+            await WaitForTextAsync(phone, "#queue-count", "(1)");
+            var phoneUndo = phone.GetByRole(AriaRole.Button, new() { Name = $"Undo: {names.Owner} added clip-b" });
+            // By keyboard: the second skip link jumps to the notifications, Tab reaches the Undo.
+            await TabToAsync(phone, phone.GetByRole(AriaRole.Link, new() { Name = "Skip to the notifications" }));
+            await phone.Keyboard.PressAsync("Enter");
+            await Assertions.Expect(phone.Locator("#toasts")).ToBeFocusedAsync();
+            await TabToAsync(phone, phoneUndo, fromTop: false);
+            await phone.Keyboard.PressAsync("Enter");
+            await WaitForTextAsync(owner, "#queue-count", "(0)");
+            await Assertions.Expect(phone.Locator("#toasts")).ToContainTextAsync($"Undone: {names.Owner} added clip-b");
+            await Assertions.Expect(phone.Locator("#toasts")).ToBeFocusedAsync();
+            await owner.GetByRole(AriaRole.Button, new() { Name = $"Undo: {names.Owner} added clip-b" }).ClickAsync();
+            await Assertions.Expect(owner.Locator("#alerts")).ToContainTextAsync("Undo failed: Bad argument: event");
+            await WaitForTextAsync(owner, "#queue-count", "(0)");
+        }
+        finally
         {
-            await phone.Locator("#permissions-fieldset").EvaluateAsync("e => e.scrollIntoView()");
-            await phone.ScreenshotAsync(new() { Path = Path.Combine(phoneDirectory, "admin-settings-phone.png") });
+            // Pages left open by a failure would keep playing and load the next test.
+            await owner.Context.CloseAsync();
+            await phone.Context.CloseAsync();
         }
-        await phone.Keyboard.PressAsync("Escape");
-        await Assertions.Expect(phone.Locator("#settings-dialog")).ToBeHiddenAsync();
-        // The guest holds no promote, kick or ban grant: no Manage button for the owner.
-        await Assertions.Expect(phone.Locator("#users button.manage")).ToHaveCountAsync(0);
-
-        // Promote by keyboard only: Tab to $"Manage {names.Guest}", Enter, pick the role, Tab, Enter, Escape.
-        var manageBob = owner.GetByRole(AriaRole.Button, new() { Name = $"Manage {names.Guest}" });
-        await TabToAsync(owner, manageBob);
-        await owner.Keyboard.PressAsync("Enter");
-        var userDialog = owner.Locator("#user-dialog");
-        await Assertions.Expect(userDialog).ToBeVisibleAsync();
-        await Assertions.Expect(owner.Locator("#role-select")).ToBeFocusedAsync();
-        await Assertions.Expect(owner.Locator("#user-summary")).ToContainTextAsync("Registered");
-        await owner.Keyboard.PressAsync("ArrowDown");
-        await Assertions.Expect(owner.Locator("#role-select")).ToHaveValueAsync("3");
-        await owner.Keyboard.PressAsync("Tab");
-        await owner.Keyboard.PressAsync("Enter");
-        await Assertions.Expect(owner.Locator("#user-status")).ToHaveTextAsync($"{names.Guest} is now Moderator.");
-        await Assertions.Expect(phone.Locator("#users")).ToContainTextAsync("Moderator");
-        await owner.Keyboard.PressAsync("Escape");
-        await Assertions.Expect(userDialog).ToBeHiddenAsync();
-        await Assertions.Expect(manageBob).ToBeFocusedAsync();
-
-        // A moderator may kick, but not the owner; demote goes back by mouse.
-        await Assertions.Expect(phone.Locator("#users button.manage")).ToHaveCountAsync(0);
-        await manageBob.ClickAsync();
-        await owner.SelectOptionAsync("#role-select", "1");
-        await owner.ClickAsync("#role-form button[type=submit]");
-        await Assertions.Expect(owner.Locator("#user-status")).ToHaveTextAsync($"{names.Guest} is now Registered.");
-        await Assertions.Expect(phone.Locator("#users")).Not.ToContainTextAsync("Moderator");
-        await owner.ClickAsync("#user-dialog [data-close]");
-
-        // Undo on a toast: an Add's toast on the phone undoes it for everyone; the owner's toast
-        // of the same event then answers the server's error in words.
-        await AddAsync(owner, fixture.Media.UrlOf("clip-a.mp4"));
-        await WaitForNowPlayingAsync(phone, "clip-a");
-        await AddAsync(owner, fixture.Media.UrlOf("clip-b.mp4"));
-        await WaitForTextAsync(phone, "#queue-count", "(1)");
-        var phoneUndo = phone.GetByRole(AriaRole.Button, new() { Name = $"Undo: {names.Owner} added clip-b" });
-        await phoneUndo.FocusAsync();
-        await phone.Keyboard.PressAsync("Enter");
-        await WaitForTextAsync(owner, "#queue-count", "(0)");
-        await Assertions.Expect(phone.Locator("#toasts")).ToContainTextAsync($"Undone: {names.Owner} added clip-b");
-        await Assertions.Expect(phone.Locator("#toasts")).ToBeFocusedAsync();
-        await owner.GetByRole(AriaRole.Button, new() { Name = $"Undo: {names.Owner} added clip-b" }).ClickAsync();
-        await Assertions.Expect(owner.Locator("#alerts")).ToContainTextAsync("Undo failed: Bad argument: event");
-        await WaitForTextAsync(owner, "#queue-count", "(0)");
-
-        await owner.Context.CloseAsync();
-        await phone.Context.CloseAsync();
     }
 
     [Fact(Timeout = 90_000)]
     public async Task OwnerBansUnbansKicksAndReadsTheAuditLogFromThePage()
     {
         var (owner, phone, room, names) = await OwnerAndGuestAsync();
-        var manageGuest = owner.GetByRole(AriaRole.Button, new() { Name = $"Manage {names.Guest}" });
-
-        // Ban for an hour with a reason: the guest's page says why it was closed, and a reload
-        // (a new socket of the same account) is refused the same way.
-        await manageGuest.ClickAsync();
-        await owner.SelectOptionAsync("#ban-duration", "3600");
-        await owner.FillAsync("#ban-reason", "spoilers");
-        if (Environment.GetEnvironmentVariable("OTT_SCREENSHOT_DIR") is { Length: > 0 } userDirectory)
+        try
         {
-            await owner.ScreenshotAsync(new() { Path = Path.Combine(userDirectory, "admin-user-desktop.png") });
-        }
-        await owner.ClickAsync("#ban-user");
-        await Assertions.Expect(owner.Locator("#user-dialog")).ToBeHiddenAsync();
-        await Assertions.Expect(owner.Locator("#toasts")).ToContainTextAsync($"Banned {names.Guest} for 1 hour.");
-        await BannedAsync(phone);
-        await Assertions.Expect(owner.Locator("#user-count")).ToHaveTextAsync("(1)");
-        await phone.ReloadAsync();
-        await BannedAsync(phone);
+            var manageGuest = owner.GetByRole(AriaRole.Button, new() { Name = $"Manage {names.Guest}" });
 
-        // The bans list by keyboard: open it, the Unban button has focus, Enter lifts the ban.
-        await TabToAsync(owner, owner.Locator("#open-bans"));
-        await owner.Keyboard.PressAsync("Enter");
-        var bans = owner.Locator("#bans-dialog");
-        await Assertions.Expect(bans).ToBeVisibleAsync();
-        await Assertions.Expect(owner.Locator("#bans-list")).ToContainTextAsync(names.Guest);
-        await Assertions.Expect(owner.Locator("#bans-list")).ToContainTextAsync("spoilers");
-        var unban = owner.GetByRole(AriaRole.Button, new() { Name = $"Unban {names.Guest}" });
-        await Assertions.Expect(unban).ToBeFocusedAsync();
-        if (Environment.GetEnvironmentVariable("OTT_SCREENSHOT_DIR") is { Length: > 0 } bansDirectory)
-        {
-            await owner.ScreenshotAsync(new() { Path = Path.Combine(bansDirectory, "admin-bans-desktop.png") });
-        }
-        await owner.Keyboard.PressAsync("Enter");
-        await Assertions.Expect(owner.Locator("#bans-status")).ToHaveTextAsync($"Unbanned {names.Guest}.");
-        await Assertions.Expect(owner.Locator("#bans-empty")).ToBeVisibleAsync();
-        await owner.Keyboard.PressAsync("Escape");
-        await Assertions.Expect(bans).ToBeHiddenAsync();
-        await Assertions.Expect(owner.Locator("#open-bans")).ToBeFocusedAsync();
-        await phone.ReloadAsync();
-        await ConnectedAsync(phone);
-
-        // Kick: the guest is told so, and may come back.
-        await manageGuest.ClickAsync();
-        await owner.ClickAsync("#kick-user");
-        await Assertions.Expect(owner.Locator("#toasts")).ToContainTextAsync($"Kicked {names.Guest}.");
-        await Assertions.Expect(phone.Locator("#disconnected")).ToContainTextAsync("You were kicked from the room by a user.");
-
-        // The audit log, newest first and paged: 20 more settings changes push the ban onto the
-        // second page, which "Load older entries" brings in.
-        var token = await owner.EvaluateAsync<string>("() => localStorage.getItem('ott.token')");
-        using (var http = new HttpClient { BaseAddress = new Uri(fixture.BaseUrl) })
-        {
-            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
-            for (var i = 0; i < 20; i++)
+            // Ban for an hour with a reason: the guest's page says why it was closed, and a reload
+            // (a new socket of the same account) is refused the same way.
+            await manageGuest.ClickAsync();
+            await owner.SelectOptionAsync("#ban-duration", "3600");
+            await owner.FillAsync("#ban-reason", "spoilers");
+            if (Environment.GetEnvironmentVariable("OTT_SCREENSHOT_DIR") is { Length: > 0 } userDirectory)
             {
-                using var patch = await http.PatchAsync($"/api/room/{room}", OttApplication.Json(new JsonObject { ["description"] = $"take {i}" }));
-                patch.EnsureSuccessStatusCode();
+                await owner.ScreenshotAsync(new() { Path = Path.Combine(userDirectory, "admin-user-desktop.png") });
+            }
+            await owner.ClickAsync("#ban-user");
+            await Assertions.Expect(owner.Locator("#user-dialog")).ToBeHiddenAsync();
+            await Assertions.Expect(owner.Locator("#toasts")).ToContainTextAsync($"Banned {names.Guest} for 1 hour.");
+            await BannedAsync(phone);
+            await Assertions.Expect(owner.Locator("#user-count")).ToHaveTextAsync("(1)");
+            await phone.ReloadAsync();
+            await BannedAsync(phone);
+
+            // The bans list by keyboard: open it, the Unban button has focus, Enter lifts the ban.
+            await TabToAsync(owner, owner.Locator("#open-bans"));
+            await owner.Keyboard.PressAsync("Enter");
+            var bans = owner.Locator("#bans-dialog");
+            await Assertions.Expect(bans).ToBeVisibleAsync();
+            await Assertions.Expect(owner.Locator("#bans-list")).ToContainTextAsync(names.Guest);
+            await Assertions.Expect(owner.Locator("#bans-list")).ToContainTextAsync("spoilers");
+            var unban = owner.GetByRole(AriaRole.Button, new() { Name = $"Unban {names.Guest}" });
+            await Assertions.Expect(unban).ToBeFocusedAsync();
+            if (Environment.GetEnvironmentVariable("OTT_SCREENSHOT_DIR") is { Length: > 0 } bansDirectory)
+            {
+                await owner.ScreenshotAsync(new() { Path = Path.Combine(bansDirectory, "admin-bans-desktop.png") });
+            }
+            await owner.Keyboard.PressAsync("Enter");
+            await Assertions.Expect(owner.Locator("#bans-status")).ToHaveTextAsync($"Unbanned {names.Guest}.");
+            await Assertions.Expect(owner.Locator("#bans-empty")).ToBeVisibleAsync();
+            await owner.Keyboard.PressAsync("Escape");
+            await Assertions.Expect(bans).ToBeHiddenAsync();
+            await Assertions.Expect(owner.Locator("#open-bans")).ToBeFocusedAsync();
+            await phone.ReloadAsync();
+            await ConnectedAsync(phone);
+
+            // Kick: the guest is told so, and may come back.
+            await manageGuest.ClickAsync();
+            await owner.ClickAsync("#kick-user");
+            await Assertions.Expect(owner.Locator("#toasts")).ToContainTextAsync($"Kicked {names.Guest}.");
+            await Assertions.Expect(phone.Locator("#disconnected")).ToContainTextAsync("You were kicked from the room by a user.");
+
+            // The audit log, newest first and paged: 20 more settings changes push the ban onto the
+            // second page, which "Load older entries" brings in.
+            var token = await owner.EvaluateAsync<string>("() => localStorage.getItem('ott.token')");
+            using (var http = new HttpClient { BaseAddress = new Uri(fixture.BaseUrl) })
+            {
+                http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+                for (var i = 0; i < 20; i++)
+                {
+                    using var patch = await http.PatchAsync($"/api/room/{room}", OttApplication.Json(new JsonObject { ["description"] = $"take {i}" }));
+                    patch.EnsureSuccessStatusCode();
+                }
+            }
+            await owner.ClickAsync("#open-audit");
+            var audit = owner.Locator("#audit-list");
+            await Assertions.Expect(audit.Locator("li")).ToHaveCountAsync(20);
+            await Assertions.Expect(audit.Locator("li").First).ToContainTextAsync("changed the settings");
+            await Assertions.Expect(audit).Not.ToContainTextAsync($"banned {names.Guest}");
+            await owner.ClickAsync("#audit-more");
+            await Assertions.Expect(audit).ToContainTextAsync($"{names.Owner} (Owner) kicked {names.Guest}");
+            await Assertions.Expect(audit).ToContainTextAsync($"{names.Owner} (Owner) unbanned {names.Guest}");
+            await Assertions.Expect(audit).ToContainTextAsync($"{names.Owner} (Owner) banned {names.Guest}");
+            await Assertions.Expect(audit).ToContainTextAsync("claimed the room");
+            // Phone width: the audit log fits without sideways scrolling.
+            await owner.SetViewportSizeAsync(390, 844);
+            Assert.True(await NoSidewaysScrollAsync(owner), "the audit log scrolls the page sideways at phone width");
+            if (Environment.GetEnvironmentVariable("OTT_SCREENSHOT_DIR") is { Length: > 0 } auditDirectory)
+            {
+                await owner.Locator("#audit-dialog").EvaluateAsync("d => d.scrollTop = 0");
+                await owner.ScreenshotAsync(new() { Path = Path.Combine(auditDirectory, "admin-audit-phone.png") });
             }
         }
-        await owner.ClickAsync("#open-audit");
-        var audit = owner.Locator("#audit-list");
-        await Assertions.Expect(audit.Locator("li")).ToHaveCountAsync(20);
-        await Assertions.Expect(audit.Locator("li").First).ToContainTextAsync("changed the settings");
-        await Assertions.Expect(audit).Not.ToContainTextAsync($"banned {names.Guest}");
-        await owner.ClickAsync("#audit-more");
-        await Assertions.Expect(audit).ToContainTextAsync($"{names.Owner} (Owner) kicked {names.Guest}");
-        await Assertions.Expect(audit).ToContainTextAsync($"{names.Owner} (Owner) unbanned {names.Guest}");
-        await Assertions.Expect(audit).ToContainTextAsync($"{names.Owner} (Owner) banned {names.Guest}");
-        await Assertions.Expect(audit).ToContainTextAsync("claimed the room");
-        // Phone width: the audit log fits without sideways scrolling.
-        await owner.SetViewportSizeAsync(390, 844);
-        Assert.True(await NoSidewaysScrollAsync(owner), "the audit log scrolls the page sideways at phone width");
-        if (Environment.GetEnvironmentVariable("OTT_SCREENSHOT_DIR") is { Length: > 0 } auditDirectory)
+        finally
         {
-            await owner.Locator("#audit-dialog").EvaluateAsync("d => d.scrollTop = 0");
-            await owner.ScreenshotAsync(new() { Path = Path.Combine(auditDirectory, "admin-audit-phone.png") });
+            // Pages left open by a failure would keep playing and load the next test.
+            await owner.Context.CloseAsync();
+            await phone.Context.CloseAsync();
         }
-
-        await owner.Context.CloseAsync();
-        await phone.Context.CloseAsync();
     }
 
     [Fact(Timeout = 30_000)]
@@ -309,11 +325,18 @@ public sealed partial class WatchPageTests
         return JsonNode.Parse(await http.GetStringAsync($"/api/room/{room}"))!.AsObject();
     }
 
-    // Presses Tab from the top of the page until the locator has focus: the page is driven by the
-    // keyboard alone, and a control that Tab cannot reach fails here.
-    private static async Task TabToAsync(IPage page, ILocator target)
+    // Presses Tab from the top of the page (or from the focused element) until the locator has
+    // focus: the page is driven by the keyboard alone, and a control Tab cannot reach fails here.
+    private static async Task TabToAsync(IPage page, ILocator target, bool fromTop = true)
     {
-        await page.EvaluateAsync("() => document.querySelector('.skip-link').focus()");
+        if (fromTop)
+        {
+            await page.EvaluateAsync("() => document.querySelector('.skip-link').focus()");
+            if (await target.EvaluateAsync<bool>("e => e === document.activeElement"))
+            {
+                return;
+            }
+        }
         for (var i = 0; i < 80; i++)
         {
             await page.Keyboard.PressAsync("Tab");
