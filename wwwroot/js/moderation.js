@@ -22,15 +22,19 @@ const ACTION_TEXT = {
 
 const targetText = (target) => target?.name ?? target?.user ?? null;
 
+// A short line for an entry's details: role numbers as names, times as dates, ids left out.
 function detailsText(details) {
   if (!details || typeof details !== "object") return "";
-  const parts = Object.entries(details).map(([key, value]) => {
-    const shown = (key === "role" || key === "from" || key === "to") && typeof value === "number"
-      ? roleName(value)
-      : typeof value === "string" ? value : JSON.stringify(value);
-    return `${key}: ${shown}`;
-  });
-  const text = parts.join(", ");
+  const parts = [];
+  for (const [key, value] of Object.entries(details)) {
+    if (key.endsWith("Id") || value === false || value === undefined) continue;
+    if (value === true) parts.push(key);
+    else if (key === "expiresAt") parts.push(value === null ? "until unbanned" : `until ${formatWhen(value)}`);
+    else if ((key === "from" || key === "to" || key === "role") && typeof value === "number") parts.push(`${key}: ${roleName(value)}`);
+    else if (key === "grants" && Array.isArray(value)) parts.push(`for ${value.map(([role]) => roleName(role)).join(", ")}`);
+    else parts.push(`${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`);
+  }
+  const text = parts.join(" · ");
   return text.length > 200 ? `${text.slice(0, 199)}…` : text;
 }
 

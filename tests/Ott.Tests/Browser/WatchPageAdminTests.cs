@@ -194,13 +194,14 @@ public sealed partial class WatchPageTests
             await Assertions.Expect(audit).ToContainTextAsync($"{names.Owner} (Owner) kicked {names.Guest}");
             await Assertions.Expect(audit).ToContainTextAsync($"{names.Owner} (Owner) unbanned {names.Guest}");
             await Assertions.Expect(audit).ToContainTextAsync($"{names.Owner} (Owner) banned {names.Guest}");
+            await Assertions.Expect(audit.Locator("li[data-action=ban]")).ToContainTextAsync("reason: spoilers");
             await Assertions.Expect(audit).ToContainTextAsync("claimed the room");
             // Phone width: the audit log fits without sideways scrolling.
             await owner.SetViewportSizeAsync(390, 844);
             Assert.True(await NoSidewaysScrollAsync(owner), "the audit log scrolls the page sideways at phone width");
             if (Environment.GetEnvironmentVariable("OTT_SCREENSHOT_DIR") is { Length: > 0 } auditDirectory)
             {
-                await owner.Locator("#audit-dialog").EvaluateAsync("d => d.scrollTop = 0");
+                await owner.Locator("#audit-dialog").EvaluateAsync("d => d.scrollTop = d.scrollHeight");
                 await owner.ScreenshotAsync(new() { Path = Path.Combine(auditDirectory, "admin-audit-phone.png") });
             }
         }
