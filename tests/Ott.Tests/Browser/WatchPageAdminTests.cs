@@ -38,6 +38,15 @@ public sealed partial class WatchPageTests
                 await settings.EvaluateAsync("d => d.scrollTop = 0");
                 await owner.ScreenshotAsync(new() { Path = Path.Combine(directory, "admin-settings-desktop.png") });
             }
+            // A value the server refuses (a visibility the page would never offer) is answered in the
+            // dialog in the server's words, and every edit stays for another try.
+            await owner.EvalOnSelectorAsync("#set-visibility", "s => { s.add(new Option('Secret', 'secret')); s.value = 'secret'; }");
+            await owner.ClickAsync("#settings-save");
+            await Assertions.Expect(owner.Locator("#settings-error")).ToContainTextAsync("Invalid enum value");
+            await Assertions.Expect(settings).ToBeVisibleAsync();
+            await Assertions.Expect(owner.Locator("#set-title")).ToHaveValueAsync("Movie night");
+            await Assertions.Expect(phone.Locator("#room-title")).Not.ToHaveTextAsync("Movie night");
+            await owner.SelectOptionAsync("#set-visibility", "public");
             await owner.ClickAsync("#settings-save");
             await Assertions.Expect(settings).ToBeHiddenAsync();
             await Assertions.Expect(owner.Locator("#open-settings")).ToBeFocusedAsync();
@@ -161,6 +170,11 @@ public sealed partial class WatchPageTests
             await owner.Keyboard.PressAsync("Enter");
             await Assertions.Expect(owner.Locator("#bans-status")).ToHaveTextAsync($"Unbanned {names.Guest}.");
             await Assertions.Expect(owner.Locator("#bans-empty")).ToBeVisibleAsync();
+            // A ban of an account that does not exist is refused in words, and nothing is listed.
+            await owner.FillAsync("#ban-account-user", $"nobody-{room[^6..]}");
+            await owner.ClickAsync("#ban-account-form button[type=submit]");
+            await Assertions.Expect(owner.Locator("#bans-error")).ToContainTextAsync("Bad argument: user");
+            await Assertions.Expect(owner.Locator("#bans-list li")).ToHaveCountAsync(0);
             await owner.Keyboard.PressAsync("Escape");
             await Assertions.Expect(bans).ToBeHiddenAsync();
             await Assertions.Expect(owner.Locator("#open-bans")).ToBeFocusedAsync();
