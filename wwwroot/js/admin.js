@@ -11,9 +11,14 @@ import { createUserAdmin } from "./users.js";
 
 // ctx: { room, users, me(), token(), name(), request(body), toast(text, options) } from room.js.
 export function createAdmin(ctx) {
+  // Settings that reach the page outside `sync`: the wait-for-buffering seconds (issue 16) come
+  // in the `ott-anchor` frames of clock-synced pages, not as a sync key.
+  const extra = {};
   const full = {
     ...ctx,
     myRole: () => ctx.me()?.role,
+    hasSetting: (key) => key in ctx.room || key in extra,
+    setting: (key) => (key in ctx.room ? ctx.room[key] : extra[key]),
   };
   const settings = createSettings(full);
   const userAdmin = createUserAdmin(full);
@@ -59,6 +64,11 @@ export function createAdmin(ctx) {
     },
     // Called before room.js handles a message; true means it was an answer to an admin dialog.
     onMessage(message) {
+      if (message.action === "ott-anchor" && typeof message.waitForBuffering === "number"
+        && message.waitForBuffering !== extra.waitForBuffering) {
+        extra.waitForBuffering = message.waitForBuffering;
+        settings.onSync({ waitForBuffering: message.waitForBuffering });
+      }
       return userAdmin.onMessage(message);
     },
     onUsersChanged() {

@@ -54,7 +54,7 @@ export function createSettings(ctx) {
   const allowed = (grant) => can(ctx.room.grants, ctx.myRole(), grant);
   const categoryInputs = () => [...categoryBox.querySelectorAll("input")];
   const readCategories = () => categoryInputs().filter((i) => i.checked).map((i) => i.value);
-  const hasWait = () => "waitForBuffering" in ctx.room;
+  const hasWait = () => ctx.hasSetting("waitForBuffering");
 
   // Fields the user has not touched follow the room while the dialog is open.
   function fill(keys) {
@@ -69,7 +69,7 @@ export function createSettings(ctx) {
         masks = new Map(baseMasks);
         renderGrid();
       } else if (FIELDS[key] && !dirty.has(key)) {
-        FIELDS[key].write(input(key), ctx.room[key]);
+        FIELDS[key].write(input(key), ctx.setting(key));
       }
     }
     $("set-waitForBuffering-row").hidden = !hasWait();
@@ -168,7 +168,7 @@ export function createSettings(ctx) {
     for (const [key, field] of Object.entries(FIELDS)) {
       if (field.optional && !hasWait()) continue;
       const value = field.read(input(key));
-      if (allowed(field.grant) && value !== ctx.room[key]) body[key] = value;
+      if (allowed(field.grant) && value !== ctx.setting(key)) body[key] = value;
     }
     const categories = readCategories();
     if (allowed("configure-room.other") && !sameList(categories, ctx.room.autoSkipSegmentCategories ?? [])) {

@@ -32,7 +32,7 @@ public sealed partial class WatchPageTests
             await Assertions.Expect(owner.Locator("#perm-7-1")).ToBeEnabledAsync();
             await Assertions.Expect(owner.Locator("#perm-7-1")).ToBeCheckedAsync();
             // The waitForBuffering control appears only when the room state carries the setting.
-            Assert.Equal(names.SyncHasWaitForBuffering, await owner.Locator("#set-waitForBuffering").IsVisibleAsync());
+            Assert.Equal(names.Frames.HasWaitForBuffering, await owner.Locator("#set-waitForBuffering").IsVisibleAsync());
             if (Environment.GetEnvironmentVariable("OTT_SCREENSHOT_DIR") is { Length: > 0 } directory)
             {
                 await settings.EvaluateAsync("d => d.scrollTop = 0");
@@ -266,7 +266,14 @@ public sealed partial class WatchPageTests
 
     // ----- admin helpers -----
 
-    private sealed record AdminNames(string Owner, string Guest, bool SyncHasWaitForBuffering);
+    private sealed record AdminNames(string Owner, string Guest, FrameWatch Frames);
+
+    // Whether the server has sent the owner's page the waitForBuffering setting (issue 16), in a
+    // sync or in the ott-anchor frames of a clock-synced page.
+    private sealed class FrameWatch
+    {
+        public volatile bool HasWaitForBuffering;
+    }
 
     // A room made over REST, an owner (logged in, claims it from the settings dialog) at desktop
     // width and a logged-in guest at phone width. Usernames are unique across the app's accounts.
@@ -285,14 +292,12 @@ public sealed partial class WatchPageTests
             created.EnsureSuccessStatusCode();
         }
         var owner = await fixture.NewPageAsync();
-        // The first full sync, to know whether the server's room state has waitForBuffering (issue 16).
-        var fullSync = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var frames = new FrameWatch();
         owner.WebSocket += (_, socket) => socket.FrameReceived += (_, frame) =>
         {
-            if (frame.Text is { } text && text.Contains("\"action\":\"sync\"", StringComparison.Ordinal)
-                && text.Contains("\"grants\"", StringComparison.Ordinal))
+            if (frame.Text is { } text && text.Contains("\"waitForBuffering\"", StringComparison.Ordinal))
             {
-                fullSync.TrySetResult(text);
+                frames.HasWaitForBuffering = true;
             }
         };
         await owner.GotoAsync($"{fixture.BaseUrl}/room/{room}");
@@ -300,8 +305,7 @@ public sealed partial class WatchPageTests
         var phone = await fixture.NewPageAsync(390, 844);
         await phone.GotoAsync(owner.Url);
         await ConnectedAsync(phone);
-        var names = new AdminNames("alice-" + room[^6..], "bob-" + room[^6..],
-            JsonNode.Parse(await fullSync.Task.WaitAsync(Settle))!.AsObject().ContainsKey("waitForBuffering"));
+        var names = new AdminNames("alice-" + room[^6..], "bob-" + room[^6..], frames);
         await RegisterAsync(owner, names.Owner);
         await RegisterAsync(phone, names.Guest);
 
