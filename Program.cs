@@ -37,6 +37,7 @@ app.MapDiscordEndpoints();
 app.MapUserEndpoints();
 app.MapAccountEndpoints();
 app.MapRoomEndpoints();
+app.MapModerationEndpoints();
 app.MapAnnounceEndpoints();
 app.MapOttOperations();
 app.MapDataEndpoints();

@@ -1,4 +1,6 @@
 using System.Collections.Immutable;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json.Serialization;
 using Ott.Sync.Protocol;
 using Riok.Mapperly.Abstractions;
@@ -32,7 +34,8 @@ public sealed record RoomState(
     bool EnableVoteSkip,
     ImmutableList<Segment> VideoSegments,
     long Version,
-    ImmutableDictionary<string, RequestMark> AppliedRequests)
+    ImmutableDictionary<string, RequestMark> AppliedRequests,
+    ImmutableList<RoomBan> Bans)
 {
     public ImmutableList<RoomUser> Users { get; init; } = [];
 
@@ -58,7 +61,7 @@ public sealed record RoomState(
         PlaybackPosition: 0, PlaybackSpeed: 1, PlaybackAnchor: null, Grants: Grants.Default,
         UserRoles: UserRoles.Empty, Owner: null, AutoSkipSegmentCategories: SegmentCategories.All,
         RestoreQueueBehavior: RestoreQueueBehavior.Prompt, EnableVoteSkip: false, VideoSegments: [],
-        Version: 0, AppliedRequests: ImmutableDictionary<string, RequestMark>.Empty)
+        Version: 0, AppliedRequests: ImmutableDictionary<string, RequestMark>.Empty, Bans: [])
     {
         LastActiveAt = now,
     };
@@ -102,8 +105,11 @@ public sealed record RoomUser(
     bool IsLoggedIn,
     long? AccountId,
     string Status,
-    string GatewayNodeId)
+    string GatewayNodeId,
+    string? Ip = null)
 {
+    // Ip is the connection's client address (docs/protocol.md §10, IP bans): it travels to the owner with the
+    // join and is never stored or sent to clients; a ban keeps only a salted hash of it.
     public RoomUserInfo Info(RoomState state) => new(ClientId, Name, IsLoggedIn, Status, RoomRoles.RoleOf(state, IsLoggedIn, AccountId));
 }
 
@@ -116,6 +122,73 @@ public sealed record RecordedEvent(
     double? PrevPosition,
     int? QueueIdx,
     bool Undone);
+
+/// <summary>
+/// A room's ban as the room keeps it (docs/protocol.md §10, docs/architecture.md §3): part of the stored record,
+/// never synced. It names what it matches (a session key, an account, a salted hash of an IP address) but holds
+/// no token and no raw address.
+/// </summary>
+public sealed record RoomBan
+{
+    [JsonPropertyName("id")] public required string Id { get; init; }
+
+    /// <summary>The banned user's display name when the ban was made (for lists and the audit log).</summary>
+    [JsonPropertyName("name")] public string? Name { get; init; }
+
+    [JsonPropertyName("accountId")] public long? AccountId { get; init; }
+
+    /// <summary>The account's username, when an account is banned.</summary>
+    [JsonPropertyName("user")] public string? User { get; init; }
+
+    [JsonPropertyName("sessionKey")] public string? SessionKey { get; init; }
+
+    // The address is kept only as SHA-256(salt + address) with a salt of its own, so the stored room
+    // does not list client addresses (an IPv4 hash can still be searched by whoever reads Redis).
+    [JsonPropertyName("ipSalt")] public string? IpSalt { get; init; }
+
+    [JsonPropertyName("ipHash")] public string? IpHash { get; init; }
+
+    [JsonPropertyName("reason")] public string? Reason { get; init; }
+
+    /// <summary>Unix ms.</summary>
+    [JsonPropertyName("createdAt")] public long CreatedAt { get; init; }
+
+    /// <summary>Unix ms; null = until unbanned.</summary>
+    [JsonPropertyName("expiresAt")] public long? ExpiresAt { get; init; }
+
+    /// <summary>The name of who banned.</summary>
+    [JsonPropertyName("by")] public string By { get; init; } = "";
+
+    public bool IsActive(DateTimeOffset now) => ExpiresAt is not { } at || at > now.ToUnixTimeMilliseconds();
+
+    public bool Matches(RoomUser user) =>
+        (SessionKey is not null && user.SessionKey == SessionKey)
+        || (AccountId is { } account && user.IsLoggedIn && user.AccountId == account)
+        || (IpHash is not null && IpSalt is not null && user.Ip is { } ip && IpHash == HashIp(IpSalt, ip));
+
+    public static string HashIp(string salt, string ip) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(salt + "|" + ip)));
+
+    public static string NewSalt() => RandomNumberGenerator.GetHexString(16, lowercase: true);
+
+    /// <summary>The wire shape (docs/protocol.md §10): what was banned, never how it is matched.</summary>
+    public BanView ToView() => new(
+        Id, new BanTarget(Name, User, SessionKey is not null, IpHash is not null), Reason, CreatedAt, ExpiresAt, By);
+}
+
+public sealed record BanTarget(
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Name,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? User,
+    bool Session,
+    bool Ip);
+
+public sealed record BanView(
+    string Id,
+    BanTarget Target,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Reason,
+    long CreatedAt,
+    long? ExpiresAt,
+    string By);
 
 public static class RoomRoles
 {
@@ -163,6 +236,7 @@ public sealed record StorableRoom
     [JsonPropertyName("enableVoteSkip")] public bool EnableVoteSkip { get; init; }
     [JsonPropertyName("version")] public long Version { get; init; }
     [JsonPropertyName("appliedRequests")] public ImmutableDictionary<string, RequestMark> AppliedRequests { get; init; } = ImmutableDictionary<string, RequestMark>.Empty;
+    [JsonPropertyName("bans")] public ImmutableList<RoomBan> Bans { get; init; } = [];
 }
 
 /// <summary>What clients may see: exactly the 20 syncable keys, in OTT's order (docs/protocol.md §6.2).</summary>
@@ -235,6 +309,7 @@ public static partial class RoomStateMapper
     [MapperIgnoreSource(nameof(RoomState.Owner))]
     [MapperIgnoreSource(nameof(RoomState.Version))]
     [MapperIgnoreSource(nameof(RoomState.AppliedRequests))]
+    [MapperIgnoreSource(nameof(RoomState.Bans))]
     [MapperIgnoreSource(nameof(RoomState.Users))]
     [MapperIgnoreSource(nameof(RoomState.Votes))]
     [MapperIgnoreSource(nameof(RoomState.RecentEvents))]
@@ -268,6 +343,7 @@ public static partial class RoomStateMapper
     [MapperIgnoreSource(nameof(RoomState.VideoSegments))]
     [MapperIgnoreSource(nameof(RoomState.Version))]
     [MapperIgnoreSource(nameof(RoomState.AppliedRequests))]
+    [MapperIgnoreSource(nameof(RoomState.Bans))]
     [MapperIgnoreSource(nameof(RoomState.Users))]
     [MapperIgnoreSource(nameof(RoomState.Votes))]
     [MapperIgnoreSource(nameof(RoomState.VotesToSkip))]
@@ -294,6 +370,7 @@ public static partial class RoomStateMapper
     [MapperIgnoreSource(nameof(RoomState.VideoSegments))]
     [MapperIgnoreSource(nameof(RoomState.Version))]
     [MapperIgnoreSource(nameof(RoomState.AppliedRequests))]
+    [MapperIgnoreSource(nameof(RoomState.Bans))]
     [MapperIgnoreSource(nameof(RoomState.Votes))]
     [MapperIgnoreSource(nameof(RoomState.VotesToSkip))]
     [MapperIgnoreSource(nameof(RoomState.RecentEvents))]
@@ -335,6 +412,7 @@ public static partial class RoomStateMapper
     [MapperIgnoreSource(nameof(RoomState.VideoSegments))]
     [MapperIgnoreSource(nameof(RoomState.Version))]
     [MapperIgnoreSource(nameof(RoomState.AppliedRequests))]
+    [MapperIgnoreSource(nameof(RoomState.Bans))]
     [MapperIgnoreSource(nameof(RoomState.Users))]
     [MapperIgnoreSource(nameof(RoomState.Votes))]
     [MapperIgnoreSource(nameof(RoomState.VotesToSkip))]

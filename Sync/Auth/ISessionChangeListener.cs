@@ -20,6 +20,9 @@ internal interface IAccountDirectory
 
     // The whole account (GET /api/user also says whether it is linked to Discord), or null.
     Task<AccountRecord?> FindAsync(long userId, CancellationToken ct);
+
+    // A username, ignoring case (a ban by username, docs/protocol.md §10); none without accounts.
+    Task<AccountRecord?> FindByUsernameAsync(string username, CancellationToken ct) => Task.FromResult<AccountRecord?>(null);
 }
 
 internal sealed class NoAccounts : IAccountDirectory

@@ -63,6 +63,9 @@ internal sealed partial class ClientSession : IRoomClient
 
     public string ClientId { get; } = Guid.NewGuid().ToString();
 
+    /// <summary>The client's address (after trusted proxies, <c>Http:TrustedProxies</c>), for IP bans.</summary>
+    public string? Ip { get; init; }
+
     public string? SessionKey { get; private set; }
 
     public RoomUser? User { get; private set; }
@@ -162,7 +165,7 @@ internal sealed partial class ClientSession : IRoomClient
                     return;
                 case RequestMessage request:
                     var actor = new Actor(ClientId, SessionKey, "", false, null);
-                    var command = new RequestCommand(actor, request.Request);
+                    var command = new RequestCommand(actor, await BanEntry.PrepareAsync(request.Request, _accounts, ct));
                     if (request.Request is not ChatRequest)
                     {
                         // This socket is the request's origin; chat changes nothing stored and is never retried.
@@ -271,7 +274,7 @@ internal sealed partial class ClientSession : IRoomClient
             return;
         }
         SessionKey = SessionStore.KeyOf(token!);
-        var user = new RoomUser(ClientId, SessionKey, name, session.IsLoggedIn, session.UserId, "none", _node.Id);
+        var user = new RoomUser(ClientId, SessionKey, name, session.IsLoggedIn, session.UserId, "none", _node.Id, Ip);
         OttFailure? failure;
         try
         {
@@ -303,6 +306,10 @@ internal sealed partial class ClientSession : IRoomClient
                 break;
             case "RoomNotFoundException":
                 Close(4002, "Room not found");
+                break;
+            case "BannedException":
+                // docs/protocol.md §10: the OTT client shows its "kicked" text for 4005.
+                Close(4005, "banned");
                 break;
             case "Unknown":
                 Close(1011, "Room state is unavailable");

@@ -67,7 +67,10 @@ internal sealed partial class RoomSocketMiddleware(
             return;
         }
         using var transport = new SocketTransport(socket, options.Value, time, metrics, logger, () => stalls.InGrace);
-        var session = new ClientSession(transport, room, rooms, auth, accounts, registry, gateways, node, options.Value, time, logger, metrics, stalls);
+        var session = new ClientSession(transport, room, rooms, auth, accounts, registry, gateways, node, options.Value, time, logger, metrics, stalls)
+        {
+            Ip = Limits.ClientIp.Of(context),
+        };
         using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, registry.DrainToken);
         await session.RunAsync(lifetime.Token);
     }

@@ -20,4 +20,7 @@ namespace Ott.Sync.Endpoints;
 [JsonSerializable(typeof(OwnedRoomsResponse))]
 [JsonSerializable(typeof(PreviewAddResponse))]
 [JsonSerializable(typeof(SocialUserResponse))]
+[JsonSerializable(typeof(BansResponse))]
+[JsonSerializable(typeof(BanResponse))]
+[JsonSerializable(typeof(AuditResponse))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

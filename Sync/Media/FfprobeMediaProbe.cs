@@ -28,6 +28,15 @@ internal sealed partial class FfprobeMediaProbe(IOptions<MediaOptions> options, 
         {
             return null;
         }
+        return await ProbeCheckedAsync(url, followRedirect: true, ct);
+    }
+
+    private async Task<ProbedMedia?> ProbeCheckedAsync(Uri url, bool followRedirect, CancellationToken ct)
+    {
+        // ffprobe connects by itself, so its URL is checked first (OutboundGuard), and it may not follow redirects
+        // (a hop would be unchecked); a redirected file is probed at its final URL, which the guarded client found.
+        await http.Guard.CheckAsync(url, ct);
+        var o = options.Value.Ffprobe;
         var start = new ProcessStartInfo(o.Path)
         {
             RedirectStandardOutput = true,
@@ -42,6 +51,7 @@ internal sealed partial class FfprobeMediaProbe(IOptions<MediaOptions> options, 
         [
             "-v", "error",
             "-protocol_whitelist", "http,https,tcp,tls",
+            "-max_redirects", "0",
             "-rw_timeout", ((long)o.Timeout.TotalMicroseconds).ToString(CultureInfo.InvariantCulture),
             "-show_entries", "format=duration:format_tags=title:stream=codec_type,duration",
             "-of", "json",
@@ -65,7 +75,7 @@ internal sealed partial class FfprobeMediaProbe(IOptions<MediaOptions> options, 
         }
         try
         {
-            return await RunAsync(start, url, timeout, ct);
+            return await RunAsync(start, url, followRedirect, timeout, ct);
         }
         finally
         {
@@ -73,7 +83,7 @@ internal sealed partial class FfprobeMediaProbe(IOptions<MediaOptions> options, 
         }
     }
 
-    private async Task<ProbedMedia?> RunAsync(ProcessStartInfo start, Uri url, CancellationTokenSource timeout, CancellationToken ct)
+    private async Task<ProbedMedia?> RunAsync(ProcessStartInfo start, Uri url, bool followRedirect, CancellationTokenSource timeout, CancellationToken ct)
     {
         var o = options.Value.Ffprobe;
         Process? process;
@@ -120,19 +130,21 @@ internal sealed partial class FfprobeMediaProbe(IOptions<MediaOptions> options, 
                 return null;
             }
         }
-        await EnsureReachableAsync(url, ct);
-        return null;
+        var final = await EnsureReachableAsync(url, ct);
+        // Redirected: the guarded client reached the final URL (every hop checked); probe it there, once.
+        return followRedirect && final != url ? await ProbeCheckedAsync(final, followRedirect: false, ct) : null;
     }
 
     // ffprobe failed: tell a file that cannot be fetched (an error) from one that cannot be measured.
-    private async Task EnsureReachableAsync(Uri url, CancellationToken ct)
+    private async Task<Uri> EnsureReachableAsync(Uri url, CancellationToken ct)
     {
-        var status = await http.StatusOfAsync(url, url.Host, ct);
+        var (status, final) = await http.FinalStatusAsync(url, url.Host, ct);
         // 416: a range of an empty file; the file is there.
         if (status >= 400 && status != 416)
         {
             throw new OttException(MediaHttp.FailureFor(status, url.Host));
         }
+        return final;
     }
 
     // OTT's reading: the first video stream's duration, else (no video) the first audio stream's,

@@ -33,6 +33,11 @@ internal static class MediaFailures
     public static OttFailure UpstreamMalformed(string source) =>
         new("UpstreamMalformedResponseException", $"Could not get video info from {source}: its response could not be read.");
 
+    // Ott: the URL (or a redirect from it) leads to an address the server does not fetch from (docs/protocol.md §10).
+    public static OttFailure AddressRefused(string host) =>
+        new("UpstreamAddressRefusedException",
+            $"Could not get video info from {host}: it is a loopback, private or otherwise non-public address, which this server does not fetch from.");
+
     public static OttFailure M3u8Parse(string reason) => new("M3u8ParseError", reason);
 
     public static OttFailure MpdParse(string reason) => new("MpdParseError", reason);

@@ -19,19 +19,30 @@ internal sealed class MediaHttp : IDisposable
     private readonly HttpClient _client;
     private readonly TimeSpan _timeout;
 
-    public MediaHttp(IOptions<MediaOptions> options) : this(options.Value.UpstreamTimeout)
+    public MediaHttp(IOptions<MediaOptions> options, IHostResolver resolver) : this(options.Value.UpstreamTimeout, new OutboundGuard(
+        options.Value.OutboundAllowlist,
+        // The API endpoints the operator configured are trusted by host and port; user URLs are not (OutboundGuard).
+        [new Uri(options.Value.YouTube.BaseUrl), new Uri(options.Value.Vimeo.OEmbedUrl)],
+        resolver))
     {
     }
 
-    public MediaHttp(TimeSpan timeout)
+    // Without a guard, only public addresses are reached (OutboundGuard.Default); tests that fetch from a loopback
+    // fake pass a guard that allowlists loopback.
+    public MediaHttp(TimeSpan timeout, OutboundGuard? guard = null)
     {
         _timeout = timeout;
+        Guard = guard ?? OutboundGuard.Default;
         _client = new HttpClient(new SocketsHttpHandler
         {
             PooledConnectionLifetime = TimeSpan.FromMinutes(2),
             ConnectTimeout = timeout,
             AutomaticDecompression = DecompressionMethods.All,
             MaxAutomaticRedirections = 5,
+            // Every connection, each redirect's included, goes to addresses the guard checked. Direct only: through
+            // an HTTP proxy the callback would check the proxy, not the upstream.
+            ConnectCallback = Guard.ConnectAsync,
+            UseProxy = false,
         })
         {
             // Per-request timeouts come from the linked token below, never from HttpClient.
@@ -39,6 +50,9 @@ internal sealed class MediaHttp : IDisposable
         };
         _client.DefaultRequestHeaders.UserAgent.ParseAdd("Ott/1.0");
     }
+
+    /// <summary>What every outgoing media request is checked by; ffprobe's URLs are checked by it too.</summary>
+    public OutboundGuard Guard { get; }
 
     public async Task<UpstreamResponse> GetAsync(Uri url, string source, int maxBytes, CancellationToken ct)
     {
@@ -69,6 +83,10 @@ internal sealed class MediaHttp : IDisposable
         {
             throw new OttException(MediaFailures.UpstreamTimeout(source));
         }
+        catch (HttpRequestException e) when (e.InnerException is OutboundRefusedException refused)
+        {
+            throw new OttException(MediaFailures.AddressRefused(refused.Host));
+        }
         catch (HttpRequestException)
         {
             throw new OttException(MediaFailures.UpstreamUnavailable(source));
@@ -84,7 +102,10 @@ internal sealed class MediaHttp : IDisposable
     /// The status a GET of the first byte of <paramref name="url"/> gets, read from the headers alone (the body is
     /// never downloaded). A connection failure or a timeout is the protocol failure, as for <see cref="GetAsync"/>.
     /// </summary>
-    public async Task<int> StatusOfAsync(Uri url, string source, CancellationToken ct)
+    public async Task<int> StatusOfAsync(Uri url, string source, CancellationToken ct) => (await FinalStatusAsync(url, source, ct)).Status;
+
+    /// <summary>As <see cref="StatusOfAsync"/>, with the URL the answer came from after redirects.</summary>
+    public async Task<(int Status, Uri Url)> FinalStatusAsync(Uri url, string source, CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(_timeout);
@@ -93,11 +114,15 @@ internal sealed class MediaHttp : IDisposable
             using var request = new HttpRequestMessage(HttpMethod.Get, url);
             request.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(0, 0);
             using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-            return (int)response.StatusCode;
+            return ((int)response.StatusCode, response.RequestMessage?.RequestUri ?? url);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
             throw new OttException(MediaFailures.UpstreamTimeout(source));
+        }
+        catch (HttpRequestException e) when (e.InnerException is OutboundRefusedException refused)
+        {
+            throw new OttException(MediaFailures.AddressRefused(refused.Host));
         }
         catch (HttpRequestException)
         {

@@ -38,6 +38,10 @@ public sealed class MediaOptions
     [Range(typeof(TimeSpan), "00:00:00", "30.00:00:00")]
     public TimeSpan SearchPreviewMaxAge { get; set; } = TimeSpan.FromMinutes(10);
 
+    // Hosts and IP ranges (CIDR) that user-given media URLs may reach although they are loopback, private or
+    // otherwise non-public (a LAN deployment's file server). Empty: public addresses only (OutboundGuard).
+    public string[] OutboundAllowlist { get; set; } = [];
+
     [ValidateObjectMembers]
     public FfprobeOptions Ffprobe { get; set; } = new();
 
@@ -89,8 +93,9 @@ internal static class MediaOptionsChecks
 
     public static bool Valid(MediaOptions o) =>
         IsHttpUrl(o.YouTube.BaseUrl) && IsHttpUrl(o.Vimeo.OEmbedUrl)
-        && o.UpstreamTimeout <= o.LookupTimeout && o.Ffprobe.Timeout <= o.LookupTimeout;
+        && o.UpstreamTimeout <= o.LookupTimeout && o.Ffprobe.Timeout <= o.LookupTimeout
+        && o.OutboundAllowlist.All(OutboundGuard.IsValidEntry);
 
     public const string Message =
-        "Media: YouTube:BaseUrl and Vimeo:OEmbedUrl must be absolute http(s) URLs, and UpstreamTimeout and Ffprobe:Timeout must not exceed LookupTimeout.";
+        "Media: YouTube:BaseUrl and Vimeo:OEmbedUrl must be absolute http(s) URLs, UpstreamTimeout and Ffprobe:Timeout must not exceed LookupTimeout, and OutboundAllowlist entries must be host names, IP addresses or CIDR ranges.";
 }

@@ -12,6 +12,7 @@ internal static class MediaServiceExtensions
         services.AddOptionsWithValidateOnStart<MediaOptions>().BindConfiguration(MediaOptions.SectionName)
             .Validate(MediaOptionsChecks.Valid, MediaOptionsChecks.Message);
         services.AddSingleton<IValidateOptions<MediaOptions>, MediaOptionsValidator>();
+        services.TryAddSingleton<IHostResolver, SystemHostResolver>();
         services.AddSingleton<MediaHttp>();
         services.AddSingleton<MediaCache>();
         services.AddSingleton<IMediaProbe, FfprobeMediaProbe>();

@@ -88,7 +88,7 @@ public static class ClientMessageParser
         {
             return Invalid("Field 'request' must be an object");
         }
-        if (!Zod.TryGetInt(request["type"], out var type) || type is < 0 or > 19)
+        if (!Zod.TryGetInt(request["type"], out var type) || type is < 0 or > 21)
         {
             return new InvalidClientMessage(OttFailure.UnknownRequestType());
         }
@@ -121,6 +121,8 @@ public static class ClientMessageParser
             RequestType.RestoreQueue => new RestoreQueueRequest(OptionalBool(r, "discard") ?? false),
             RequestType.Kick => new KickRequest(String(r, "clientId")),
             RequestType.UpdateQueueItem => new UpdateQueueItemRequest(VideoIdOf(r, "video"), UpdateOf(r)),
+            RequestType.Ban => ParseBan(r),
+            RequestType.Unban => new UnbanRequest(String(r, "banId")),
             _ => throw new OttException(OttFailure.RequestNotAllowed((int)type)),
         };
         return request with { Raw = r };
@@ -207,6 +209,30 @@ public static class ClientMessageParser
         }
         throw new OttException(OttFailure.InvalidMessage("An Add needs one of 'video', 'videos' or 'url'"));
     }
+
+    private static BanRequest ParseBan(JsonObject r)
+    {
+        var clientId = OptionalTopString(r, "clientId");
+        var user = OptionalTopString(r, "user");
+        if ((clientId is null) == (user is null))
+        {
+            throw new OttException(OttFailure.InvalidMessage("A Ban needs exactly one of 'clientId' and 'user'"));
+        }
+        var duration = r["duration"] is null ? 0 : Zod.TryGetDouble(r["duration"], out var d) ? d : throw Field("duration", "a number");
+        if (duration is < 0 or > 315_576_000) // at most ten years
+        {
+            throw Field("duration", "a number of seconds from 0 (until unbanned) to 315576000");
+        }
+        var reason = OptionalTopString(r, "reason");
+        if (reason is { Length: > BanRequest.MaxReasonLength })
+        {
+            throw Field("reason", $"a string of at most {BanRequest.MaxReasonLength} characters");
+        }
+        return new BanRequest(clientId, user, OptionalBool(r, "byIp") ?? false, duration, string.IsNullOrEmpty(reason) ? null : reason);
+    }
+
+    private static string? OptionalTopString(JsonObject r, string name) =>
+        r[name] is null ? null : Zod.IsString(r[name]) ? r[name]!.GetValue<string>() : throw Field(name, "a string");
 
     private static QueueItemUpdate UpdateOf(JsonObject r)
     {

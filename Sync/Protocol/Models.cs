@@ -125,7 +125,8 @@ public sealed class Grants : IEquatable<Grants>
         [Role.Registered] = 0,
         [Role.Trusted] = 0,
         [Role.Moderator] = Permissions.Mask(
-            "manage-users.promote-trusted-user", "manage-users.demote-trusted-user", "manage-users.kick"),
+            "manage-users.promote-trusted-user", "manage-users.demote-trusted-user", "manage-users.kick",
+            "manage-users.ban"),
     });
 
     /// <summary>Builds grants from per-role masks: validated, inherited, admin and owner all bits.</summary>

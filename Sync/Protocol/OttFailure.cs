@@ -29,6 +29,11 @@ public sealed record OttFailure(string? Name, string Message, int Status = 400)
     public static OttFailure Unknown() => new("Unknown", "An unknown error occurred. Try again later.", 500);
     public static OttFailure RoomUnavailable() =>
         new("RoomUnavailable", "The room is temporarily unavailable. Try again in a moment.", 503);
+    // Ott extensions (docs/protocol.md §10): bans.
+    public static OttFailure Banned() => new("BannedException", "You are banned from this room.", 403);
+    public static OttFailure BanNotFound() => new("BanNotFoundException", "Ban not found.", 404);
+    public static OttFailure TooManyBans(int max) =>
+        new("TooManyBansException", $"This room has the most bans it may keep ({max}); lift some first.");
     public static OttFailure TooManyRequests() => new("TooManyRequests", "Too many requests.", 429) { IsInputError = true };
 
     public static OttFailure UnsupportedService(string url)

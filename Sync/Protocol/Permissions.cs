@@ -2,7 +2,7 @@ using System.Collections.Frozen;
 
 namespace Ott.Sync.Protocol;
 
-/// <summary>The 27 permission bits and their rules (docs/protocol.md §7).</summary>
+/// <summary>OTT's 27 permission bits, Ott's bits 27 and 28 (ban, audit log), and their rules (docs/protocol.md §7).</summary>
 public static class Permissions
 {
     public const string PlayPause = "playback.play-pause";
@@ -33,6 +33,10 @@ public static class Permissions
     public const string PlayNow = "manage-queue.play-now";
     public const string Edit = "manage-queue.edit";
 
+    // Ott extensions (docs/protocol.md §10): OTT clients ignore bits they do not know.
+    public const string Ban = "manage-users.ban";
+    public const string ViewAuditLog = "manage-users.view-audit-log";
+
     // (name, minimum role) in bit order.
     private static readonly (string Name, Role MinRole)[] Bits =
     [
@@ -47,9 +51,10 @@ public static class Permissions
         (PromoteTrusted, Role.Trusted), (DemoteTrusted, Role.Trusted),
         (Other, Role.Unregistered), (Speed, Role.Unregistered), (Kick, Role.Trusted),
         (PlayNow, Role.Unregistered), (Edit, Role.Unregistered),
+        (Ban, Role.Moderator), (ViewAuditLog, Role.Moderator),
     ];
 
-    public const int AllBits = (1 << 27) - 1;
+    public const int AllBits = (1 << 29) - 1;
 
     private static readonly FrozenDictionary<string, int> ByName =
         Bits.Select((b, i) => (b.Name, Mask: 1 << i)).ToFrozenDictionary(b => b.Name, b => b.Mask);

@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 
 namespace Ott.Sync.Protocol;
 
-/// <summary>The 20 room request types (docs/protocol.md §1.4).</summary>
+/// <summary>OTT's 20 room request types (docs/protocol.md §1.4) and Ott's Ban and Unban (§10).</summary>
 public enum RequestType
 {
     Join = 0,
@@ -26,6 +26,8 @@ public enum RequestType
     RestoreQueue = 17,
     Kick = 18,
     UpdateQueueItem = 19,
+    Ban = 20,
+    Unban = 21,
 }
 
 /// <summary>A VideoAdd: a VideoId plus optional start, end and subtitle (docs/protocol.md §1.4).</summary>
@@ -79,3 +81,19 @@ public sealed record SettingsPatch
     public RestoreQueueBehavior? RestoreQueueBehavior { get; init; }
     public bool? EnableVoteSkip { get; init; }
 }
+
+/// <summary>
+/// Ott's ban (docs/protocol.md §10): exactly one of <see cref="ClientId"/> and <see cref="User"/>; a duration of 0
+/// is until unbanned. <see cref="BanId"/> and <see cref="TargetAccountId"/> are filled by the entry node (an id the
+/// REST answer can name, and the account of <see cref="User"/>, looked up there because an actor does no I/O).
+/// </summary>
+public sealed record BanRequest(string? ClientId, string? User, bool ByIp, double Duration, string? Reason) : RoomRequest(RequestType.Ban)
+{
+    public const int MaxReasonLength = 500;
+
+    public string? BanId { get; init; }
+
+    public long? TargetAccountId { get; init; }
+}
+
+public sealed record UnbanRequest(string BanId) : RoomRequest(RequestType.Unban);

@@ -33,6 +33,13 @@ internal static class CommandCodec
                     w.WritePropertyName("media");
                     WriteMedia(w, media);
                 }
+                if (r.Request is BanRequest ban)
+                {
+                    // What the entry node added to a ban (its id, the looked-up account); never from the client's raw request.
+                    if (ban.BanId is { } banId) w.WriteString("banId", banId);
+                    if (ban.TargetAccountId is { } account) w.WriteNumber("banAccount", account);
+                    if (ban.User is { } user) w.WriteString("banUser", user);
+                }
                 break;
             case ClaimCommand c:
                 w.WriteString("k", "claim");
@@ -95,8 +102,8 @@ internal static class CommandCodec
         RoomCommand command = p.GetProperty("k").GetString() switch
         {
             "req" => new RequestCommand(ReadActor(p),
-                ClientMessageParser.ParseRequest((RequestType)p.GetProperty("type").GetInt32(),
-                    JsonSerializer.Deserialize(p.GetProperty("raw"), ProtocolJsonContext.Default.JsonObject) ?? []),
+                WithEntryFields(ClientMessageParser.ParseRequest((RequestType)p.GetProperty("type").GetInt32(),
+                    JsonSerializer.Deserialize(p.GetProperty("raw"), ProtocolJsonContext.Default.JsonObject) ?? []), p),
                 p.TryGetProperty("media", out var media) ? ReadMedia(media) : null),
             "claim" => new ClaimCommand(ReadActor(p)),
             "join" => new JoinCommand(p.GetProperty("user").Deserialize(StateJsonContext.Default.RoomUser)!),
@@ -115,6 +122,15 @@ internal static class CommandCodec
         };
         return command with { Id = requestId };
     }
+
+    private static RoomRequest WithEntryFields(RoomRequest request, JsonElement p) => request is BanRequest ban
+        ? ban with
+        {
+            BanId = p.TryGetProperty("banId", out var id) ? id.GetString() : null,
+            TargetAccountId = p.TryGetProperty("banAccount", out var account) ? account.GetInt64() : null,
+            User = p.TryGetProperty("banUser", out var user) ? user.GetString() : ban.User,
+        }
+        : request;
 
     // The entry node's media lookup travels with the request, so the owner never looks media up (§5.4).
     private static void WriteMedia(Utf8JsonWriter w, MediaLookup media)

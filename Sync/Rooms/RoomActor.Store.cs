@@ -7,7 +7,7 @@ namespace Ott.Sync.Rooms;
 internal sealed partial class RoomActor
 {
     /// <summary>The fenced write; a timeout (outcome unknown) is retried with the same token until the hold ends.</summary>
-    private async Task<bool> WriteAsync(string json, CancellationToken ct)
+    private async Task<bool> WriteAsync(string json, IReadOnlyList<string> audits, CancellationToken ct)
     {
         var started = _clock.Time.GetTimestamp();
         while (true)
@@ -15,7 +15,7 @@ internal sealed partial class RoomActor
             try
             {
                 var sent = _clock.Time.GetTimestamp();
-                var accepted = await _store.FencedWriteAsync(Key, Token, json, StateTtl, ct);
+                var accepted = await _store.FencedWriteAsync(Key, Token, json, StateTtl, audits, _rooms.AuditLogLength, ct);
                 _metrics.FencedWrite(_clock.Time.GetElapsedTime(sent), accepted);
                 return accepted;
             }

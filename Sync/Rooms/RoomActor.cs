@@ -281,14 +281,28 @@ internal sealed partial class RoomActor : IAsyncDisposable
             unload = new UnloadCommand(UnloadReason.Keepalive);
         }
 
-        if (!ReferenceEquals(state, before))
+        // Audit entries are not released: they are written with the state below (docs/architecture.md §7.5).
+        var audits = new List<string>();
+        foreach (var output in outputs)
+        {
+            if (output is Audited audited)
+            {
+                audits.Add(JsonSerializer.Serialize(audited.Entry, RoomsJsonContext.Default.AuditEntry));
+            }
+        }
+        if (audits.Count > 0)
+        {
+            outputs.RemoveAll(o => o is Audited);
+        }
+
+        if (!ReferenceEquals(state, before) || audits.Count > 0)
         {
             var json = Serialize(state);
-            if (json != _storedJson)
+            if (json != _storedJson || audits.Count > 0)
             {
                 state = state with { Version = state.Version + 1 };
                 json = Serialize(state);
-                if (!await WriteAsync(json, ct))
+                if (!await WriteAsync(json, audits, ct))
                 {
                     Fail(batch, OttFailure.RoomUnavailable());
                     await DemoteAsync();

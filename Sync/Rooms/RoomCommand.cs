@@ -73,4 +73,10 @@ public sealed record RoomContext(Func<string> NewEventId, Random Random, bool Sp
 
     /// <summary>How long a room remembers an origin's applied requests after its last one (<c>Rooms:RequestRetention</c>).</summary>
     public TimeSpan RequestRetention { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Whether a ban may also match the banned user's client IP (<c>Rooms:IpBans</c>, docs/protocol.md §10).</summary>
+    public bool IpBansEnabled { get; init; }
+
+    /// <summary>The most bans one room keeps (<c>Rooms:MaxBans</c>); expired ones are dropped first.</summary>
+    public int MaxBans { get; init; } = 1000;
 }

@@ -50,6 +50,8 @@ internal sealed partial class RoomHost(
         // Never shorter than twice the longest retry horizon (give-up time plus one request in flight).
         RequestRetention = TimeSpan.FromTicks(Math.Max(roomsOptions.Value.RequestRetention.Ticks,
             2 * (leaseOptions.Value.Ttl + 2 * clusterOptions.Value.RequestTimeout).Ticks)),
+        IpBansEnabled = roomsOptions.Value.IpBans,
+        MaxBans = roomsOptions.Value.MaxBans,
     };
     private RoomActorServices? _actorServices;
     private volatile bool _draining;

@@ -8,4 +8,5 @@ namespace Ott.Sync.Rooms;
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     AllowOutOfOrderMetadataProperties = true)]
 [JsonSerializable(typeof(Actor))]
+[JsonSerializable(typeof(AuditEntry))]
 internal sealed partial class RoomsJsonContext : JsonSerializerContext;

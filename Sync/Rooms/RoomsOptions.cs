@@ -26,6 +26,16 @@ public sealed class RoomsOptions
     [Range(typeof(TimeSpan), "00:00:05", "1.00:00:00")]
     public TimeSpan RequestRetention { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>Whether a ban may also match the client IP (a ban's <c>byIp</c>); off by default, as many users may share one address.</summary>
+    public bool IpBans { get; set; }
+
+    [Range(1, 100_000)]
+    public int MaxBans { get; set; } = 1000;
+
+    /// <summary>How many entries each room's audit log keeps; older ones are trimmed as new ones are written.</summary>
+    [Range(10, 1_000_000)]
+    public int AuditLogLength { get; set; } = 1000;
+
     public bool EnableCreateTemporary { get; set; } = true;
     public bool EnableCreatePermanent { get; set; } = true;
 }

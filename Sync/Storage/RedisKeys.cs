@@ -38,6 +38,9 @@ internal sealed class RedisKeys
 
     public RedisKey RoomEpoch(string room) => RoomKey(room, "epoch");
 
+    // The room's audit log (docs/architecture.md §6.3): a capped sorted set, written only by the fenced write.
+    public RedisKey RoomAudit(string room) => RoomKey(room, "audit");
+
     public RedisChannel RoomChannel(string room) => RedisChannel.Literal(RoomName(room, "ev"));
 
     public RedisKey Session(string tokenHash) => Prefix + "auth:" + tokenHash;

@@ -70,7 +70,7 @@ internal static class RoomScripts
         return {1, token, epoch, state}
         """);
 
-    // KEYS: lease, state, epoch. ARGV: token, leaseMs, stateTtlMs (0 = permanent).
+    // KEYS: lease, state, epoch, audit. ARGV: token, leaseMs, stateTtlMs (0 = permanent).
     public static readonly RoomScript Renew = new("RENEW", """
         if redis.call('GET', KEYS[1]) ~= ARGV[1] then
           return 0
@@ -79,16 +79,24 @@ internal static class RoomScripts
         if tonumber(ARGV[3]) > 0 then
           redis.call('PEXPIRE', KEYS[2], ARGV[3])
           redis.call('PEXPIRE', KEYS[3], ARGV[3])
+          redis.call('PEXPIRE', KEYS[4], ARGV[3])
         end
         return 1
         """);
 
-    // KEYS: lease, state, epoch. ARGV: token, stateJson, stateTtlMs (0 = permanent).
+    // KEYS: lease, state, epoch, audit. ARGV: token, stateJson, stateTtlMs (0 = permanent), auditLength,
+    // then the batch's audit entries (JSON), if any.
     // A permanent write also clears the epoch's TTL, so a room made permanent keeps its epoch.
+    // The audit log is a sorted set scored by a per-room sequence (docs/architecture.md §6.3): each entry is
+    // written here, under the same token check as the state it belongs to, so an acknowledged action always
+    // has its entry and a fenced-out owner writes neither. Members are "<seq>:<json>", unique even for equal JSON.
+    // A retried write (its first outcome unknown) finds its own state already there and does not append again:
+    // every write carries a new version, so equal JSON means the earlier attempt applied.
     public static readonly RoomScript FencedWrite = new("FENCED_WRITE", """
         if redis.call('GET', KEYS[1]) ~= ARGV[1] then
           return 0
         end
+        local applied = redis.call('GET', KEYS[2]) == ARGV[2]
         if tonumber(ARGV[3]) > 0 then
           redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
           redis.call('PEXPIRE', KEYS[3], ARGV[3])
@@ -96,10 +104,28 @@ internal static class RoomScripts
           redis.call('SET', KEYS[2], ARGV[2])
           redis.call('PERSIST', KEYS[3])
         end
+        if #ARGV >= 5 and not applied then
+          local top = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')
+          local seq = 0
+          if #top == 2 then
+            seq = math.floor(tonumber(top[2]))
+          end
+          for i = 5, #ARGV do
+            seq = seq + 1
+            local id = string.format('%d', seq)
+            redis.call('ZADD', KEYS[4], id, id .. ':' .. ARGV[i])
+          end
+          redis.call('ZREMRANGEBYRANK', KEYS[4], 0, math.floor(-1 - tonumber(ARGV[4])))
+          if tonumber(ARGV[3]) > 0 then
+            redis.call('PEXPIRE', KEYS[4], ARGV[3])
+          else
+            redis.call('PERSIST', KEYS[4])
+          end
+        end
         return 1
         """);
 
-    // KEYS: lease, state, epoch. ARGV: token, finalStateJson ('' = keep the stored state), stateTtlMs.
+    // KEYS: lease, state, epoch, audit. ARGV: token, finalStateJson ('' = keep the stored state), stateTtlMs.
     public static readonly RoomScript Release = new("RELEASE", """
         if redis.call('GET', KEYS[1]) ~= ARGV[1] then
           return 0
@@ -115,17 +141,18 @@ internal static class RoomScripts
         elseif tonumber(ARGV[3]) > 0 then
           redis.call('PEXPIRE', KEYS[2], ARGV[3])
           redis.call('PEXPIRE', KEYS[3], ARGV[3])
+          redis.call('PEXPIRE', KEYS[4], ARGV[3])
         end
         redis.call('DEL', KEYS[1])
         return 1
         """);
 
-    // KEYS: lease, state, epoch. ARGV: token.
+    // KEYS: lease, state, epoch, audit. ARGV: token.
     public static readonly RoomScript Delete = new("DELETE", """
         if redis.call('GET', KEYS[1]) ~= ARGV[1] then
           return 0
         end
-        redis.call('DEL', KEYS[2], KEYS[3], KEYS[1])
+        redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[1])
         return 1
         """);
 

@@ -67,28 +67,64 @@ internal sealed class RoomStore(RedisConnection connection, RedisKeys keys)
     public async Task<bool> RenewAsync(string room, LeaseToken token, TimeSpan leaseTtl, TimeSpan? stateTtl, CancellationToken ct) =>
         (long)await EvalAsync(
             RoomScripts.Renew,
-            [keys.RoomLease(room), keys.RoomState(room), keys.RoomEpoch(room)],
+            [keys.RoomLease(room), keys.RoomState(room), keys.RoomEpoch(room), keys.RoomAudit(room)],
             [token.Value, Ms(leaseTtl), TtlMs(stateTtl)],
             ct) == 1;
 
-    public async Task<bool> FencedWriteAsync(string room, LeaseToken token, string stateJson, TimeSpan? stateTtl, CancellationToken ct) =>
-        (long)await EvalAsync(
+    public Task<bool> FencedWriteAsync(string room, LeaseToken token, string stateJson, TimeSpan? stateTtl, CancellationToken ct) =>
+        FencedWriteAsync(room, token, stateJson, stateTtl, [], 1, ct);
+
+    /// <summary>The state write, with the batch's audit entries (JSON) appended to the room's log in the same script.</summary>
+    public async Task<bool> FencedWriteAsync(string room, LeaseToken token, string stateJson, TimeSpan? stateTtl,
+        IReadOnlyList<string> auditEntries, int auditLength, CancellationToken ct)
+    {
+        var args = new RedisValue[4 + auditEntries.Count];
+        args[0] = token.Value;
+        args[1] = stateJson;
+        args[2] = TtlMs(stateTtl);
+        args[3] = auditLength;
+        for (var i = 0; i < auditEntries.Count; i++)
+        {
+            args[4 + i] = auditEntries[i];
+        }
+        return (long)await EvalAsync(
             RoomScripts.FencedWrite,
-            [keys.RoomLease(room), keys.RoomState(room), keys.RoomEpoch(room)],
-            [token.Value, stateJson, TtlMs(stateTtl)],
+            [keys.RoomLease(room), keys.RoomState(room), keys.RoomEpoch(room), keys.RoomAudit(room)],
+            args,
             ct) == 1;
+    }
+
+    /// <summary>
+    /// A page of the room's audit log, newest first: up to <paramref name="limit"/> entries with ids below
+    /// <paramref name="before"/> (all when null), as (id, JSON); one more is read to tell whether a next page exists.
+    /// </summary>
+    public async Task<(IReadOnlyList<(long Id, string Json)> Entries, bool More)> ReadAuditAsync(string room, long? before, int limit, CancellationToken ct)
+    {
+        var db = await DatabaseAsync(ct);
+        var members = await db.SortedSetRangeByScoreAsync(keys.RoomAudit(room), double.NegativeInfinity,
+            before is { } b ? b : double.PositiveInfinity, before is null ? Exclude.None : Exclude.Stop,
+            Order.Descending, 0, limit + 1).WaitAsync(ct);
+        var entries = new List<(long, string)>(Math.Min(members.Length, limit));
+        foreach (var member in members.Take(limit))
+        {
+            var text = (string)member!;
+            var colon = text.IndexOf(':', StringComparison.Ordinal);
+            entries.Add((long.Parse(text.AsSpan(0, colon), System.Globalization.CultureInfo.InvariantCulture), text[(colon + 1)..]));
+        }
+        return (entries, members.Length > limit);
+    }
 
     public async Task<bool> ReleaseAsync(string room, LeaseToken token, string? finalStateJson, TimeSpan? stateTtl, CancellationToken ct) =>
         (long)await EvalAsync(
             RoomScripts.Release,
-            [keys.RoomLease(room), keys.RoomState(room), keys.RoomEpoch(room)],
+            [keys.RoomLease(room), keys.RoomState(room), keys.RoomEpoch(room), keys.RoomAudit(room)],
             [token.Value, finalStateJson ?? string.Empty, TtlMs(stateTtl)],
             ct) == 1;
 
     public async Task<bool> DeleteAsync(string room, LeaseToken token, CancellationToken ct) =>
         (long)await EvalAsync(
             RoomScripts.Delete,
-            [keys.RoomLease(room), keys.RoomState(room), keys.RoomEpoch(room)],
+            [keys.RoomLease(room), keys.RoomState(room), keys.RoomEpoch(room), keys.RoomAudit(room)],
             [token.Value],
             ct) == 1;
 

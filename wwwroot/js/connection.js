@@ -10,7 +10,10 @@ export const CLOSE_REASONS = {
   4005: "You were kicked from the room by a user.",
 };
 
-export const closeReason = (code) => CLOSE_REASONS[code] ?? `The connection was closed (code ${code}).`;
+// A ban closes with 4005 too, with the reason text `banned` (docs/protocol.md §10).
+export const closeReason = (code, text) => (code === 4005 && text === "banned"
+  ? "You are banned from this room."
+  : CLOSE_REASONS[code] ?? `The connection was closed (code ${code}).`);
 
 // OTT's client: round((1000 + 2000 × attempts) × (0.5 + random[0,1))) ms.
 export const reconnectDelay = (attempts, random = Math.random) => Math.round((1000 + 2000 * attempts) * (0.5 + random()));
@@ -81,7 +84,7 @@ export class RoomConnection {
       if (this.#socket !== socket || this.#stopped) return;
       this.#socket = null;
       if (event.code >= 4000) {
-        this.#onState("closed", { code: event.code, reason: closeReason(event.code) });
+        this.#onState("closed", { code: event.code, reason: closeReason(event.code, event.reason) });
         return;
       }
       const delay = reconnectDelay(this.#attempts++);

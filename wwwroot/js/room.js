@@ -1,3 +1,4 @@
+import { createAdmin } from "./admin.js";
 import { api, grantToken, roomApi, roomPath } from "./api.js";
 import { RoomConnection } from "./connection.js";
 import { createPlayer } from "./players.js";
@@ -25,6 +26,7 @@ let statusDeadline = 0;
 let seekDragging = false;
 let playbackBlocked = false;
 let volume = { level: 1, muted: false };
+let admin = null;
 
 const keyOf = (video) => (video ? `${video.service}${video.id}` : null);
 const titleOf = (video) => video?.title || video?.id || "a video";
@@ -32,14 +34,20 @@ const canonicalName = () => room.name || urlName;
 
 // ----- toasts -----
 
-function toast(text, { alert = false, duration = 4000 } = {}) {
+// `action`: a button (Undo) shown in the toast; the toast stays while it has focus or the pointer.
+function toast(text, { alert = false, duration = 4000, action = null } = {}) {
   const region = alert ? $("alerts") : $("toasts");
   const item = document.createElement("p");
   item.className = alert ? "toast toast-error" : "toast";
-  item.textContent = text;
+  const span = document.createElement("span");
+  span.className = "toast-text";
+  span.textContent = text;
+  item.append(span);
+  if (action) item.append(" ", action);
   region.append(item);
   while (region.children.length > 4) region.firstElementChild.remove();
-  setTimeout(() => item.remove(), duration);
+  const expire = () => (item.matches(":focus-within, :hover") ? setTimeout(expire, 1000) : item.remove());
+  setTimeout(expire, action ? Math.max(duration, 8000) : duration);
 }
 
 function eventText({ request, user, additional }) {
@@ -60,11 +68,12 @@ function eventText({ request, user, additional }) {
 // ----- the socket -----
 
 function onMessage(message) {
+  if (admin?.onMessage(message)) return;
   switch (message.action) {
     case "sync": return onSync(message);
     case "event": {
       const text = eventText(message);
-      if (text) toast(text);
+      if (text) toast(text, { action: admin?.undoButton(message, text) });
       return;
     }
     case "chat": return appendChat(message.from, message.text);
@@ -125,6 +134,9 @@ function onSync(sync) {
     $("play").textContent = room.isPlaying ? "Pause" : "Play";
   }
   if ("playbackSpeed" in sync) $("speed").value = String(room.playbackSpeed);
+  // Who may manage whom follows the grants: the user list's Manage buttons too.
+  if ("grants" in sync) renderUsers();
+  admin?.onSync(sync);
   tick();
 }
 
@@ -316,10 +328,13 @@ async function rest(method, path, body) {
 
 function renderUsers() {
   const list = $("users");
+  // Keep keyboard focus on a user's Manage button across the re-render.
+  const focusedUser = document.activeElement?.closest?.("#users [data-user-id]")?.dataset.userId;
   const sorted = [...users.values()].sort((a, b) => (b.id === me) - (a.id === me) || a.name.localeCompare(b.name));
   list.replaceChildren(...sorted.map((user) => {
     const row = document.createElement("li");
     row.className = "user";
+    row.dataset.userId = user.id;
     row.dataset.status = user.status;
     const name = document.createElement("span");
     name.className = "user-name";
@@ -331,9 +346,13 @@ function renderUsers() {
     dot.setAttribute("aria-hidden", "true");
     meta.append(dot, `${ROLES[user.role] ?? `Role ${user.role}`} · ${STATUS_TEXT[user.status] ?? user.status}`);
     row.append(name, meta);
+    const manage = admin?.manageButton(user);
+    if (manage) row.append(manage);
     return row;
   }));
+  if (focusedUser) list.querySelector(`[data-user-id="${CSS.escape(focusedUser)}"] button`)?.focus();
   $("user-count").textContent = `(${users.size})`;
+  admin?.onUsersChanged();
   const self = users.get(me);
   const nameInput = $("name-input");
   if (self && document.activeElement !== nameInput && !nameInput.dataset.dirty) nameInput.value = self.name;
@@ -431,6 +450,15 @@ function wire() {
 
 async function main() {
   $("room-title").textContent = urlName;
+  admin = createAdmin({
+    room,
+    users,
+    me: () => users.get(me),
+    token: () => token,
+    name: canonicalName,
+    request,
+    toast,
+  });
   wire();
   renderQueue();
   try {

@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Ott.Sync.Protocol;
 
 namespace Ott.Sync.Rooms;
@@ -49,6 +51,7 @@ public static partial class RoomTransitions
                 EnableVoteSkip = voteSkip ?? S.EnableVoteSkip,
                 Grants = grantChanges.Count > 0 ? S.Grants.With(grantChanges) : S.Grants,
             };
+            AuditSettings(title, description, visibility, queueMode, categories, restore, voteSkip, grantChanges);
             if (voteSkip == false)
             {
                 S = S with { VotesToSkip = [] };
@@ -56,6 +59,30 @@ public static partial class RoomTransitions
             if (categories is { IsEmpty: false } && S.VideoSegments.IsEmpty && S.CurrentSource is not null)
             {
                 MaybeFetchSegments();
+            }
+        }
+
+        // One "settings" entry with the changed values, and one "permissions" entry with the changed roles' masks.
+        private void AuditSettings(string? title, string? description, Visibility? visibility, QueueMode? queueMode,
+            System.Collections.Immutable.ImmutableList<string>? categories, RestoreQueueBehavior? restore, bool? voteSkip,
+            Dictionary<Role, int> grantChanges)
+        {
+            var changed = new JsonObject();
+            if (title is not null) changed["title"] = title;
+            if (description is not null) changed["description"] = description;
+            if (visibility is { } v) changed["visibility"] = JsonSerializer.SerializeToNode(v, StateJsonContext.Default.Visibility);
+            if (queueMode is { } q) changed["queueMode"] = JsonSerializer.SerializeToNode(q, StateJsonContext.Default.QueueMode);
+            if (categories is not null) changed["autoSkipSegmentCategories"] = new JsonArray([.. categories.Select(c => (JsonNode?)c)]);
+            if (restore is { } r) changed["restoreQueueBehavior"] = JsonSerializer.SerializeToNode(r, StateJsonContext.Default.RestoreQueueBehavior);
+            if (voteSkip is { } vs) changed["enableVoteSkip"] = vs;
+            if (changed.Count > 0)
+            {
+                Audit(AuditActions.Settings, null, changed);
+            }
+            if (grantChanges.Count > 0)
+            {
+                var grants = new JsonArray([.. grantChanges.Keys.Order().Select(role => (JsonNode?)new JsonArray((int)role, S.Grants[role]))]);
+                Audit(AuditActions.Permissions, null, new JsonObject { ["grants"] = grants });
             }
         }
     }

@@ -44,6 +44,8 @@ public static partial class RoomTransitions
             }
             S = S with { UserRoles = S.UserRoles.Assign(accountId, newRole) };
             BroadcastAccount(accountId);
+            Audit(Rank(newRole) < Rank(current) ? AuditActions.Demote : AuditActions.Promote, TargetOf(target),
+                new JsonObject { ["from"] = (int)current, ["to"] = (int)newRole });
         }
 
         private void BroadcastAccount(long accountId)
@@ -58,13 +60,9 @@ public static partial class RoomTransitions
         {
             var target = S.Users.Find(u => u.ClientId == clientId)
                 ?? throw new OttException(OttFailure.ClientNotFoundInRoom(S.Name));
-            var targetRole = RoomRoles.RoleOf(S, target.IsLoggedIn, target.AccountId);
-            var allowed = actorRole == Role.Owner || ((int)actorRole > (int)targetRole && targetRole != Role.Owner);
-            if (!allowed)
-            {
-                throw new OttException(OttFailure.PermissionDenied(Permissions.Kick));
-            }
+            RequireHigherRank(actorRole, RoomRoles.RoleOf(S, target.IsLoggedIn, target.AccountId), Permissions.Kick);
             Outputs.Add(new CloseClient(target.ClientId, 4005, "kicked"));
+            Audit(AuditActions.Kick, TargetOf(target));
         }
 
         public void Claim(Actor actor)
@@ -77,12 +75,19 @@ public static partial class RoomTransitions
             {
                 throw new OttException(new OttFailure(null, "Must be logged in to claim room ownership.", 401));
             }
+            _auditActor = AuditActorOf(ActorUser(actor), actor, RoomRoles.RoleOf(S, actor.IsLoggedIn, actor.AccountId));
             S = S with { Owner = new RoomOwner(id, actor.Name) };
             BroadcastAccount(id);
+            Audit(AuditActions.Claim, null);
         }
 
         public void Join(RoomUser user)
         {
+            if (IsBanned(user))
+            {
+                // Refused before anything changes; the gateway closes the socket with 4005 "banned" (docs/protocol.md §10).
+                throw new OttException(OttFailure.Banned());
+            }
             // A rejoin may have added this client already (its join and the rejoin crossed): one entry each.
             var users = S.Users.RemoveAll(u => u.ClientId == user.ClientId);
             S = S with { Users = users.Add(user), LastActiveAt = _now };
@@ -106,6 +111,12 @@ public static partial class RoomTransitions
 
         public void Rejoin(string gateway, ImmutableList<RoomUser> users)
         {
+            // A banned connection whose close was lost with its old owner is closed now rather than let back in.
+            foreach (var banned in users.Where(IsBanned))
+            {
+                Outputs.Add(new CloseClient(banned.ClientId, 4005, "banned"));
+            }
+            users = users.RemoveAll(IsBanned);
             var present = users.Select(u => u.ClientId).ToHashSet(StringComparer.Ordinal);
             foreach (var gone in S.Users.Where(u => u.GatewayNodeId == gateway && !present.Contains(u.ClientId)).ToList())
             {
@@ -177,6 +188,11 @@ public static partial class RoomTransitions
             var user = S.Users[idx] with { Name = cmd.Name, IsLoggedIn = cmd.IsLoggedIn, AccountId = cmd.AccountId };
             S = S with { Users = S.Users.SetItem(idx, user) };
             Outputs.Add(new Broadcast(new UserUpdateFrame(user.Info(S))));
+            if (IsBanned(user))
+            {
+                // Logged in to a banned account while in the room.
+                Outputs.Add(new CloseClient(user.ClientId, 4005, "banned"));
+            }
         }
 
         public void SetStatus(string clientId, string status)

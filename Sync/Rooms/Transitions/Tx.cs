@@ -25,6 +25,7 @@ public static partial class RoomTransitions
                 : actor.IsAdmin ? Role.Administrator
                 : RoomRoles.RoleOf(S, actor.IsLoggedIn, actor.AccountId);
             var media = cmd.Media ?? MediaLookup.None;
+            _auditActor = AuditActorOf(user, actor, role);
             switch (cmd.Request)
             {
                 case PlaybackRequest p:
@@ -93,6 +94,12 @@ public static partial class RoomTransitions
                 case UpdateQueueItemRequest update:
                     Gate(role, Permissions.Edit);
                     UpdateQueueItem(user, update);
+                    break;
+                case BanRequest ban:
+                    Ban(role, ban);
+                    break;
+                case UnbanRequest unban:
+                    Unban(role, unban.BanId);
                     break;
                 default:
                     throw new OttException(OttFailure.RequestNotAllowed((int)cmd.Request.Type));

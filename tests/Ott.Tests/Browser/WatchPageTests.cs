@@ -17,7 +17,7 @@ public sealed class BrowserCollection
 /// Positions are read from each page's &lt;video&gt; element at the same moment.
 /// </summary>
 [Collection(BrowserCollection.Name)]
-public sealed class WatchPageTests(BrowserFixture fixture) : IClassFixture<BrowserFixture>
+public sealed partial class WatchPageTests(BrowserFixture fixture) : IClassFixture<BrowserFixture>
 {
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(12);
 

@@ -30,6 +30,13 @@ public sealed class FakeUpstream : IAsyncDisposable
 
     public Uri BaseAddress { get; }
 
+    /// <summary>
+    /// Media fetching's guard with loopback allowlisted, as an operator would allowlist a LAN range: the fakes live on
+    /// 127.0.0.1, which the default guard refuses (Sync/Media/OutboundGuard.cs).
+    /// </summary>
+    internal static Ott.Sync.Media.OutboundGuard LoopbackAllowed { get; } =
+        new(["127.0.0.0/8"], [], new Ott.Sync.Media.SystemHostResolver());
+
     public IReadOnlyList<string> Requests => [.. _requests];
 
     public static async Task<FakeUpstream> StartAsync()

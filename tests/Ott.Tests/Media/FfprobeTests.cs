@@ -11,7 +11,7 @@ namespace Ott.Tests.Media;
 public sealed class FfprobeTests(MediaClip clip) : IClassFixture<MediaClip>, IAsyncLifetime, IDisposable
 {
     private FakeUpstream _upstream = null!;
-    private readonly MediaHttp _http = new(TimeSpan.FromSeconds(2));
+    private readonly MediaHttp _http = new(TimeSpan.FromSeconds(2), FakeUpstream.LoopbackAllowed);
 
     public async Task InitializeAsync() => _upstream = await FakeUpstream.StartAsync();
 

@@ -19,7 +19,7 @@ public sealed class ResolverTests : IAsyncLifetime, IDisposable
     {
         _upstream = await FakeUpstream.StartAsync();
         _youtube = new YouTubeFake(_upstream);
-        _http = new MediaHttp(TimeSpan.FromSeconds(2));
+        _http = new MediaHttp(TimeSpan.FromSeconds(2), FakeUpstream.LoopbackAllowed);
         _options = new MediaOptions
         {
             YouTube = new YouTubeOptions { ApiKey = YouTubeFake.Key, BaseUrl = _upstream.Url("/yt") },

@@ -60,7 +60,7 @@ public class ParserTests
 
     [Theory]
     [InlineData("""{}""")]
-    [InlineData("""{"type":20}""")]
+    [InlineData("""{"type":22}""")]
     [InlineData("""{"type":-1}""")]
     [InlineData("""{"type":"2"}""")]
     [InlineData("""{"type":null}""")]

@@ -16,10 +16,10 @@ public class PermissionTests
     [Fact]
     public void TheDefaultGrantsSyncAsTheDocumentedVector()
     {
-        Assert.Equal("[[0,113250303],[1,113250303],[2,113250303],[3,133173247],[4,134217727],[-1,134217727]]", GrantsJson(Grants.Default));
+        Assert.Equal("[[0,113250303],[1,113250303],[2,113250303],[3,267390975],[4,536870911],[-1,536870911]]", GrantsJson(Grants.Default));
 
         var sync = new TestRoom().Json(new FullSyncFrame(RoomState.Create("r", true, TestRoom.T0)));
-        Assert.Equal("[[0,113250303],[1,113250303],[2,113250303],[3,133173247],[4,134217727],[-1,134217727]]", sync["grants"]!.ToJsonString());
+        Assert.Equal("[[0,113250303],[1,113250303],[2,113250303],[3,267390975],[4,536870911],[-1,536870911]]", sync["grants"]!.ToJsonString());
     }
 
     [Fact]
@@ -27,9 +27,9 @@ public class PermissionTests
     {
         Assert.Equal(1 | 8 | 128, Permissions.Mask(Permissions.PlayPause, Permissions.Add, Permissions.Chat));
         Assert.Equal(1 | 2 | 4 | 8388608, Permissions.Mask("playback"));
-        Assert.Equal(134217727, Permissions.Mask("*"));
-        Assert.Equal(134217727, Permissions.AllBits);
-        Assert.Equal(27, Permissions.Names.Count());
+        Assert.Equal(536870911, Permissions.Mask("*"));
+        Assert.Equal(536870911, Permissions.AllBits);
+        Assert.Equal(29, Permissions.Names.Count());
         var bit = 0;
         foreach (var name in Permissions.Names)
         {
@@ -84,7 +84,7 @@ public class PermissionTests
         Assert.Equal(113250303, Permissions.ValidationMask(Role.Unregistered));
         Assert.Equal(113283071, Permissions.ValidationMask(Role.Registered));
         Assert.Equal(133222399, Permissions.ValidationMask(Role.Trusted));
-        Assert.Equal(134017023, Permissions.ValidationMask(Role.Moderator));
+        Assert.Equal(134017023 | 134217728 | 268435456, Permissions.ValidationMask(Role.Moderator));
         Assert.Equal(Permissions.AllBits, Permissions.ValidationMask(Role.Administrator));
         Assert.Equal(Permissions.AllBits, Permissions.ValidationMask(Role.Owner));
         foreach (var b in new[] { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 22 })
@@ -106,7 +106,7 @@ public class PermissionTests
         var grants = Grants.FromOwnMasks(new Dictionary<Role, int> { [Role.Unregistered] = 1234, [Role.Moderator] = 8192 });
         var json = GrantsJson(grants);
 
-        Assert.Equal("[[0,1234],[1,1234],[2,1234],[3,9426],[4,134217727],[-1,134217727]]", json);
+        Assert.Equal("[[0,1234],[1,1234],[2,1234],[3,9426],[4,536870911],[-1,536870911]]", json);
         Assert.Equal(grants, ReadGrants(json));
         Assert.Equal(1234, ReadGrants("[[0,5330]]")[Role.Unregistered]); // bit 12 trimmed by validation
     }

@@ -6,7 +6,7 @@ namespace Ott.Tests.Unit;
 
 public class SettingsTests
 {
-    private const string DefaultVector = "[[0,113250303],[1,113250303],[2,113250303],[3,133173247],[4,134217727],[-1,134217727]]";
+    private const string DefaultVector = "[[0,113250303],[1,113250303],[2,113250303],[3,267390975],[4,536870911],[-1,536870911]]";
 
     [Fact]
     public void ARoleZeroCallerSendingTheFullUnchangedGrantsVectorWithATitleChangesOnlyTheTitle()
@@ -27,7 +27,7 @@ public class SettingsTests
         var room = new TestRoom();
         var anon = room.Join("anon");
 
-        room.Settings(anon, """{"title":"t","grants":[[0,113250303],[1,113250303],[2,113250303],[3,133173247],[4,1],[-1,0]]}""").Succeeds();
+        room.Settings(anon, """{"title":"t","grants":[[0,113250303],[1,113250303],[2,113250303],[3,267390975],[4,1],[-1,0]]}""").Succeeds();
 
         Assert.Equal("t", room.State.Title);
         Assert.Equal(Grants.Default, room.State.Grants);

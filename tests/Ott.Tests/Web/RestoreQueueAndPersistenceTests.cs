@@ -144,7 +144,7 @@ public sealed class RestoreQueueAndPersistenceTests(QuickUnloadApplication app) 
         stored["owner"] = new JsonObject { ["id"] = 42, ["username"] = "alice" };
         stored["userRoles"] = JsonNode.Parse("[[2,[7]],[3,[8]],[4,[]]]");
         // Role 0 asks for bit 12 (set-permissions.for-moderator), which validation must trim.
-        stored["grants"] = JsonNode.Parse($"[[0,{1234 | 4096}],[1,1234],[2,1234],[3,133173247],[4,134217727],[-1,134217727]]");
+        stored["grants"] = JsonNode.Parse($"[[0,{1234 | 4096}],[1,1234],[2,1234],[3,267390975],[4,536870911],[-1,536870911]]");
         stored["currentSource"] = current.DeepClone();
         stored["queue"] = new JsonArray(queued.DeepClone());
         stored["isPlaying"] = true;
@@ -162,7 +162,7 @@ public sealed class RestoreQueueAndPersistenceTests(QuickUnloadApplication app) 
         Assert.True(JsonNode.DeepEquals(current, full["currentSource"]), full["currentSource"]!.ToJsonString());
         Assert.True(JsonNode.DeepEquals(new JsonArray(queued.DeepClone()), full["queue"]));
         Assert.True(JsonNode.DeepEquals(
-            JsonNode.Parse("[[0,1234],[1,1234],[2,1234],[3,133173247],[4,134217727],[-1,134217727]]"), full["grants"]),
+            JsonNode.Parse("[[0,1234],[1,1234],[2,1234],[3,267390975],[4,536870911],[-1,536870911]]"), full["grants"]),
             full["grants"]!.ToJsonString());
         Assert.False(full.Has("owner"));
         Assert.False(full.Has("userRoles"));

@@ -8,7 +8,7 @@ namespace Ott.Tests.Web;
 // PATCH /api/room/:name with the settings shape (docs/protocol.md §4.3, §6.6 ApplySettings, §7).
 public sealed class RoomSettingsRestTests(OttApplication app) : IClassFixture<OttApplication>, IDisposable
 {
-    private const string DefaultGrants = "[[0,113250303],[1,113250303],[2,113250303],[3,133173247],[4,134217727],[-1,134217727]]";
+    private const string DefaultGrants = "[[0,113250303],[1,113250303],[2,113250303],[3,267390975],[4,536870911],[-1,536870911]]";
 
     private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(10));
 
@@ -82,7 +82,7 @@ public sealed class RoomSettingsRestTests(OttApplication app) : IClassFixture<Ot
         Assert.True(JsonNode.DeepEquals(JsonNode.Parse(DefaultGrants), after["grants"]));
 
         body["title"] = "admin masks altered";
-        body["grants"] = JsonNode.Parse("[[0,113250303],[1,113250303],[2,113250303],[3,133173247],[4,1],[-1,0]]");
+        body["grants"] = JsonNode.Parse("[[0,113250303],[1,113250303],[2,113250303],[3,267390975],[4,1],[-1,0]]");
         using var altered = await client.SendAsync(HttpMethod.Patch, $"/api/room/{name}", body, Ct);
         await altered.AssertSuccessAsync(Ct);
 

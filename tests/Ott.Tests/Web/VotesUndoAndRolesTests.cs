@@ -175,7 +175,7 @@ public sealed class VotesUndoAndRolesTests(OttApplication app) : IClassFixture<O
         var room = await app.CreateRoomAsync(ct: Ct);
         await using var a = await app.JoinAsync(room, ct: Ct);
 
-        var expected = JsonNode.Parse("[[0,113250303],[1,113250303],[2,113250303],[3,133173247],[4,134217727],[-1,134217727]]");
+        var expected = JsonNode.Parse("[[0,113250303],[1,113250303],[2,113250303],[3,267390975],[4,536870911],[-1,536870911]]");
         Assert.True(JsonNode.DeepEquals(expected, a.Messages[0]["grants"]), a.Messages[0]["grants"]!.ToJsonString());
     }
 

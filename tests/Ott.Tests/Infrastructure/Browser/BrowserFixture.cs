@@ -15,6 +15,8 @@ internal sealed class KestrelOttApplication(RedisServer redis, string keyPrefix,
     {
         base.ConfigureWebHost(builder);
         builder.UseSetting("Media:Ffprobe:Path", "ffprobe");
+        // The media server is on loopback, which media fetching refuses unless allowlisted (README "Security").
+        builder.UseSetting("Media:OutboundAllowlist:0", "127.0.0.0/8");
     }
 
     public override Task InitializeAsync()

@@ -22,6 +22,8 @@ public sealed class MediaApplication : OttApplication
         Settings["Media:YouTube:BaseUrl"] = Upstream.Url("/yt");
         Settings["Media:Vimeo:OEmbedUrl"] = Upstream.Url("/vimeo/oembed.json");
         Settings["Media:Ffprobe:Path"] = "ffprobe";
+        // The fake's files and manifests are user URLs on loopback, which media fetching refuses unless allowlisted.
+        Settings["Media:OutboundAllowlist:0"] = "127.0.0.0/8";
         await base.InitializeAsync();
     }
 
