@@ -38,6 +38,7 @@ app.MapUserEndpoints();
 app.MapAccountEndpoints();
 app.MapRoomEndpoints();
 app.MapAnnounceEndpoints();
+app.MapDriftEndpoints();
 app.MapOttOperations();
 app.MapDataEndpoints();
 app.MapDebugEndpoints(app.Configuration, app.Environment);

@@ -38,6 +38,11 @@ internal sealed partial class RoomActor
         {
             ops.Add(new Broadcast(new WrittenFrame(delta)));
         }
+        if (CarriesPosition(before, after, outputs))
+        {
+            // Last in the batch, so every client the batch attached (a join, a rejoin) is attached by then.
+            ops.Add(new AnchorOutput(after.LivePosition(now), now.ToUnixTimeMilliseconds(), after.IsPlaying, after.PlaybackSpeed));
+        }
         if (ops.Count > 0)
         {
             // Frames are serialized once; other nodes get the batch only while they have users here.
@@ -45,6 +50,35 @@ internal sealed partial class RoomActor
             _fanout.Deliver(delivery, HasRemoteUsers(before) || HasRemoteUsers(after));
         }
         _metrics.FanOut(_clock.Time.GetElapsedTime(started));
+    }
+
+    // The batch told some client a position (a jump, a full sync, a position sync): clock-synced clients get the
+    // same position with the cluster instant it holds at (docs/protocol.md §10).
+    private static bool CarriesPosition(RoomState before, RoomState after, List<RoomOutput> outputs)
+    {
+        if (after.CurrentSource is null && before.CurrentSource is null)
+        {
+            return false;
+        }
+        if (before.ToPlaybackBasis() != after.ToPlaybackBasis())
+        {
+            return true;
+        }
+        foreach (var output in outputs)
+        {
+            var frame = output switch
+            {
+                Broadcast b => b.Frame,
+                SendTo s => s.Frame,
+                SendToMany m => m.Frame,
+                _ => null,
+            };
+            if (frame is FullSyncFrame or PositionSyncFrame)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static WrittenFrame Written(ServerFrame frame, DateTimeOffset now) =>

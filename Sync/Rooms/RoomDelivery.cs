@@ -44,6 +44,14 @@ internal sealed record RoomDelivery(string Room, long Epoch, long Seq, IReadOnly
                 case Detach d:
                     w.WriteString("d", d.ClientId);
                     break;
+                case AnchorOutput e:
+                    w.WriteStartObject("e");
+                    w.WriteNumber("p", e.Position);
+                    w.WriteNumber("t", e.At);
+                    w.WriteBoolean("on", e.IsPlaying);
+                    w.WriteNumber("r", e.Speed);
+                    w.WriteEndObject();
+                    break;
                 case CloseClient c:
                     w.WriteString("x", c.ClientId);
                     w.WriteNumber("code", c.Code);
@@ -84,6 +92,11 @@ internal sealed record RoomDelivery(string Room, long Epoch, long Seq, IReadOnly
             else if (op.TryGetProperty("d", out var detach))
             {
                 ops.Add(new Detach(detach.GetString()!));
+            }
+            else if (op.TryGetProperty("e", out var anchor))
+            {
+                ops.Add(new AnchorOutput(anchor.GetProperty("p").GetDouble(), anchor.GetProperty("t").GetInt64(),
+                    anchor.GetProperty("on").GetBoolean(), anchor.GetProperty("r").GetDouble()));
             }
             else if (op.TryGetProperty("x", out var close))
             {
