@@ -81,6 +81,59 @@ public sealed class SyncSpreadTests(BrowserFixture fixture, ITestOutputHelper ou
         await delayed.Context.CloseAsync();
     }
 
+    // The offset filter of the watch page (wwwroot/js/clock.js) against recorded probe sequences, run in the
+    // browser that runs it. Each sample is [t0, t1, t2, t3]: local send, server receive, server send, local receive.
+    [Fact(Timeout = 60_000)]
+    public async Task OffsetFilterFollowsTheBestRecentRoundTripAndRejectsOutliers()
+    {
+        var page = await fixture.NewPageAsync(320, 240);
+        await page.GotoAsync(fixture.BaseUrl + "/");
+
+        // 150 ms each way with jitter, the page's clock 3 s ahead of the server's: offset −3000 ms.
+        double[][] symmetric = [[10_000, 7_151, 7_151.2, 10_303], [11_000, 8_150, 8_150.2, 11_300.4], [12_000, 9_158, 9_158.1, 12_321],
+            [13_000, 10_150.5, 10_150.6, 13_301]];
+        var s = await FilterAsync(page, symmetric);
+        Assert.InRange(s.Offset, -3_001, -2_999);
+        Assert.InRange(s.Uncertainty, 150, 151);
+
+        // The same round trip split 50 ms up and 250 ms down: the filter cannot see it, and is off by half the
+        // difference (−100 ms), which its uncertainty (half the round trip) covers.
+        double[][] asymmetric = [[10_000, 7_050, 7_050.2, 10_300.2], [11_000, 8_050, 8_050.1, 11_300.3]];
+        var a = await FilterAsync(page, asymmetric);
+        Assert.InRange(a.Offset - -3_000, -101, -99);
+        Assert.True(Math.Abs(a.Offset - -3_000) <= a.Uncertainty);
+
+        // Outliers: a reply held 600 ms on the way back, one held on the way out, and an impossible sample
+        // (negative round trip) change nothing.
+        double[][] outliers = [.. symmetric, [14_000, 11_150, 11_150.1, 14_900], [15_000, 12_750, 12_750.1, 15_900], [16_000, 12_000, 14_000, 16_100]];
+        var o = await FilterAsync(page, outliers);
+        Assert.InRange(o.Offset, -3_001, -2_999);
+        Assert.Equal(6, o.Samples);
+
+        // The page's clock steps 5 s forward: the old samples no longer fit, and the estimate follows at once.
+        double[][] stepped = [.. symmetric, [19_000, 11_150, 11_150.1, 19_300]];
+        var j = await FilterAsync(page, stepped);
+        Assert.InRange(j.Offset, -8_001, -7_999);
+        Assert.Equal(1, j.Samples);
+
+        await page.Context.CloseAsync();
+    }
+
+    private sealed record FilterResult(double Offset, double Uncertainty, int Samples);
+
+    private static async Task<FilterResult> FilterAsync(IPage page, double[][] samples)
+    {
+        var r = await page.EvaluateAsync<double[]>("""
+            async (samples) => {
+              const { OffsetFilter, sample } = await import('/js/clock.js');
+              const filter = new OffsetFilter();
+              for (const [t0, t1, t2, t3] of samples) filter.add(sample(t0, t1, t2, t3));
+              return [filter.offset, filter.uncertainty, filter.samples.length];
+            }
+            """, samples);
+        return new FilterResult(r[0], r[1], (int)r[2]);
+    }
+
     private sealed record Spread(int Samples, double P50, double P95, double Max)
     {
         public override string ToString() => $"{Samples} samples, spread p50 {P50 * 1000:F0} ms, p95 {P95 * 1000:F0} ms, max {Max * 1000:F0} ms";
