@@ -5,7 +5,7 @@ using Ott.Sync.Telemetry;
 
 namespace Ott.Sync.Connections;
 
-/// <summary>One viewer's last drift report, as this node saw it (docs/protocol.md §10, docs/architecture.md §17).</summary>
+/// <summary>One viewer's last drift report, as this node saw it (docs/protocol.md §10, docs/architecture.md §20).</summary>
 internal sealed record ViewerDrift(string Id, string Name, double? DriftSeconds, double UncertaintySeconds, bool Buffering, long ReportedAt);
 
 /// <summary>A room's viewers on this node: the spread between their drifts, and the one furthest from the room.</summary>

@@ -61,7 +61,7 @@ public sealed record Detach(string ClientId) : RoomOutput;
 public sealed record CloseClient(string ClientId, int Code, string Reason) : RoomOutput;
 
 /// <summary>
-/// Ott extension (docs/protocol.md §10, docs/architecture.md §17): where playback stands at cluster time
+/// Ott extension (docs/protocol.md §10, docs/architecture.md §20): where playback stands at cluster time
 /// <see cref="At"/> (Unix ms), for the clients that opted into clock sync only; OTT clients never get it.
 /// </summary>
 public sealed record AnchorOutput(double Position, long At, bool IsPlaying, double Speed) : RoomOutput
