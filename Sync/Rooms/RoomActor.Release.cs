@@ -41,7 +41,8 @@ internal sealed partial class RoomActor
         if (CarriesPosition(before, after, outputs))
         {
             // Last in the batch, so every client the batch attached (a join, a rejoin) is attached by then.
-            ops.Add(new AnchorOutput(after.LivePosition(now), now.ToUnixTimeMilliseconds(), after.IsPlaying, after.PlaybackSpeed));
+            ops.Add(new AnchorOutput(after.LivePosition(now), now.ToUnixTimeMilliseconds(), after.IsPlaying, after.PlaybackSpeed,
+                after.WaitForBuffering, after.Hold?.Pending ?? []));
         }
         if (ops.Count > 0)
         {
@@ -52,15 +53,11 @@ internal sealed partial class RoomActor
         _metrics.FanOut(_clock.Time.GetElapsedTime(started));
     }
 
-    // The batch told some client a position (a jump, a full sync, a position sync): clock-synced clients get the
-    // same position with the cluster instant it holds at (docs/protocol.md §10).
+    // The batch told some client a position (a jump, a full sync, a position sync), or the wait for buffering
+    // changed: clock-synced clients get the position with the cluster instant it holds at (docs/protocol.md §10).
     private static bool CarriesPosition(RoomState before, RoomState after, List<RoomOutput> outputs)
     {
-        if (after.CurrentSource is null && before.CurrentSource is null)
-        {
-            return false;
-        }
-        if (before.ToPlaybackBasis() != after.ToPlaybackBasis())
+        if (before.ToPlaybackBasis() != after.ToPlaybackBasis() || before.Hold != after.Hold || before.WaitForBuffering != after.WaitForBuffering)
         {
             return true;
         }

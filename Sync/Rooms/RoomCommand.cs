@@ -62,9 +62,11 @@ public sealed record CloseClient(string ClientId, int Code, string Reason) : Roo
 
 /// <summary>
 /// Ott extension (docs/protocol.md §10, docs/architecture.md §20): where playback stands at cluster time
-/// <see cref="At"/> (Unix ms), for the clients that opted into clock sync only; OTT clients never get it.
+/// <see cref="At"/> (Unix ms), for the clients that opted into clock sync only; OTT clients never get it. It also
+/// carries the room's wait-for-buffering setting and whom the room is waiting on (none when not waiting).
 /// </summary>
-public sealed record AnchorOutput(double Position, long At, bool IsPlaying, double Speed) : RoomOutput
+public sealed record AnchorOutput(double Position, long At, bool IsPlaying, double Speed, double WaitForBuffering, ImmutableList<string> Waiting)
+    : RoomOutput
 {
     public byte[] Write()
     {
@@ -77,6 +79,13 @@ public sealed record AnchorOutput(double Position, long At, bool IsPlaying, doub
             w.WriteNumber("at", At);
             w.WriteBoolean("isPlaying", IsPlaying);
             w.WriteNumber("speed", Speed);
+            w.WriteNumber("waitForBuffering", WaitForBuffering);
+            w.WriteStartArray("waiting");
+            foreach (var id in Waiting)
+            {
+                w.WriteStringValue(id);
+            }
+            w.WriteEndArray();
             w.WriteEndObject();
         }
         return buffer.WrittenSpan.ToArray();

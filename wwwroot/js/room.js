@@ -18,6 +18,8 @@ const myVotes = new Set();
 const timeSync = new ClockSync({ send: (message) => connection?.send(message) ?? false, onChange: renderClock });
 const clock = new PlaybackClock(undefined, () => (timeSync.ready ? timeSync.serverNow() : null));
 let seekStartedAt = 0;
+let waitingOn = new Set(); // whom the room waits on while members buffer (docs/protocol.md §10)
+let ackReady = false;
 let seekCost = 0.03; // seconds a seek of this player takes, measured; a seek aims this far ahead
 let me = null;
 let token = null;
@@ -71,6 +73,9 @@ function onMessage(message) {
     case "ott-time": return timeSync.onReply(message);
     case "ott-anchor":
       clock.applyAnchor(message);
+      waitingOn = new Set(message.waiting ?? []);
+      ackReady = waitingOn.has(me);
+      renderUsers();
       return tick();
     case "event": {
       const text = eventText(message);
@@ -229,6 +234,10 @@ function tick() {
   if (clock.isPlaying && p.paused && !p.ended && !atEnd && !playbackBlocked) p.play();
   if (!clock.isPlaying && !p.paused) p.pause();
   if (p.seeking) return;
+  if (ackReady && wantedStatus === "ready") {
+    // The room waits on this player: say it is ready even when its status never changed (a quick seek).
+    ackReady = !connection?.send({ action: "status", status: "ready" });
+  }
   const drift = p.currentTime - target;
   if (atEnd && p.ended) return;
   const synced = clock.synced && timeSync.ready;
@@ -378,6 +387,7 @@ function renderUsers() {
     dot.className = `status-dot status-${user.status}`;
     dot.setAttribute("aria-hidden", "true");
     meta.append(dot, `${ROLES[user.role] ?? `Role ${user.role}`} · ${STATUS_TEXT[user.status] ?? user.status}`);
+    if (waitingOn.has(user.id)) meta.append(" · room waits");
     row.append(name, meta);
     return row;
   }));

@@ -19,6 +19,7 @@ public static partial class RoomTransitions
                 && !normal.SequenceEqual(S.AutoSkipSegmentCategories) ? normal : null;
             var restore = patch.RestoreQueueBehavior is { } r && r != S.RestoreQueueBehavior ? r : (RestoreQueueBehavior?)null;
             var voteSkip = patch.EnableVoteSkip is { } vs && vs != S.EnableVoteSkip ? vs : (bool?)null;
+            var wait = patch.WaitForBuffering is { } w && w != S.WaitForBuffering ? w : (double?)null;
             var grantChanges = new Dictionary<Role, int>();
             foreach (var (gRole, mask) in patch.Grants ?? [])
             {
@@ -32,7 +33,7 @@ public static partial class RoomTransitions
             if (description is not null) needed.Add(Permissions.SetDescription);
             if (visibility is not null) needed.Add(Permissions.SetVisibility);
             if (queueMode is not null) needed.Add(Permissions.SetQueueMode);
-            if (categories is not null || restore is not null || voteSkip is not null) needed.Add(Permissions.Other);
+            if (categories is not null || restore is not null || voteSkip is not null || wait is not null) needed.Add(Permissions.Other);
             needed.AddRange(grantChanges.Keys.Order().Select(Permissions.SetPermissionsFor));
             foreach (var permission in needed)
             {
@@ -47,8 +48,13 @@ public static partial class RoomTransitions
                 AutoSkipSegmentCategories = categories ?? S.AutoSkipSegmentCategories,
                 RestoreQueueBehavior = restore ?? S.RestoreQueueBehavior,
                 EnableVoteSkip = voteSkip ?? S.EnableVoteSkip,
+                WaitForBuffering = wait ?? S.WaitForBuffering,
                 Grants = grantChanges.Count > 0 ? S.Grants.With(grantChanges) : S.Grants,
             };
+            if (wait == 0 && S.Hold is not null)
+            {
+                EndHold();
+            }
             if (voteSkip == false)
             {
                 S = S with { VotesToSkip = [] };
