@@ -58,9 +58,10 @@ internal sealed class DriftBoard(ClusterClock clock, OttMetrics metrics, NodeIde
     public void Forget(string room, string clientId)
     {
         _since.TryRemove(clientId, out _);
-        if (_rooms.TryGetValue(room, out var viewers))
+        if (_rooms.TryGetValue(room, out var viewers) && viewers.TryRemove(clientId, out _) && viewers.IsEmpty)
         {
-            viewers.TryRemove(clientId, out _);
+            // Another viewer's report racing this removal may land in the dropped map; its next one adds the room again.
+            _rooms.TryRemove(KeyValuePair.Create(room, viewers));
         }
     }
 

@@ -40,8 +40,10 @@ internal sealed partial class RoomActor
         }
         if (CarriesPosition(before, after, outputs))
         {
-            // Last in the batch, so every client the batch attached (a join, a rejoin) is attached by then.
-            ops.Add(new AnchorOutput(after.LivePosition(now), now.ToUnixTimeMilliseconds(), after.IsPlaying, after.PlaybackSpeed,
+            // Last in the batch, so every client the batch attached (a join, a rejoin) is attached by then. The
+            // position is taken at the whole millisecond the frame names, so the two agree exactly.
+            var at = now.ToUnixTimeMilliseconds();
+            ops.Add(new AnchorOutput(after.LivePosition(DateTimeOffset.FromUnixTimeMilliseconds(at)), at, after.IsPlaying, after.PlaybackSpeed,
                 after.WaitForBuffering, after.Hold?.Pending ?? []));
         }
         if (ops.Count > 0)
