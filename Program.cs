@@ -39,6 +39,7 @@ app.MapAccountEndpoints();
 app.MapRoomEndpoints();
 app.MapModerationEndpoints();
 app.MapAnnounceEndpoints();
+app.MapDriftEndpoints();
 app.MapOttOperations();
 app.MapDataEndpoints();
 app.MapDebugEndpoints(app.Configuration, app.Environment);

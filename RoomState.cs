@@ -35,7 +35,8 @@ public sealed record RoomState(
     ImmutableList<Segment> VideoSegments,
     long Version,
     ImmutableDictionary<string, RequestMark> AppliedRequests,
-    ImmutableList<RoomBan> Bans)
+    ImmutableList<RoomBan> Bans,
+    double WaitForBuffering)
 {
     public ImmutableList<RoomUser> Users { get; init; } = [];
 
@@ -51,6 +52,13 @@ public sealed record RoomState(
     /// <summary>Set while a seek landed inside a segment: auto-skip waits until that segment ends.</summary>
     public Segment? SuppressedSegment { get; init; }
 
+    /// <summary>
+    /// Set while the room waits for its members to buffer after a seek or a new item (issue 16, the
+    /// <see cref="WaitForBuffering"/> setting): the room is paused meanwhile, and plays for everyone once
+    /// every member it waits on is ready, has left, or the deadline passed.
+    /// </summary>
+    public BufferingHold? Hold { get; init; }
+
     public bool HasOwner => Owner is not null;
 
     public VoteCounts VoteCounts => VoteCounts.From(Votes);
@@ -61,7 +69,7 @@ public sealed record RoomState(
         PlaybackPosition: 0, PlaybackSpeed: 1, PlaybackAnchor: null, Grants: Grants.Default,
         UserRoles: UserRoles.Empty, Owner: null, AutoSkipSegmentCategories: SegmentCategories.All,
         RestoreQueueBehavior: RestoreQueueBehavior.Prompt, EnableVoteSkip: false, VideoSegments: [],
-        Version: 0, AppliedRequests: ImmutableDictionary<string, RequestMark>.Empty, Bans: [])
+        Version: 0, AppliedRequests: ImmutableDictionary<string, RequestMark>.Empty, Bans: [], WaitForBuffering: 0)
     {
         LastActiveAt = now,
     };
@@ -97,6 +105,9 @@ public sealed record RequestMark
 
 /// <summary>A seq below the mark that has not been applied, and since when (Unix ms).</summary>
 public sealed record RequestGap([property: JsonPropertyName("seq")] long Seq, [property: JsonPropertyName("at")] long At);
+/// <summary>A wait for buffering members: until <see cref="Until"/> (cluster time), on the clients in <see cref="Pending"/>.</summary>
+public sealed record BufferingHold(DateTimeOffset Until, ImmutableList<string> Pending);
+
 /// <summary>One authenticated connection in a room (docs/protocol.md §2 RoomUserInfo, before its role is derived).</summary>
 public sealed record RoomUser(
     string ClientId,
@@ -237,6 +248,8 @@ public sealed record StorableRoom
     [JsonPropertyName("version")] public long Version { get; init; }
     [JsonPropertyName("appliedRequests")] public ImmutableDictionary<string, RequestMark> AppliedRequests { get; init; } = ImmutableDictionary<string, RequestMark>.Empty;
     [JsonPropertyName("bans")] public ImmutableList<RoomBan> Bans { get; init; } = [];
+    // Ott extension (docs/protocol.md §10): seconds to wait for buffering members, 0 = off; absent in older records.
+    [JsonPropertyName("waitForBuffering")] public double WaitForBuffering { get; init; }
 }
 
 /// <summary>What clients may see: exactly the 20 syncable keys, in OTT's order (docs/protocol.md §6.2).</summary>
@@ -302,6 +315,7 @@ public static partial class RoomStateMapper
     [MapperIgnoreSource(nameof(RoomState.RecentEvents))]
     [MapperIgnoreSource(nameof(RoomState.LastActiveAt))]
     [MapperIgnoreSource(nameof(RoomState.SuppressedSegment))]
+    [MapperIgnoreSource(nameof(RoomState.Hold))]
     public static partial StorableRoom ToStorable(this RoomState state);
 
     [MapperIgnoreSource(nameof(RoomState.PlaybackAnchor))]
@@ -315,6 +329,9 @@ public static partial class RoomStateMapper
     [MapperIgnoreSource(nameof(RoomState.RecentEvents))]
     [MapperIgnoreSource(nameof(RoomState.LastActiveAt))]
     [MapperIgnoreSource(nameof(RoomState.SuppressedSegment))]
+    [MapperIgnoreSource(nameof(RoomState.Hold))]
+    // Not one of OTT's 20 sync keys: Ott's page reads it from the anchor frame (docs/protocol.md §10).
+    [MapperIgnoreSource(nameof(RoomState.WaitForBuffering))]
     public static partial SyncableRoom ToSyncable(this RoomState state);
 
     [MapProperty(nameof(StorableRoom.PlaybackStart), nameof(RoomState.PlaybackAnchor))]
@@ -325,6 +342,7 @@ public static partial class RoomStateMapper
     [MapperIgnoreTarget(nameof(RoomState.RecentEvents))]
     [MapperIgnoreTarget(nameof(RoomState.LastActiveAt))]
     [MapperIgnoreTarget(nameof(RoomState.SuppressedSegment))]
+    [MapperIgnoreTarget(nameof(RoomState.Hold))]
     public static partial RoomState FromStorable(this StorableRoom stored);
 
     // The list item's user count is the caller's: live connections on the owner, 0 for an unloaded room.
@@ -350,8 +368,10 @@ public static partial class RoomStateMapper
     [MapperIgnoreSource(nameof(RoomState.RecentEvents))]
     [MapperIgnoreSource(nameof(RoomState.LastActiveAt))]
     [MapperIgnoreSource(nameof(RoomState.SuppressedSegment))]
+    [MapperIgnoreSource(nameof(RoomState.Hold))]
     [MapperIgnoreSource(nameof(RoomState.HasOwner))]
     [MapperIgnoreSource(nameof(RoomState.VoteCounts))]
+    [MapperIgnoreSource(nameof(RoomState.WaitForBuffering))]
     public static partial RoomListItem ToListItem(this RoomState state, int users);
 
     // Each user with the role the room gives them. (A parameter rather than MapPropertyFromSource, which
@@ -376,7 +396,10 @@ public static partial class RoomStateMapper
     [MapperIgnoreSource(nameof(RoomState.RecentEvents))]
     [MapperIgnoreSource(nameof(RoomState.LastActiveAt))]
     [MapperIgnoreSource(nameof(RoomState.SuppressedSegment))]
+    [MapperIgnoreSource(nameof(RoomState.Hold))]
     [MapperIgnoreSource(nameof(RoomState.VoteCounts))]
+    // GET /api/room/:name keeps exactly its 13 keys (docs/protocol.md §10).
+    [MapperIgnoreSource(nameof(RoomState.WaitForBuffering))]
     private static partial RoomResponse ToRoomResponse(RoomState state, IReadOnlyList<RoomUserInfo> users);
 
     // The state member takes the whole source through ToStorable, so only the snapshot's own members are
@@ -392,6 +415,7 @@ public static partial class RoomStateMapper
     [MapperIgnoreTarget(nameof(RoomState.RecentEvents))]
     [MapperIgnoreTarget(nameof(RoomState.LastActiveAt))]
     [MapperIgnoreTarget(nameof(RoomState.SuppressedSegment))]
+    [MapperIgnoreTarget(nameof(RoomState.Hold))]
     public static partial RoomState FromSnapshot(this RoomSnapshot snapshot);
 
     // The position-jump rule (docs/protocol.md §6.3): SyncFrameWriter (Sync/Rooms/SyncFrames.cs) resends the live position when this changes.
@@ -419,8 +443,10 @@ public static partial class RoomStateMapper
     [MapperIgnoreSource(nameof(RoomState.RecentEvents))]
     [MapperIgnoreSource(nameof(RoomState.LastActiveAt))]
     [MapperIgnoreSource(nameof(RoomState.SuppressedSegment))]
+    [MapperIgnoreSource(nameof(RoomState.Hold))]
     [MapperIgnoreSource(nameof(RoomState.HasOwner))]
     [MapperIgnoreSource(nameof(RoomState.VoteCounts))]
+    [MapperIgnoreSource(nameof(RoomState.WaitForBuffering))]
     public static partial PlaybackBasis ToPlaybackBasis(this RoomState state);
 }
 

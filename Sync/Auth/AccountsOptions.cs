@@ -1,6 +1,6 @@
 namespace Ott.Sync.Auth;
 
-// Bound from `Accounts` (protocol §3.3, docs/architecture.md §17).
+// Bound from `Accounts` (protocol §3.3, docs/architecture.md §20).
 internal sealed class AccountsOptions
 {
     public const string Section = "Accounts";

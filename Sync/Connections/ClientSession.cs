@@ -29,6 +29,9 @@ internal sealed partial class ClientSession : IRoomClient
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly OttMetrics _metrics;
+    private readonly DriftBoard _drift;
+    private volatile AnchorOutput? _anchor;
+    private volatile bool _wantsAnchors;
     private readonly Queue<long> _inputErrors = new();
     private static readonly TimeSpan HeadOfLineBound = TimeSpan.FromSeconds(1);
 
@@ -42,7 +45,7 @@ internal sealed partial class ClientSession : IRoomClient
 
     public ClientSession(SocketTransport transport, string room, RoomManager rooms, ApiAuthenticator auth, IAccountDirectory accounts,
         ConnectionRegistry registry, GatewayRooms gateways, NodeIdentity node, ConnectionsOptions options, TimeProvider time,
-        ILogger logger, OttMetrics metrics, StallWatch stalls)
+        ILogger logger, OttMetrics metrics, StallWatch stalls, DriftBoard drift)
     {
         _transport = transport;
         _room = room;
@@ -57,6 +60,7 @@ internal sealed partial class ClientSession : IRoomClient
         _time = time;
         _logger = logger;
         _metrics = metrics;
+        _drift = drift;
         _budget = new SocketBudget(options.MessagesPerSecond, options.MessageBurst, time, () => stalls.InGrace);
         transport.Name = ClientId;
     }
@@ -76,6 +80,14 @@ internal sealed partial class ClientSession : IRoomClient
 
     public void Close(int code, string reason) => _transport.Close(code, reason);
 
+    public bool WantsAnchors => _wantsAnchors;
+
+    public void SendAnchor(ReadOnlyMemory<byte> frame, AnchorOutput anchor)
+    {
+        _anchor = anchor;
+        Send(frame);
+    }
+
     public async Task RunAsync(CancellationToken ct)
     {
         _registry.Register(this);
@@ -87,6 +99,7 @@ internal sealed partial class ClientSession : IRoomClient
         finally
         {
             _registry.Unregister(this);
+            _drift.Forget(_key, ClientId);
             _metrics.SocketClosed();
             if (User is not null)
             {
@@ -117,6 +130,8 @@ internal sealed partial class ClientSession : IRoomClient
             Reject(OttFailure.InvalidMessage("Binary frames are not supported"));
             return Task.CompletedTask;
         }
+        // The receive instant of a clock-sync probe is taken before anything else is done with the frame.
+        var receivedAt = _drift.NowMs;
         ClientMessage parsed;
         try
         {
@@ -127,7 +142,31 @@ internal sealed partial class ClientSession : IRoomClient
             Abandon(e);
             return Task.CompletedTask;
         }
+        if (parsed is TimeSyncMessage probe)
+        {
+            AnswerTimeSync(probe, receivedAt);
+            return Task.CompletedTask;
+        }
         return HandleAsync(parsed, ct);
+    }
+
+    // Ott extension (docs/protocol.md §10): NTP-style, answered at once with the cluster clock's receive and send
+    // instants, before the handshake too, so a page can sync its clock while it joins. Sending it opts this socket
+    // into playback anchors; a client that never sends it gets exactly OTT's frames.
+    private void AnswerTimeSync(TimeSyncMessage probe, double receivedAt)
+    {
+        _wantsAnchors = true;
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(96);
+        using (var w = new System.Text.Json.Utf8JsonWriter(buffer, FrameWriter.WriterOptions))
+        {
+            w.WriteStartObject();
+            w.WriteString("action", "ott-time");
+            w.WriteNumber("t0", probe.T0);
+            w.WriteNumber("t1", Math.Round(receivedAt, 3));
+            w.WriteNumber("t2", Math.Round(_drift.NowMs, 3));
+            w.WriteEndObject();
+        }
+        Send(buffer.WrittenSpan.ToArray());
     }
 
     // An unexpected fault abandons the message; the socket stays open (docs/protocol.md §1.7).
@@ -181,6 +220,9 @@ internal sealed partial class ClientSession : IRoomClient
                             User = user with { Status = status.Status };
                         }
                     }, ct);
+                    return;
+                case DriftReportMessage report:
+                    _drift.Report(_key, ClientId, User?.Name ?? "", _anchor, report.Position, report.At, report.Buffering, report.UncertaintyMs);
                     return;
                 case NotifyMessage notify:
                     if (notify.UsernameChanged && SessionKey is { } key)

@@ -19,6 +19,7 @@ internal static class ConnectionsServiceExtensions
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<ISessionChangeListener>(sp => sp.GetRequiredService<ConnectionRegistry>());
         services.AddSingleton<GatewayRooms>();
+        services.AddSingleton<DriftBoard>();
         services.AddSingleton<HeadlessClients>();
         services.AddSingleton<IRoomFanout, RoomFanout>();
         services.AddHostedService<Rejoiner>();

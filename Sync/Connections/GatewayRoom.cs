@@ -17,6 +17,12 @@ internal interface IRoomClient
     void Send(ReadOnlyMemory<byte> frame);
 
     void Close(int code, string reason);
+
+    /// <summary>The client asked for clock sync (docs/protocol.md §10), so it gets playback anchors.</summary>
+    bool WantsAnchors => false;
+
+    /// <summary>Queues an anchor frame; the client may keep the anchor to check its drift reports against.</summary>
+    void SendAnchor(ReadOnlyMemory<byte> frame, AnchorOutput anchor) => Send(frame);
 }
 
 /// <summary>
@@ -150,6 +156,16 @@ internal sealed class GatewayRoom(string key)
                         // A client leaves by closing first, so the owner dropped one that is still here
                         // (it thought this node gone): re-join it (docs/architecture.md §9.6, I7).
                         resync |= !left.IsClosing;
+                        break;
+                    case AnchorOutput e:
+                        byte[]? written = null;
+                        foreach (var client in _attached)
+                        {
+                            if (client.WantsAnchors)
+                            {
+                                client.SendAnchor(written ??= e.Write(), e);
+                            }
+                        }
                         break;
                     case CloseClient c when _clients.TryGetValue(c.ClientId, out var closing):
                         closing.Close(c.Code, c.Reason);

@@ -27,6 +27,7 @@ internal sealed partial class RoomSocketMiddleware(
     TimeProvider time,
     OttMetrics metrics,
     StallWatch stalls,
+    DriftBoard drift,
     ILogger<ClientSession> logger)
 {
     [GeneratedRegex("^[A-Za-z0-9_-]+$")]
@@ -67,7 +68,7 @@ internal sealed partial class RoomSocketMiddleware(
             return;
         }
         using var transport = new SocketTransport(socket, options.Value, time, metrics, logger, () => stalls.InGrace);
-        var session = new ClientSession(transport, room, rooms, auth, accounts, registry, gateways, node, options.Value, time, logger, metrics, stalls)
+        var session = new ClientSession(transport, room, rooms, auth, accounts, registry, gateways, node, options.Value, time, logger, metrics, stalls, drift)
         {
             Ip = Limits.ClientIp.Of(context),
         };

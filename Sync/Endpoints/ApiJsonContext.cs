@@ -15,6 +15,7 @@ namespace Ott.Sync.Endpoints;
 [JsonSerializable(typeof(GenerateResponse))]
 [JsonSerializable(typeof(StatusResponse))]
 [JsonSerializable(typeof(OwnershipView))]
+[JsonSerializable(typeof(Ott.Sync.Connections.RoomDriftView))]
 [JsonSerializable(typeof(AccountUserResponse))]
 [JsonSerializable(typeof(AccountResponse))]
 [JsonSerializable(typeof(OwnedRoomsResponse))]

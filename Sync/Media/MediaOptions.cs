@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 
 namespace Ott.Sync.Media;
 
-// The `Media` section (docs/architecture.md §17): lookups, caching, ffprobe and the per-service upstreams.
+// The `Media` section (docs/architecture.md §20): lookups, caching, ffprobe and the per-service upstreams.
 // Every upstream base URL is configurable so tests can point resolvers at a loopback fake.
 public sealed class MediaOptions
 {

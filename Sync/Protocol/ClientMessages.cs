@@ -12,6 +12,12 @@ public sealed record RequestMessage(RoomRequest Request) : ClientMessage;
 public sealed record StatusMessage(string Status) : ClientMessage;
 public sealed record NotifyMessage(bool UsernameChanged) : ClientMessage;
 public sealed record KickMeMessage(int Code) : ClientMessage;
+
+/// <summary>Ott extension (docs/protocol.md §10): a clock-sync probe; <see cref="T0"/> is the client's send time in its own ms.</summary>
+public sealed record TimeSyncMessage(double T0) : ClientMessage;
+
+/// <summary>Ott extension (docs/protocol.md §10): where the client's player is at cluster time <see cref="At"/> (Unix ms).</summary>
+public sealed record DriftReportMessage(double Position, double At, bool Buffering, double UncertaintyMs) : ClientMessage;
 /// <summary>An input error; <see cref="Action"/> is the frame's action when it had a string one.</summary>
 public sealed record InvalidClientMessage(OttFailure Failure, string? Action = null) : ClientMessage;
 
@@ -56,6 +62,8 @@ public static class ClientMessageParser
                 "status" => ParseStatus(obj),
                 "notify" => new NotifyMessage(obj["message"] is { } m && Zod.IsString(m) && m.GetValue<string>() == "usernameChanged"),
                 "kickme" => new KickMeMessage(KickCode(obj["reason"])),
+                "ott-time" => ParseTimeSync(obj),
+                "ott-report" => ParseDriftReport(obj),
                 _ => new InvalidClientMessage(OttFailure.UnknownAction(action)),
             };
             // Keep the action on a malformed req or status: before auth it closes with 4004 (docs/protocol.md §1.2).
@@ -73,6 +81,32 @@ public static class ClientMessageParser
         Zod.TryGetInt(reason, out var code) && (code == 1000 || code is >= 3000 and <= 4999) ? code : 4000;
 
     private static InvalidClientMessage Invalid(string detail) => new(OttFailure.InvalidMessage(detail));
+
+    private static ClientMessage ParseTimeSync(JsonObject obj) =>
+        Zod.TryGetDouble(obj["t0"], out var t0) && double.IsFinite(t0)
+            ? new TimeSyncMessage(t0)
+            : Invalid("Field 't0' must be a number");
+
+    private static ClientMessage ParseDriftReport(JsonObject obj)
+    {
+        if (!Zod.TryGetDouble(obj["position"], out var position) || !double.IsFinite(position) || position < 0)
+        {
+            return Invalid("Field 'position' must be a number of seconds, at least 0");
+        }
+        if (!Zod.TryGetDouble(obj["at"], out var at) || !double.IsFinite(at) || at <= 0)
+        {
+            return Invalid("Field 'at' must be a cluster time in Unix milliseconds");
+        }
+        if (!Zod.IsBool(obj["buffering"]))
+        {
+            return Invalid("Field 'buffering' must be a boolean");
+        }
+        if (!Zod.TryGetDouble(obj["uncertainty"], out var uncertainty) || !double.IsFinite(uncertainty) || uncertainty < 0)
+        {
+            return Invalid("Field 'uncertainty' must be a number of milliseconds, at least 0");
+        }
+        return new DriftReportMessage(position, at, obj["buffering"]!.GetValue<bool>(), uncertainty);
+    }
 
     private static ClientMessage ParseStatus(JsonObject obj)
     {

@@ -80,6 +80,11 @@ public sealed record SettingsPatch
     public ImmutableList<string>? AutoSkipSegmentCategories { get; init; }
     public RestoreQueueBehavior? RestoreQueueBehavior { get; init; }
     public bool? EnableVoteSkip { get; init; }
+
+    /// <summary>Ott extension (docs/protocol.md §10): seconds, 0 (off) to <see cref="MaxWaitForBuffering"/>.</summary>
+    public double? WaitForBuffering { get; init; }
+
+    public const double MaxWaitForBuffering = 30;
 }
 
 /// <summary>

@@ -134,7 +134,7 @@ public static class Zod
 public static class SettingsSchema
 {
     private static readonly string[] Keys =
-        ["title", "description", "visibility", "queueMode", "grants", "autoSkipSegmentCategories", "restoreQueueBehavior", "enableVoteSkip"];
+        ["title", "description", "visibility", "queueMode", "grants", "autoSkipSegmentCategories", "restoreQueueBehavior", "enableVoteSkip", "waitForBuffering"];
 
     public static readonly string[] VisibilityNames = ["public", "unlisted", "private"];
     public static readonly string[] QueueModeNames = ["manual", "vote", "loop", "dj"];
@@ -192,6 +192,15 @@ public static class SettingsSchema
         {
             if (!Zod.IsBool(voteSkip)) issues.Add(Zod.InvalidType("boolean", voteSkip, "enableVoteSkip"));
             else patch = patch with { EnableVoteSkip = voteSkip!.GetValue<bool>() };
+        }
+        if (body.TryGetPropertyValue("waitForBuffering", out var wait))
+        {
+            if (!Zod.TryGetDouble(wait, out var seconds)) issues.Add(Zod.InvalidType("number", wait, "waitForBuffering"));
+            else if (seconds is < 0 or > SettingsPatch.MaxWaitForBuffering)
+            {
+                issues.Add(Zod.Custom($"waitForBuffering must be from 0 (off) to {SettingsPatch.MaxWaitForBuffering} seconds", "waitForBuffering"));
+            }
+            else patch = patch with { WaitForBuffering = seconds };
         }
         var unknown = body.Select(kv => kv.Key).Where(k => !Keys.Contains(k)).ToList();
         if (strict && unknown.Count > 0)

@@ -38,6 +38,14 @@ internal sealed partial class RoomActor
         {
             ops.Add(new Broadcast(new WrittenFrame(delta)));
         }
+        if (CarriesPosition(before, after, outputs))
+        {
+            // Last in the batch, so every client the batch attached (a join, a rejoin) is attached by then. The
+            // position is taken at the whole millisecond the frame names, so the two agree exactly.
+            var at = now.ToUnixTimeMilliseconds();
+            ops.Add(new AnchorOutput(after.LivePosition(DateTimeOffset.FromUnixTimeMilliseconds(at)), at, after.IsPlaying, after.PlaybackSpeed,
+                after.WaitForBuffering, after.Hold?.Pending ?? []));
+        }
         if (ops.Count > 0)
         {
             // Frames are serialized once; other nodes get the batch only while they have users here.
@@ -45,6 +53,31 @@ internal sealed partial class RoomActor
             _fanout.Deliver(delivery, HasRemoteUsers(before) || HasRemoteUsers(after));
         }
         _metrics.FanOut(_clock.Time.GetElapsedTime(started));
+    }
+
+    // The batch told some client a position (a jump, a full sync, a position sync), or the wait for buffering
+    // changed: clock-synced clients get the position with the cluster instant it holds at (docs/protocol.md §10).
+    private static bool CarriesPosition(RoomState before, RoomState after, List<RoomOutput> outputs)
+    {
+        if (before.ToPlaybackBasis() != after.ToPlaybackBasis() || before.Hold != after.Hold || before.WaitForBuffering != after.WaitForBuffering)
+        {
+            return true;
+        }
+        foreach (var output in outputs)
+        {
+            var frame = output switch
+            {
+                Broadcast b => b.Frame,
+                SendTo s => s.Frame,
+                SendToMany m => m.Frame,
+                _ => null,
+            };
+            if (frame is FullSyncFrame or PositionSyncFrame)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static WrittenFrame Written(ServerFrame frame, DateTimeOffset now) =>

@@ -59,6 +59,39 @@ public sealed record SendToMany(ImmutableArray<string> ClientIds, ServerFrame Fr
 public sealed record Attach(string ClientId) : RoomOutput;
 public sealed record Detach(string ClientId) : RoomOutput;
 public sealed record CloseClient(string ClientId, int Code, string Reason) : RoomOutput;
+
+/// <summary>
+/// Ott extension (docs/protocol.md §10, docs/architecture.md §20): where playback stands at cluster time
+/// <see cref="At"/> (Unix ms), for the clients that opted into clock sync only; OTT clients never get it. It also
+/// carries the room's wait-for-buffering setting and whom the room is waiting on (none when not waiting).
+/// </summary>
+public sealed record AnchorOutput(double Position, long At, bool IsPlaying, double Speed, double WaitForBuffering, ImmutableList<string> Waiting)
+    : RoomOutput
+{
+    public byte[] Write()
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(128);
+        using (var w = new System.Text.Json.Utf8JsonWriter(buffer, FrameWriter.WriterOptions))
+        {
+            w.WriteStartObject();
+            w.WriteString("action", "ott-anchor");
+            w.WriteNumber("position", Position);
+            w.WriteNumber("at", At);
+            w.WriteBoolean("isPlaying", IsPlaying);
+            w.WriteNumber("speed", Speed);
+            w.WriteNumber("waitForBuffering", WaitForBuffering);
+            w.WriteStartArray("waiting");
+            foreach (var id in Waiting)
+            {
+                w.WriteStringValue(id);
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+}
+
 public sealed record FetchSegments(QueueItem Item, ImmutableList<string> Categories) : RoomOutput;
 
 public sealed record RoomOutcome(RoomState State, ImmutableList<RoomOutput> Outputs, OttFailure? Error)

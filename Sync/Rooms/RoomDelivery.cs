@@ -44,6 +44,21 @@ internal sealed record RoomDelivery(string Room, long Epoch, long Seq, IReadOnly
                 case Detach d:
                     w.WriteString("d", d.ClientId);
                     break;
+                case AnchorOutput e:
+                    w.WriteStartObject("e");
+                    w.WriteNumber("p", e.Position);
+                    w.WriteNumber("t", e.At);
+                    w.WriteBoolean("on", e.IsPlaying);
+                    w.WriteNumber("r", e.Speed);
+                    w.WriteNumber("w", e.WaitForBuffering);
+                    w.WriteStartArray("q");
+                    foreach (var id in e.Waiting)
+                    {
+                        w.WriteStringValue(id);
+                    }
+                    w.WriteEndArray();
+                    w.WriteEndObject();
+                    break;
                 case CloseClient c:
                     w.WriteString("x", c.ClientId);
                     w.WriteNumber("code", c.Code);
@@ -84,6 +99,13 @@ internal sealed record RoomDelivery(string Room, long Epoch, long Seq, IReadOnly
             else if (op.TryGetProperty("d", out var detach))
             {
                 ops.Add(new Detach(detach.GetString()!));
+            }
+            else if (op.TryGetProperty("e", out var anchor))
+            {
+                ops.Add(new AnchorOutput(anchor.GetProperty("p").GetDouble(), anchor.GetProperty("t").GetInt64(),
+                    anchor.GetProperty("on").GetBoolean(), anchor.GetProperty("r").GetDouble(),
+                    anchor.TryGetProperty("w", out var wait) ? wait.GetDouble() : 0,
+                    anchor.TryGetProperty("q", out var waiting) ? [.. waiting.EnumerateArray().Select(q => q.GetString()!)] : []));
             }
             else if (op.TryGetProperty("x", out var close))
             {

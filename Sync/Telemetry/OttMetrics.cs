@@ -29,6 +29,20 @@ internal sealed class OttMetrics
     private readonly Counter<long> _busExpired;
     private readonly Counter<long> _forwarded;
     private readonly Counter<long> _resyncs;
+    private readonly Histogram<double> _clientDrift;
+    private readonly Histogram<double> _offsetUncertainty;
+    private readonly Histogram<double> _buffering;
+
+    // Viewers are meant to be within 50 ms of each other (issue 16): the buckets resolve that range.
+    private static readonly InstrumentAdvice<double> DriftBuckets = new()
+    {
+        HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    };
+
+    private static readonly InstrumentAdvice<double> BufferingBuckets = new()
+    {
+        HistogramBucketBoundaries = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    };
 
     public OttMetrics(IMeterFactory factory)
     {
@@ -51,6 +65,12 @@ internal sealed class OttMetrics
         _busExpired = meter.CreateCounter<long>("ott.bus.expired", description: "Requests dropped on arrival because their deadline had passed");
         _forwarded = meter.CreateCounter<long>("ott.bus.forwarded", description: "Room commands forwarded to the owner on another node");
         _resyncs = meter.CreateCounter<long>("ott.gateway.resyncs", description: "Rooms whose local clients were re-joined and re-synced (gap, owner change, reconnect)");
+        _clientDrift = meter.CreateHistogram("ott.client.drift", unit: "s",
+            description: "How far a clock-synced client's player was from the room's live position when it reported (absolute)", advice: DriftBuckets);
+        _offsetUncertainty = meter.CreateHistogram("ott.clock.offset_uncertainty", unit: "s",
+            description: "A clock-synced client's own bound on its clock-offset error (half its best round trip)", advice: DriftBuckets);
+        _buffering = meter.CreateHistogram("ott.buffering", unit: "s", description: "How long a clock-synced client's player buffered, per episode",
+            advice: BufferingBuckets);
     }
 
     public void Request(string type, string outcome) =>
@@ -89,4 +109,7 @@ internal sealed class OttMetrics
     public void BusExpired() => _busExpired.Add(1);
     public void Forwarded() => _forwarded.Add(1);
     public void Resync() => _resyncs.Add(1);
+    public void ClientDrift(double seconds) => _clientDrift.Record(Math.Abs(seconds));
+    public void OffsetUncertainty(double seconds) => _offsetUncertainty.Record(seconds);
+    public void Buffered(double seconds) => _buffering.Record(seconds);
 }

@@ -27,9 +27,12 @@ export class RoomConnection {
   #attempts = 0;
   #timer = 0;
   #stopped = false;
+  #beforeAuth;
 
   // onState(state, detail): "connecting" | "open" | "reconnecting" {code, delay} | "closed" {code, reason}.
-  constructor({ roomName, token, onMessage, onState }) {
+  // beforeAuth(): an optional message sent ahead of the auth on every open (the clock probe, clock.js).
+  constructor({ roomName, token, onMessage, onState, beforeAuth = null }) {
+    this.#beforeAuth = beforeAuth;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     this.#url = `${scheme}://${location.host}/api/room/${encodeURIComponent(roomName)}`;
     this.#token = token;
@@ -67,6 +70,7 @@ export class RoomConnection {
     this.#socket = socket;
     socket.addEventListener("open", () => {
       this.#attempts = 0;
+      if (this.#beforeAuth) socket.send(JSON.stringify(this.#beforeAuth()));
       socket.send(JSON.stringify({ action: "auth", token: this.#token }));
       this.#onState("open", { reconnect });
     });

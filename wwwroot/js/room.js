@@ -2,18 +2,26 @@ import { createAdmin } from "./admin.js";
 import { api, grantToken, roomApi, roomPath } from "./api.js";
 import { RoomConnection } from "./connection.js";
 import { createPlayer } from "./players.js";
-import { correct, formatTime, PlaybackClock } from "./timing.js";
+import { ClockSync } from "./clock.js";
+import { correct, DRIFT, DRIFT_SYNCED, formatTime, PlaybackClock } from "./timing.js";
 
 const $ = (id) => document.getElementById(id);
 const ROLES = { "-1": "Owner", 0: "Unregistered", 1: "Registered", 2: "Trusted", 3: "Moderator", 4: "Administrator" };
 const STATUS_TEXT = { none: "no status", ready: "ready", buffering: "buffering", error: "player error" };
-const TICK_MS = 250;
+const TICK_MS = 100;
+const REPORT_MS = 1000;
 
 const urlName = decodeURIComponent(location.pathname.replace(/^\/room\//, "").replace(/\/.*$/, ""));
 const room = { name: urlName, queue: [], voteCounts: [], currentSource: null, isPlaying: false, playbackSpeed: 1 };
 const users = new Map();
 const myVotes = new Set();
-const clock = new PlaybackClock();
+// Clock sync and anchors (clock.js, docs/protocol.md §10): the room's position by the server's clock.
+const timeSync = new ClockSync({ send: (message) => connection?.send(message) ?? false, onChange: renderClock });
+const clock = new PlaybackClock(undefined, () => (timeSync.ready ? timeSync.serverNow() : null));
+let seekStartedAt = 0;
+let waitingOn = new Set(); // whom the room waits on while members buffer (docs/protocol.md §10)
+let ackReady = false;
+let seekCost = 0.03; // seconds a seek of this player takes, measured; a seek aims this far ahead
 let me = null;
 let token = null;
 let connection = null;
@@ -71,6 +79,13 @@ function onMessage(message) {
   if (admin?.onMessage(message)) return;
   switch (message.action) {
     case "sync": return onSync(message);
+    case "ott-time": return timeSync.onReply(message);
+    case "ott-anchor":
+      clock.applyAnchor(message);
+      waitingOn = new Set(message.waiting ?? []);
+      ackReady = waitingOn.has(me);
+      renderUsers();
+      return tick();
     case "event": {
       const text = eventText(message);
       if (text) toast(text, { action: admin?.undoButton(message, text) });
@@ -104,7 +119,10 @@ function onState(state, detail) {
     $("disconnected").showModal();
     $("reload").focus();
   }
+  if (state === "open") timeSync.start();
   if (state !== "open") {
+    timeSync.stop();
+    clock.dropAnchor();
     // A reconnect starts over: a new client id, a full sync and a fresh user list; votes stay
     // with the old id (docs/protocol.md §1.8).
     me = null;
@@ -186,7 +204,14 @@ function loadCurrent() {
   }
   const key = playerKey;
   player = createPlayer(item, $("player-host"), {
-    onStatus: (status) => key === playerKey && setStatus(status),
+    onStatus: (status) => {
+      if (key !== playerKey) return;
+      if (status === "ready" && seekStartedAt) {
+        seekCost = Math.min(0.3, 0.5 * seekCost + 0.5 * ((performance.now() - seekStartedAt) / 1000));
+        seekStartedAt = 0;
+      }
+      setStatus(status);
+    },
     onProblem: (text) => {
       if (key !== playerKey) return;
       $("player-problem").textContent = text;
@@ -221,11 +246,43 @@ function tick() {
   if (clock.isPlaying && p.paused && !p.ended && !atEnd && !playbackBlocked) p.play();
   if (!clock.isPlaying && !p.paused) p.pause();
   if (p.seeking) return;
+  if (ackReady && wantedStatus === "ready") {
+    // The room waits on this player: say it is ready even when its status never changed (a quick seek).
+    ackReady = !connection?.send({ action: "status", status: "ready" });
+  }
   const drift = p.currentTime - target;
   if (atEnd && p.ended) return;
-  const { seek, rate } = correct(drift, clock.speed, clock.isPlaying && !p.paused, p.canNudge);
-  if (seek) p.seek(target);
+  const synced = clock.synced && timeSync.ready;
+  const playing = clock.isPlaying && !p.paused;
+  const { seek, rate } = correct(drift, clock.speed, playing, p.canNudge, synced ? DRIFT_SYNCED : DRIFT);
+  if (seek) {
+    seekStartedAt = performance.now();
+    p.seek(synced && playing ? target + seekCost * clock.speed : target);
+  }
   p.setRate(rate);
+}
+
+// The clock panel, and drift reports: where this player is at a server instant (docs/protocol.md §10).
+function renderClock(filter) {
+  const body = document.body.dataset;
+  body.clockOffset = String(Math.round(filter.offset));
+  body.clockSamples = String(filter.samples.length);
+  $("clock-debug").textContent =
+    `Clock offset ${Math.round(filter.offset)} ms ± ${Math.round(filter.uncertainty)} ms (round trip ${Math.round(filter.rtt)} ms)`;
+}
+
+function report() {
+  const p = player;
+  if (!p || !p.ready || !clock.synced || !timeSync.ready) return;
+  const drift = p.currentTime - clock.live();
+  $("clock-debug").dataset.drift = String(Math.round(drift * 1000));
+  connection?.send({
+    action: "ott-report",
+    position: Math.max(0, p.currentTime),
+    at: timeSync.serverNow(),
+    buffering: wantedStatus === "buffering",
+    uncertainty: timeSync.filter.uncertainty,
+  });
 }
 
 function renderTime() {
@@ -345,6 +402,7 @@ function renderUsers() {
     dot.className = `status-dot status-${user.status}`;
     dot.setAttribute("aria-hidden", "true");
     meta.append(dot, `${ROLES[user.role] ?? `Role ${user.role}`} · ${STATUS_TEXT[user.status] ?? user.status}`);
+    if (waitingOn.has(user.id)) meta.append(" · room waits");
     row.append(name, meta);
     const manage = admin?.manageButton(user);
     if (manage) row.append(manage);
@@ -467,9 +525,10 @@ async function main() {
     onState("closed", { reason: error.message });
     return;
   }
-  connection = new RoomConnection({ roomName: urlName, token, onMessage, onState });
+  connection = new RoomConnection({ roomName: urlName, token, onMessage, onState, beforeAuth: () => timeSync.probe() });
   connection.start();
   setInterval(tick, TICK_MS);
+  setInterval(report, REPORT_MS);
 }
 
 main();

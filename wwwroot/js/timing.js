@@ -4,12 +4,53 @@
 export class PlaybackClock {
   position = 0; // the last synced position, in seconds
   startedAt = 0; // local clock (ms) at which `position` held
-  isPlaying = false;
-  speed = 1;
+  #isPlaying = false;
+  #speed = 1;
+  // An Ott server's anchor (docs/protocol.md §10): {position, at (server ms), isPlaying, speed}. While one is
+  // held it is the whole truth about playback; OTT's sync fields only matter to a server that sends none.
+  anchor = null;
+  anchorArrived = 0;
 
-  constructor(now = () => performance.now()) {
+  // serverNow(): the server's clock by the page's offset estimate, or null while there is none yet.
+  constructor(now = () => performance.now(), serverNow = () => null) {
     this.now = now;
+    this.serverNow = serverNow;
     this.startedAt = now();
+  }
+
+  get isPlaying() {
+    return this.anchor ? this.anchor.isPlaying : this.#isPlaying;
+  }
+
+  set isPlaying(value) {
+    this.#isPlaying = value;
+  }
+
+  get speed() {
+    return this.anchor ? this.anchor.speed : this.#speed;
+  }
+
+  set speed(value) {
+    this.#speed = value;
+  }
+
+  get synced() {
+    return this.anchor !== null;
+  }
+
+  applyAnchor(anchor) {
+    this.anchor = anchor;
+    this.anchorArrived = this.now();
+  }
+
+  // A new socket starts over: anchors come again once it has probed.
+  dropAnchor() {
+    if (!this.anchor) return;
+    this.position = this.live();
+    this.startedAt = this.now();
+    this.#isPlaying = this.anchor.isPlaying;
+    this.#speed = this.anchor.speed;
+    this.anchor = null;
   }
 
   // Applies the playback fields of a sync (full or delta). The server always sends the live
@@ -33,6 +74,14 @@ export class PlaybackClock {
   }
 
   live() {
+    const a = this.anchor;
+    if (a) {
+      if (!a.isPlaying) return a.position;
+      // Before the first clock sample, the anchor is taken to hold when it arrived (as OTT's sync).
+      const server = this.serverNow();
+      const elapsed = server === null ? this.now() - this.anchorArrived : server - a.at;
+      return a.position + (elapsed / 1000) * a.speed;
+    }
     return this.isPlaying ? this.position + ((this.now() - this.startedAt) / 1000) * this.speed : this.position;
   }
 }
@@ -43,6 +92,16 @@ export const DRIFT = {
   deadband: 0.05, // closer than this, play at the room's speed
   gain: 0.5, // rate change per second of drift
   maxNudge: 0.1, // at most ±10 % of the room's speed
+};
+
+// With a server anchor and a synced clock the target is exact to a few ms, so the page holds it tightly:
+// a 10 ms deadband, and a seek (aimed ahead by the player's seek time) only beyond 100 ms.
+export const DRIFT_SYNCED = {
+  seekAbove: 0.1,
+  pausedSeekAbove: 0.02,
+  deadband: 0.01,
+  gain: 1.0,
+  maxNudge: 0.1,
 };
 
 // drift = player position − room position (positive: the player is ahead).

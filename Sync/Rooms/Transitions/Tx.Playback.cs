@@ -11,6 +11,7 @@ public static partial class RoomTransitions
     {
         private void Play()
         {
+            S = S with { Hold = null };
             if (!S.IsPlaying)
             {
                 S = S with { IsPlaying = true, PlaybackAnchor = _now };
@@ -19,6 +20,7 @@ public static partial class RoomTransitions
 
         private void Pause()
         {
+            S = S with { Hold = null };
             if (S.IsPlaying)
             {
                 S = S with { PlaybackPosition = S.LivePosition(_now), PlaybackAnchor = null, IsPlaying = false };
@@ -28,7 +30,49 @@ public static partial class RoomTransitions
         private void SeekTo(double value)
         {
             var inside = S.VideoSegments.FirstOrDefault(seg => value >= seg.StartTime && value < seg.EndTime);
+            var resume = S.IsPlaying || S.Hold is not null;
             S = S with { PlaybackPosition = value, PlaybackAnchor = _now, SuppressedSegment = inside };
+            if (resume)
+            {
+                StartHold();
+            }
+        }
+
+        // Wait for buffering (issue 16, docs/protocol.md §10): after a seek or when a new item starts while the room
+        // plays, pause at the position and wait for every present member's "ready" (or its leaving), at most
+        // WaitForBuffering seconds; the room's tick ends a wait that is due, as it advances at the end of media.
+        private void StartHold()
+        {
+            if (S.WaitForBuffering <= 0 || S.Users.IsEmpty || S.CurrentSource is null)
+            {
+                return;
+            }
+            S = S with
+            {
+                PlaybackPosition = S.LivePosition(_now),
+                PlaybackAnchor = null,
+                IsPlaying = false,
+                Hold = new BufferingHold(_now + TimeSpan.FromSeconds(S.WaitForBuffering), [.. S.Users.Select(u => u.ClientId)]),
+            };
+        }
+
+        /// <summary>A member is ready or gone: it is no longer waited on, and the last one ends the wait.</summary>
+        private void Unhold(string clientId)
+        {
+            if (S.Hold is { } hold && hold.Pending.Contains(clientId))
+            {
+                var pending = hold.Pending.Remove(clientId);
+                S = S with { Hold = hold with { Pending = pending } };
+                if (pending.IsEmpty)
+                {
+                    EndHold();
+                }
+            }
+        }
+
+        private void EndHold()
+        {
+            S = S with { Hold = null, IsPlaying = true, PlaybackAnchor = _now };
         }
 
         private void Seek(RoomUser? user, double value, JsonObject raw)
@@ -70,7 +114,8 @@ public static partial class RoomTransitions
         /// <summary>§6.8 advance: on a skip and at the end of media.</summary>
         private void Advance()
         {
-            S = S with { VotesToSkip = [] };
+            var wasPlaying = S.IsPlaying || S.Hold is not null;
+            S = S with { VotesToSkip = [], Hold = null };
             if (S.CurrentSource is { } current)
             {
                 if (S.QueueMode == QueueMode.Dj)
@@ -103,6 +148,10 @@ public static partial class RoomTransitions
                 S = S with { CurrentSource = null, IsPlaying = false, PlaybackPosition = 0, PlaybackAnchor = null, VideoSegments = [], SuppressedSegment = null };
             }
             S = S with { PlaybackSpeed = 1 };
+            if (wasPlaying && S.IsPlaying && S.CurrentSource is not null)
+            {
+                StartHold();
+            }
         }
 
         private void MaybeFetchSegments()
@@ -115,6 +164,10 @@ public static partial class RoomTransitions
 
         public void Tick()
         {
+            if (S.Hold is { } hold && _now >= hold.Until)
+            {
+                EndHold();
+            }
             if (S.CurrentSource is { } current && S.IsPlaying)
             {
                 var live = S.LivePosition(_now);

@@ -21,6 +21,7 @@ public static partial class RoomTransitions
                 && !normal.SequenceEqual(S.AutoSkipSegmentCategories) ? normal : null;
             var restore = patch.RestoreQueueBehavior is { } r && r != S.RestoreQueueBehavior ? r : (RestoreQueueBehavior?)null;
             var voteSkip = patch.EnableVoteSkip is { } vs && vs != S.EnableVoteSkip ? vs : (bool?)null;
+            var wait = patch.WaitForBuffering is { } w && w != S.WaitForBuffering ? w : (double?)null;
             var grantChanges = new Dictionary<Role, int>();
             foreach (var (gRole, mask) in patch.Grants ?? [])
             {
@@ -34,7 +35,7 @@ public static partial class RoomTransitions
             if (description is not null) needed.Add(Permissions.SetDescription);
             if (visibility is not null) needed.Add(Permissions.SetVisibility);
             if (queueMode is not null) needed.Add(Permissions.SetQueueMode);
-            if (categories is not null || restore is not null || voteSkip is not null) needed.Add(Permissions.Other);
+            if (categories is not null || restore is not null || voteSkip is not null || wait is not null) needed.Add(Permissions.Other);
             needed.AddRange(grantChanges.Keys.Order().Select(Permissions.SetPermissionsFor));
             foreach (var permission in needed)
             {
@@ -49,9 +50,14 @@ public static partial class RoomTransitions
                 AutoSkipSegmentCategories = categories ?? S.AutoSkipSegmentCategories,
                 RestoreQueueBehavior = restore ?? S.RestoreQueueBehavior,
                 EnableVoteSkip = voteSkip ?? S.EnableVoteSkip,
+                WaitForBuffering = wait ?? S.WaitForBuffering,
                 Grants = grantChanges.Count > 0 ? S.Grants.With(grantChanges) : S.Grants,
             };
-            AuditSettings(title, description, visibility, queueMode, categories, restore, voteSkip, grantChanges);
+            AuditSettings(title, description, visibility, queueMode, categories, restore, voteSkip, wait, grantChanges);
+            if (wait == 0 && S.Hold is not null)
+            {
+                EndHold();
+            }
             if (voteSkip == false)
             {
                 S = S with { VotesToSkip = [] };
@@ -64,7 +70,7 @@ public static partial class RoomTransitions
 
         // One "settings" entry with the changed values, and one "permissions" entry with the changed roles' masks.
         private void AuditSettings(string? title, string? description, Visibility? visibility, QueueMode? queueMode,
-            System.Collections.Immutable.ImmutableList<string>? categories, RestoreQueueBehavior? restore, bool? voteSkip,
+            System.Collections.Immutable.ImmutableList<string>? categories, RestoreQueueBehavior? restore, bool? voteSkip, double? wait,
             Dictionary<Role, int> grantChanges)
         {
             var changed = new JsonObject();
@@ -75,6 +81,7 @@ public static partial class RoomTransitions
             if (categories is not null) changed["autoSkipSegmentCategories"] = new JsonArray([.. categories.Select(c => (JsonNode?)c)]);
             if (restore is { } r) changed["restoreQueueBehavior"] = JsonSerializer.SerializeToNode(r, StateJsonContext.Default.RestoreQueueBehavior);
             if (voteSkip is { } vs) changed["enableVoteSkip"] = vs;
+            if (wait is { } w) changed["waitForBuffering"] = w;
             if (changed.Count > 0)
             {
                 Audit(AuditActions.Settings, null, changed);

@@ -174,6 +174,7 @@ public static partial class RoomTransitions
                 S = S with { Votes = RemoveVoter(S.Votes, clientId) };
             }
             S = S with { Users = S.Users.Remove(user), LastActiveAt = _now };
+            Unhold(clientId);
             Outputs.Add(new Detach(clientId));
             Outputs.Add(new Broadcast(new UserRemoveFrame(clientId)));
         }
@@ -205,6 +206,10 @@ public static partial class RoomTransitions
             var user = S.Users[idx] with { Status = status };
             S = S with { Users = S.Users.SetItem(idx, user) };
             Outputs.Add(new Broadcast(new UserUpdateFrame(user.Info(S))));
+            if (status == "ready")
+            {
+                Unhold(clientId);
+            }
         }
     }
 }

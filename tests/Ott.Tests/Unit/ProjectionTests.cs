@@ -157,7 +157,8 @@ public class ProjectionTests
         Assert.Equal(
             ["v", "name", "title", "description", "isTemporary", "visibility", "queueMode", "currentSource", "queue", "isPlaying",
              "playbackPosition", "playbackSpeed", "grants", "userRoles", "owner", "playbackStart", "videoSegments",
-             "autoSkipSegmentCategories", "prevQueue", "restoreQueueBehavior", "enableVoteSkip", "version", "appliedRequests", "bans"],
+             "autoSkipSegmentCategories", "prevQueue", "restoreQueueBehavior", "enableVoteSkip", "version", "appliedRequests", "bans",
+             "waitForBuffering"],
             stored.Select(kv => kv.Key));
         Assert.Equal("""{"id":77,"username":"owner"}""", stored["owner"]!.ToJsonString());
         Assert.Equal("""[[2,[]],[3,[5]],[4,[]]]""", stored["userRoles"]!.ToJsonString());
