@@ -70,7 +70,8 @@ internal sealed partial class RoomSocketMiddleware(
         using var transport = new SocketTransport(socket, options.Value, time, metrics, logger, () => stalls.InGrace);
         var session = new ClientSession(transport, room, rooms, auth, accounts, registry, gateways, node, options.Value, time, logger, metrics, stalls, drift)
         {
-            Ip = Limits.ClientIp.Of(context),
+            // No address (an in-process test host) is no address, not the shared "unknown" an IP ban would match for all.
+            Ip = context.Connection.RemoteIpAddress is null ? null : Limits.ClientIp.Of(context),
         };
         using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, registry.DrainToken);
         await session.RunAsync(lifetime.Token);

@@ -102,7 +102,7 @@ public sealed class MessageErrorTests(OttApplication app) : IClassFixture<OttApp
 
     public static TheoryData<string> UnknownTypes => new()
     {
-        """{"type":20}""",
+        """{"type":22}""",
         """{"type":99}""",
         """{"type":-1}""",
         """{"type":"2","state":true}""",
