@@ -210,7 +210,7 @@ internal sealed partial class NodeBus(
             return;
         }
         var header = new BusHeader(BusType.Reply) { Corr = request.Id, From = node.Id, Room = request.Room };
-        Publish(RedisChannel.Literal(replyTo), BusWriter.Write(header, payload));
+        Publish(keys.Channel(replyTo), BusWriter.Write(header, payload));
     }
 
     // ----- room channels -----

@@ -64,6 +64,27 @@ internal sealed partial class RedisConnection : IHostedLifecycleService, IAsyncD
         }
     }
 
+    // Every key matching a SCAN glob, on every primary: on a Redis Cluster each master holds only its own
+    // slots' keys. An explicit SCAN, as the embedded store wants it (see EmbeddedGarnet.ClearLeftoversAsync).
+    public async Task<List<RedisKey>> ScanAsync(string pattern, CancellationToken ct)
+    {
+        await ConnectAsync(ct);
+        var found = new List<RedisKey>();
+        var multiplexer = Multiplexer;
+        foreach (var server in multiplexer.GetServers().Where(s => s.IsConnected && !s.IsReplica))
+        {
+            RedisValue cursor = "0";
+            do
+            {
+                var page = (RedisResult[])(await server.ExecuteAsync("SCAN", cursor, "MATCH", pattern, "COUNT", 1000).WaitAsync(ct))!;
+                cursor = (RedisValue)page[0];
+                found.AddRange((RedisKey[])page[1]!);
+            }
+            while (cursor != "0");
+        }
+        return found;
+    }
+
     /// <summary>Connected now (false before the first connect and while the multiplexer reconnects).</summary>
     public bool IsConnected => Volatile.Read(ref _multiplexer) is { IsConnected: true };
 
