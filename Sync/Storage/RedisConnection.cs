@@ -85,6 +85,11 @@ internal sealed partial class RedisConnection : IHostedLifecycleService, IAsyncD
         return found;
     }
 
+    // A Redis Cluster: SPUBLISH counts only the subscribers on the master that ran it, while a subscription may
+    // sit on one of its replicas (where StackExchange.Redis resubscribes after a failover), so a count of 0 does
+    // not mean nobody listens (docs/architecture.md §9.3).
+    public bool IsCluster => Volatile.Read(ref _multiplexer) is { } m && m.GetServers().Any(s => s.ServerType == ServerType.Cluster);
+
     /// <summary>Connected now (false before the first connect and while the multiplexer reconnects).</summary>
     public bool IsConnected => Volatile.Read(ref _multiplexer) is { IsConnected: true };
 
