@@ -65,7 +65,8 @@ internal sealed class RedisKeys
 
     public RedisKey UserNextId => Users + "nextid";
 
-    private string Users => Prefix + "{users}:";
+    // Every account key starts with this (the {users} hash tag).
+    public string Users => Prefix + "{users}:";
 
     // ASP.NET Core's data-protection key ring (the OAuth state and correlation cookie of Discord login), shared
     // by every node so a login that starts on one node can finish on another.
