@@ -7,7 +7,7 @@ using StackExchange.Redis;
 
 namespace Ott.Sync.Auth;
 
-// Stored at {p}user:<id>. The password is only ever here, and only as a PasswordHasher (PBKDF2,
+// Stored at {p}{users}:<id>. The password is only ever here, and only as a PasswordHasher (PBKDF2,
 // salted) hash; room state keeps an owner as {id, username} and never sees this record.
 // An account has a password, a Discord link, or both (as OTT's do, docs/protocol.md §3.3): a
 // social-only account has no PasswordHash and cannot log in with a password until it sets one.
@@ -17,7 +17,7 @@ internal sealed record AccountRecord(
     string? Email,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? PasswordHash)
 {
-    // The linked Discord account's user id, unique among accounts ({p}user:bydiscord:<id> names its
+    // The linked Discord account's user id, unique among accounts ({p}{users}:bydiscord:<id> names its
     // account). Written by the test-only API today; Discord login and linking use the same field.
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? DiscordId { get; init; }

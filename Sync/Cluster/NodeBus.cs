@@ -164,7 +164,9 @@ internal sealed partial class NodeBus(
             // Queued on the one connection: whatever is published after this reaches the target after it.
             published?.Invoke();
             var receivers = await publishing.WaitAsync(ct);
-            if (receivers == 0)
+            // On a Redis Cluster a zero count proves nothing (RedisConnection.IsCluster): the reply, the timeout or
+            // giveUp (the target's heartbeats lapsed) ends the wait instead.
+            if (receivers == 0 && !connection.IsCluster)
             {
                 return new BusReply(BusOutcome.NoListener, null);
             }
@@ -210,7 +212,7 @@ internal sealed partial class NodeBus(
             return;
         }
         var header = new BusHeader(BusType.Reply) { Corr = request.Id, From = node.Id, Room = request.Room };
-        Publish(RedisChannel.Literal(replyTo), BusWriter.Write(header, payload));
+        Publish(keys.Channel(replyTo), BusWriter.Write(header, payload));
     }
 
     // ----- room channels -----

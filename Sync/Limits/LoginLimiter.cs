@@ -61,22 +61,15 @@ internal sealed class LoginLimiter(RedisConnection connection, RedisKeys keys)
         Db.KeyDeleteAsync(keys.LoginFailures(ip, HashOf(identifier))).WaitAsync(ct);
 
     // Every IP's and every identifier's failure counts and blocks go (the test-only reset,
-    // docs/protocol.md §4.5). An explicit SCAN, as the embedded store wants it (see EmbeddedGarnet).
+    // docs/protocol.md §4.5), on every primary of a Redis Cluster.
     public async Task ResetAllAsync(CancellationToken ct)
     {
         var db = Db;
-        RedisValue cursor = "0";
-        do
+        // One key per DEL: the keys of different IPs live in different hash slots.
+        foreach (var key in await connection.ScanAsync(keys.LoginFailurePattern, ct))
         {
-            var page = (RedisResult[])(await db.ExecuteAsync("SCAN", cursor, "MATCH", keys.LoginFailurePattern, "COUNT", 1000).WaitAsync(ct))!;
-            cursor = (RedisValue)page[0];
-            // One key per DEL: the keys of different IPs live in different hash slots.
-            foreach (var key in (RedisKey[])page[1]!)
-            {
-                await db.KeyDeleteAsync(key).WaitAsync(ct);
-            }
+            await db.KeyDeleteAsync(key).WaitAsync(ct);
         }
-        while (cursor != "0");
     }
 
     public static string ClientIp(HttpContext http) => Limits.ClientIp.Of(http);

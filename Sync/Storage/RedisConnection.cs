@@ -64,6 +64,32 @@ internal sealed partial class RedisConnection : IHostedLifecycleService, IAsyncD
         }
     }
 
+    // Every key matching a SCAN glob, on every primary: on a Redis Cluster each master holds only its own
+    // slots' keys. An explicit SCAN, as the embedded store wants it (see EmbeddedGarnet.ClearLeftoversAsync).
+    public async Task<List<RedisKey>> ScanAsync(string pattern, CancellationToken ct)
+    {
+        await ConnectAsync(ct);
+        var found = new List<RedisKey>();
+        var multiplexer = Multiplexer;
+        foreach (var server in multiplexer.GetServers().Where(s => s.IsConnected && !s.IsReplica))
+        {
+            RedisValue cursor = "0";
+            do
+            {
+                var page = (RedisResult[])(await server.ExecuteAsync("SCAN", cursor, "MATCH", pattern, "COUNT", 1000).WaitAsync(ct))!;
+                cursor = (RedisValue)page[0];
+                found.AddRange((RedisKey[])page[1]!);
+            }
+            while (cursor != "0");
+        }
+        return found;
+    }
+
+    // A Redis Cluster: SPUBLISH counts only the subscribers on the master that ran it, while a subscription may
+    // sit on one of its replicas (where StackExchange.Redis resubscribes after a failover), so a count of 0 does
+    // not mean nobody listens (docs/architecture.md §9.3).
+    public bool IsCluster => Volatile.Read(ref _multiplexer) is { } m && m.GetServers().Any(s => s.ServerType == ServerType.Cluster);
+
     /// <summary>Connected now (false before the first connect and while the multiplexer reconnects).</summary>
     public bool IsConnected => Volatile.Read(ref _multiplexer) is { IsConnected: true };
 
@@ -116,8 +142,10 @@ internal sealed partial class RedisConnection : IHostedLifecycleService, IAsyncD
             // exponentially: a node offline for longer than the lease TTL loses its rooms.
             config.ReconnectRetryPolicy = new LinearRetry(250);
             config.HeartbeatInterval = TimeSpan.FromMilliseconds(250);
-            Volatile.Write(ref _multiplexer, await ConnectionMultiplexer.ConnectAsync(config));
+            var connected = await ConnectionMultiplexer.ConnectAsync(config);
             Log.Connected(_logger, config.ToString(includePassword: false));
+            await MoveLegacyAccountKeysAsync(connected);
+            Volatile.Write(ref _multiplexer, connected);
             return;
         }
 
@@ -137,6 +165,7 @@ internal sealed partial class RedisConnection : IHostedLifecycleService, IAsyncD
             try
             {
                 await EmbeddedGarnet.ClearLeftoversAsync(multiplexer, _keys, CancellationToken.None);
+                await MoveLegacyAccountKeysAsync(multiplexer);
             }
             catch
             {
@@ -151,6 +180,48 @@ internal sealed partial class RedisConnection : IHostedLifecycleService, IAsyncD
         {
             garnet.Dispose();
             throw;
+        }
+    }
+
+    // Accounts were stored under {p}user:… before they shared the {users} hash tag (docs/architecture.md §6.3). Each
+    // such key moves to its {p}{users}:… name once (DUMP/RESTORE, as the two names may sit in different cluster
+    // slots); a key whose new name exists already is left alone, so nodes starting together cannot clobber each
+    // other. Best effort: a failure is logged and the next start tries again.
+    private async Task MoveLegacyAccountKeysAsync(ConnectionMultiplexer multiplexer)
+    {
+        var legacy = _keys.Prefix + "user:";
+        try
+        {
+            var db = multiplexer.GetDatabase();
+            var moved = 0;
+            foreach (var server in multiplexer.GetServers().Where(s => s.IsConnected && !s.IsReplica))
+            {
+                RedisValue cursor = "0";
+                do
+                {
+                    var page = (RedisResult[])(await server.ExecuteAsync("SCAN", cursor, "MATCH", legacy + "*", "COUNT", 1000))!;
+                    cursor = (RedisValue)page[0];
+                    foreach (var key in (RedisKey[])page[1]!)
+                    {
+                        RedisKey target = _keys.Users + key.ToString()[legacy.Length..];
+                        if (await db.KeyDumpAsync(key) is { } dump && !await db.KeyExistsAsync(target))
+                        {
+                            await db.KeyRestoreAsync(target, dump, await db.KeyTimeToLiveAsync(key));
+                            moved++;
+                        }
+                        await db.KeyDeleteAsync(key);
+                    }
+                }
+                while (cursor != "0");
+            }
+            if (moved > 0)
+            {
+                Log.AccountKeysMoved(_logger, moved);
+            }
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            Log.AccountKeysNotMoved(_logger, e);
         }
     }
 
@@ -235,5 +306,11 @@ internal sealed partial class RedisConnection : IHostedLifecycleService, IAsyncD
 
         [LoggerMessage(4, LogLevel.Debug, "Storage start had failed before dispose")]
         public static partial void StartFailedAtDispose(ILogger logger, Exception exception);
+
+        [LoggerMessage(5, LogLevel.Information, "Moved {Count} account key(s) from {{p}}user:… to their {{p}}{{users}}:… names")]
+        public static partial void AccountKeysMoved(ILogger logger, int count);
+
+        [LoggerMessage(6, LogLevel.Warning, "Moving account keys to their {{p}}{{users}}:… names failed; the next start tries again")]
+        public static partial void AccountKeysNotMoved(ILogger logger, Exception exception);
     }
 }

@@ -11,7 +11,8 @@ internal static class StorageServiceExtensions
         var services = builder.Services;
         services.AddOptionsWithValidateOnStart<StorageOptions>().BindConfiguration(StorageOptions.SectionName);
         services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
-        services.AddSingleton(sp => new RedisKeys(sp.GetRequiredService<IOptions<StorageOptions>>().Value.KeyPrefix));
+        services.AddSingleton(sp => new RedisKeys(sp.GetRequiredService<IOptions<StorageOptions>>().Value.KeyPrefix,
+            shardedChannels: !RedisConnection.UsesEmbedded(sp.GetRequiredService<IConfiguration>())));
         services.AddSingleton(sp => new RedisConnection(
             sp.GetRequiredService<IConfiguration>().GetConnectionString("Redis"),
             sp.GetRequiredService<IOptions<StorageOptions>>().Value,

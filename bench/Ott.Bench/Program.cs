@@ -8,9 +8,9 @@ using Spectre.Console;
 namespace Ott.Bench;
 
 // Ott.Bench: a load generator that speaks OTT only over the wire (REST + raw WebSockets).
-//   run <scenario> [--target ott|baseline|url] [--store redis|embedded] [--nodes N] [--url U] [--repeats N]
+//   run <scenario> [--target ott|baseline|url] [--store redis|cluster|embedded] [--nodes N] [--url U] [--repeats N]
 //                  [--out DIR] [--label NAME] [--smoke] [--<parameter> <number>]...
-// --nodes N (Ott on redis-server only): N Ott processes on one redis-server; rooms are created on node 1
+// --nodes N (Ott on redis-server or a cluster): N Ott processes on one store; rooms are created on node 1
 // and member k of each room joins through node k mod N. forward starts 2 nodes and failover 3 unless
 // --nodes says otherwise; failover takes --signal kill|stop (SIGKILL, the default, or SIGSTOP of node 1).
 // --sweep L1,L2,... (chatty only) runs one chatty point per offered load L (deliveries/s = rooms x members^2 x
@@ -106,13 +106,18 @@ internal static class BenchProgram
         var stopped = scenario == "failover" && parameters.GetValueOrDefault("signal") == FailoverScenario.SigStop;
         var label = options.GetValueOrDefault("label", stopped ? "failover-stop" : sweep is not null ? "sweep" : scenario);
         var targetKind = scenario == "baseline" ? "baseline" : options.GetValueOrDefault("target", "ott");
-        var store = options.GetValueOrDefault("store", "redis") == "embedded" ? StoreKind.Embedded : StoreKind.Redis;
+        var store = options.GetValueOrDefault("store", "redis") switch
+        {
+            "embedded" => StoreKind.Embedded,
+            "cluster" => StoreKind.Cluster,
+            _ => StoreKind.Redis,
+        };
         var root = options.GetValueOrDefault("root", ".");
         var nodes = numbers.TryGetValue("nodes", out var n) ? (int)n
-            : targetKind == "ott" && store == StoreKind.Redis ? BenchRunner.DefaultNodes(scenario) : 1;
-        if (nodes != 1 && (targetKind != "ott" || store != StoreKind.Redis || scenario == "restore"))
+            : targetKind == "ott" && store != StoreKind.Embedded ? BenchRunner.DefaultNodes(scenario) : 1;
+        if (nodes != 1 && (targetKind != "ott" || store == StoreKind.Embedded || scenario == "restore"))
         {
-            Console.Error.WriteLine("--nodes N needs the Ott target with --store redis, and a scenario other than restore");
+            Console.Error.WriteLine("--nodes N needs the Ott target with --store redis or cluster, and a scenario other than restore");
             return 2;
         }
         if (scenario is "forward" or "failover" && targetKind == "ott" && nodes < 2)

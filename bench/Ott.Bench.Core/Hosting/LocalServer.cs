@@ -15,10 +15,13 @@ internal enum StoreKind
 {
     Redis,
     Embedded,
+    // A Redis Cluster of three masters (no replicas) from the same redis-server binary.
+    Cluster,
 }
 
 // Ott or the baseline as a child process (the shared OttProcess harness) on a free loopback port,
-// with Ott's store either a redis-server child or embedded Garnet in a fresh data directory. The
+// with Ott's store either a redis-server child, a three-master Redis Cluster of redis-server children, or
+// embedded Garnet in a fresh data directory. The
 // generator never shares a process with the server it measures.
 internal sealed class LocalServer : IBenchTarget
 {
@@ -31,6 +34,7 @@ internal sealed class LocalServer : IBenchTarget
     private readonly bool[] _stopped;
     private readonly IReadOnlyDictionary<string, string?> _environment;
     private Process? _redis;
+    private readonly List<Process> _clusterNodes = [];
 
     // nodes > 1 (Ott on redis-server only): N Ott processes on one redis-server and one key prefix,
     // each on its own port with Node__Name=bench-<i>; node 1 is BaseUrl. `environment` is added to
@@ -40,9 +44,9 @@ internal sealed class LocalServer : IBenchTarget
         _kind = kind;
         _store = store;
         _environment = environment ?? new Dictionary<string, string?>();
-        if (nodes < 1 || (nodes > 1 && (kind != ServerKind.Ott || store != StoreKind.Redis)))
+        if (nodes < 1 || (nodes > 1 && (kind != ServerKind.Ott || store == StoreKind.Embedded)))
         {
-            throw new ArgumentException("--nodes N > 1 needs the Ott target with --store redis", nameof(nodes));
+            throw new ArgumentException("--nodes N > 1 needs the Ott target with --store redis or cluster", nameof(nodes));
         }
         _serverDll = Path.GetFullPath(serverDll);
         if (!File.Exists(_serverDll))
@@ -57,6 +61,7 @@ internal sealed class LocalServer : IBenchTarget
 
     public string Name => _kind == ServerKind.Baseline ? "baseline"
         : _store == StoreKind.Embedded ? "ott-embedded"
+        : _store == StoreKind.Cluster ? (_urls.Length == 1 ? "ott-cluster" : $"ott-cluster-{_urls.Length}nodes")
         : _urls.Length == 1 ? "ott-redis" : $"ott-redis-{_urls.Length}nodes";
 
     public Uri BaseUrl { get; }
@@ -80,6 +85,10 @@ internal sealed class LocalServer : IBenchTarget
         if (_kind == ServerKind.Ott && _store == StoreKind.Redis && _redis is null)
         {
             await StartRedisAsync(ct);
+        }
+        if (_kind == ServerKind.Ott && _store == StoreKind.Cluster && _clusterNodes.Count == 0)
+        {
+            await StartClusterAsync(ct);
         }
         // One node after the other, node 1 first: each is ready (and heartbeating) before the next starts.
         for (var i = 0; i < _urls.Length; i++)
@@ -160,16 +169,74 @@ internal sealed class LocalServer : IBenchTarget
     private async Task StartRedisAsync(CancellationToken ct)
     {
         var port = LoopbackPort.Free();
+        _redis = await LaunchRedisAsync(port, [], ct);
+        Redis = $"127.0.0.1:{port}";
+    }
+
+    // Three masters on free ports, joined by redis-cli --cluster create; Redis names all three.
+    private async Task StartClusterAsync(CancellationToken ct)
+    {
+        Directory.CreateDirectory(_dataDir);
+        var endpoints = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            var port = LoopbackPort.Free();
+            _clusterNodes.Add(await LaunchRedisAsync(port,
+                ["--cluster-enabled", "yes", "--cluster-config-file", $"nodes-{port}.conf", "--dir", _dataDir], ct));
+            endpoints.Add($"127.0.0.1:{port}");
+        }
+        var psi = new ProcessStartInfo("redis-cli") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in (string[])["--cluster", "create", .. endpoints, "--cluster-replicas", "0", "--cluster-yes"])
+        {
+            psi.ArgumentList.Add(arg);
+        }
+        using (var create = Process.Start(psi) ?? throw new InvalidOperationException("could not start redis-cli"))
+        {
+            var output = create.StandardOutput.ReadToEndAsync(ct);
+            await create.WaitForExitAsync(ct);
+            if (create.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"redis-cli --cluster create failed: {await output}");
+            }
+        }
+        Redis = string.Join(',', endpoints);
+        // Every master agrees the cluster is ok before Ott connects.
+        var started = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            var ok = true;
+            foreach (var endpoint in endpoints)
+            {
+                await using var probe = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(endpoint + ",connectTimeout=2000,allowAdmin=true");
+                var info = (string?)await probe.GetServer(endpoint).ExecuteAsync("CLUSTER", "INFO");
+                ok &= info?.Contains("cluster_state:ok", StringComparison.Ordinal) == true;
+            }
+            if (ok)
+            {
+                return;
+            }
+            if (Stopwatch.GetElapsedTime(started) > TimeSpan.FromSeconds(30))
+            {
+                throw new InvalidOperationException("the bench's Redis Cluster did not reach cluster_state:ok");
+            }
+            await Task.Delay(100, ct);
+        }
+    }
+
+    private static async Task<Process> LaunchRedisAsync(int port, string[] extraArgs, CancellationToken ct)
+    {
         var psi = new ProcessStartInfo("redis-server")
         {
-            ArgumentList = { "--bind", "127.0.0.1", "--port", port.ToString(), "--save", "", "--appendonly", "no", "--daemonize", "no" },
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
-        _redis = Process.Start(psi) ?? throw new InvalidOperationException("could not start redis-server");
-        _redis.OutputDataReceived += (_, _) => { };
-        _redis.BeginOutputReadLine();
-        Redis = $"127.0.0.1:{port}";
+        foreach (var arg in (string[])["--bind", "127.0.0.1", "--port", port.ToString(), "--save", "", "--appendonly", "no", "--daemonize", "no", .. extraArgs])
+        {
+            psi.ArgumentList.Add(arg);
+        }
+        var redis = Process.Start(psi) ?? throw new InvalidOperationException("could not start redis-server");
+        redis.OutputDataReceived += (_, _) => { };
+        redis.BeginOutputReadLine();
         var started = Stopwatch.GetTimestamp();
         while (true)
         {
@@ -177,9 +244,9 @@ internal sealed class LocalServer : IBenchTarget
             {
                 using var probe = new TcpClient();
                 await probe.ConnectAsync(IPAddress.Loopback, port, ct);
-                return;
+                return redis;
             }
-            catch (SocketException) when (Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(10) && !_redis.HasExited)
+            catch (SocketException) when (Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(10) && !redis.HasExited)
             {
                 await Task.Delay(20, ct);
             }
@@ -204,6 +271,15 @@ internal sealed class LocalServer : IBenchTarget
                 await redis.WaitForExitAsync();
             }
             _redis?.Dispose();
+            foreach (var node in _clusterNodes)
+            {
+                if (!node.HasExited)
+                {
+                    node.Kill();
+                    await node.WaitForExitAsync();
+                }
+                node.Dispose();
+            }
             try
             {
                 Directory.Delete(_dataDir, recursive: true);

@@ -47,6 +47,7 @@ internal static class LoadScenarios
             : population.Members.Select((m, r) => (r, m[0], (Func<long, byte[]>)(k => Requests.FanoutStep(r, k)))).ToList();
 
         var pids = ctx.Target.ServerPids;
+        await using var ops = await RedisOps.StartAsync(ctx.Target.Redis);
         var cpu = new CpuMeter(pids, ctx.Target.StorePid);
         var started = Stopwatch.GetTimestamp();
         using var ticker = new CancellationTokenSource();
@@ -76,6 +77,7 @@ internal static class LoadScenarios
         }
         var use = cpu.Stop();
         var window = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        var redisOps = await ops.StopAsync();
         await ticker.CancelAsync();
         await display;
         var rss = ProcStats.RssBytes(pids);
@@ -107,6 +109,7 @@ internal static class LoadScenarios
                 ["send_lag_p99_ms"] = engine.SendLag.Snapshot() is { TotalCount: > 0 } lag2 ? lag2.GetValueAtPercentile(99) / 1000.0 : null,
                 ["server_cpu_pct"] = use.ServerPct,
                 ["store_cpu_pct"] = use.StorePct,
+                ["redis_ops_per_s"] = redisOps,
                 ["generator_cpu_pct"] = use.GeneratorPct,
                 ["server_rss_mb"] = rss is { } b ? Math.Round(b / 1048576.0, 1) : null,
             },

@@ -11,12 +11,15 @@ namespace Ott.Tests.Faults;
 [Collection(FaultCollection.Name)]
 public sealed class OwnerCrashTests(ITestOutputHelper output)
 {
-    [Fact]
-    public async Task OwnerCrashLosesNoAcknowledgedChangeAndSurvivorsKeepTheirSockets()
+    // On a private redis-server, and on the shared Redis Cluster (its room keys and channel on one shard).
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task OwnerCrashLosesNoAcknowledgedChangeAndSurvivorsKeepTheirSockets(bool onRedisCluster)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var ct = timeout.Token;
-        await using var cluster = await TestCluster.CreateAsync();
+        await using var cluster = onRedisCluster ? await TestCluster.OnRedisClusterAsync() : await TestCluster.CreateAsync();
         var setup = await OwnedRoom.StartAsync(cluster, perNode: 3, ct);
         var (room, owner) = (setup.Room, setup.Owner);
         var survivors = setup.Others;

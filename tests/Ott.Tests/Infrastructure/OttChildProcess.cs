@@ -56,13 +56,16 @@ internal static class OttChildProcess
     }
 
     // A real ClientWebSocket that authenticates (minting a token unless given) and waits for `you`.
-    public static async Task<OttTestClient> JoinAsync(this OttProcess process, string room, string? token, CancellationToken ct)
+    public static async Task<OttTestClient> JoinAsync(this OttProcess process, string room, string? token, CancellationToken ct) =>
+        await JoinAsync(process.BaseAddress, room, token ?? await process.GrantAsync(ct), ct);
+
+    // The same through any address that reaches a node (a load balancer in front of several, say).
+    public static async Task<OttTestClient> JoinAsync(Uri baseAddress, string room, string token, CancellationToken ct)
     {
-        token ??= await process.GrantAsync(ct);
         var socket = new ClientWebSocket();
         try
         {
-            await socket.ConnectAsync(new Uri(process.BaseAddress, $"/api/room/{room}").ToWs(), ct);
+            await socket.ConnectAsync(new Uri(baseAddress, $"/api/room/{room}").ToWs(), ct);
         }
         catch
         {

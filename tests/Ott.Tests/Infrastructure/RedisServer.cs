@@ -25,6 +25,9 @@ public sealed class RedisServer : IAsyncLifetime
 
     public bool IsPrivate => _process is not null;
 
+    // A server (or a Redis Cluster: endpoints separated by commas) that someone else runs; left running on dispose.
+    public static RedisServer Existing(string endpoint) => new() { Endpoint = endpoint };
+
     public static async Task<RedisServer> StartPrivateAsync(params string[] extraArgs)
     {
         var server = new RedisServer();

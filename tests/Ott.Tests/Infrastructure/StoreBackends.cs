@@ -8,19 +8,24 @@ public enum Backend
 {
     Redis,
     Garnet,
+    // A Redis Cluster of three masters (and three replicas): every script must keep to one slot.
+    Cluster,
 }
 
-// Both backends of the §8 contract tests: the shared redis-server and an embedded Garnet.
+// The backends of the §8 contract tests: the shared redis-server, the shared Redis Cluster and an embedded Garnet.
 [SuppressMessage("Design", "CA1001", Justification = "xunit disposes fixtures through IAsyncLifetime.DisposeAsync.")]
 public sealed class StoreBackends : IAsyncLifetime
 {
     private readonly RedisServer _redis = new();
     private readonly GarnetFixture _garnet = new();
+    private readonly RedisCluster _cluster = new();
     private RedisConnection? _redisConnection;
+    private RedisConnection? _clusterConnection;
 
     internal RedisConnection Connection(Backend backend) => backend switch
     {
         Backend.Redis => _redisConnection ?? throw new InvalidOperationException("not started"),
+        Backend.Cluster => _clusterConnection ?? throw new InvalidOperationException("not started"),
         _ => _garnet.Connection,
     };
 
@@ -33,9 +38,10 @@ public sealed class StoreBackends : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        await Task.WhenAll(_redis.InitializeAsync(), _garnet.InitializeAsync());
+        await Task.WhenAll(_redis.InitializeAsync(), _garnet.InitializeAsync(), _cluster.InitializeAsync());
         _redisConnection = new RedisConnection(_redis.ConnectionString, new StorageOptions(), Path.GetTempPath(), new RedisKeys("ott:"), NullLoggerFactory.Instance);
-        await _redisConnection.ConnectAsync(CancellationToken.None);
+        _clusterConnection = new RedisConnection(_cluster.Server.ConnectionString, new StorageOptions(), Path.GetTempPath(), new RedisKeys("ott:"), NullLoggerFactory.Instance);
+        await Task.WhenAll(_redisConnection.ConnectAsync(CancellationToken.None), _clusterConnection.ConnectAsync(CancellationToken.None));
     }
 
     public async Task DisposeAsync()
@@ -45,12 +51,18 @@ public sealed class StoreBackends : IAsyncLifetime
             await _redisConnection.DisposeAsync();
         }
 
+        if (_clusterConnection is not null)
+        {
+            await _clusterConnection.DisposeAsync();
+        }
+
         await _garnet.DisposeAsync();
         await _redis.DisposeAsync();
+        await _cluster.DisposeAsync();
     }
 }
 
-// One redis-server and one Garnet serve every contract test class: each test is milliseconds,
+// One redis-server, one Redis Cluster and one Garnet serve every contract test class: each test is milliseconds,
 // while each Garnet costs most of a second and a few hundred MB.
 [CollectionDefinition(Name)]
 public sealed class BackendsCollection : ICollectionFixture<StoreBackends>

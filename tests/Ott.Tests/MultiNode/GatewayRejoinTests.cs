@@ -16,7 +16,7 @@ namespace Ott.Tests.MultiNode;
 // one Redis: O owns the rooms, G is a gateway. Each test is an anomaly of issue 13 that a gateway hit before
 // Rejoiner and GatewayRooms were fixed: a ghost user re-added by a late rejoin, a rejoin into an unreadable
 // state retried forever, an older owner's room_unloaded closing the room's clients.
-public sealed class GatewayRejoinTests(RedisServer redis) : IClassFixture<RedisServer>, IAsyncLifetime, IDisposable
+public abstract class GatewayRejoinSuite(RedisServer redis) : IAsyncLifetime, IDisposable
 {
     private static readonly TimeSpan NodeTimeout = TimeSpan.FromSeconds(1.5);
 
@@ -57,7 +57,11 @@ public sealed class GatewayRejoinTests(RedisServer redis) : IClassFixture<RedisS
         }
     }
 
-    public void Dispose() => _timeout.Dispose();
+    public void Dispose()
+    {
+        _timeout.Dispose();
+        GC.SuppressFinalize(this);
+    }
 
     private static IReadOnlyList<string> Live(OttApplication node) => node.Services.GetRequiredService<Membership>().LiveNodes;
 
@@ -206,3 +210,10 @@ public sealed class GatewayRejoinTests(RedisServer redis) : IClassFixture<RedisS
         Assert.Equal(epoch, unloads.Single(u => u.From == O.Rooms.NodeId).Epoch);
     }
 }
+
+// The gateway rejoin tests on the shared standalone redis-server.
+public sealed class GatewayRejoinTests(RedisServer redis) : GatewayRejoinSuite(redis), IClassFixture<RedisServer>;
+
+// The same tests on a real Redis Cluster (docs/architecture.md §6.3): sharded room, node and cluster channels,
+// and every script on one slot.
+public sealed class GatewayRejoinOnClusterTests(RedisCluster cluster) : GatewayRejoinSuite(cluster.Server), IClassFixture<RedisCluster>;

@@ -9,7 +9,7 @@ namespace Ott.Tests.MultiNode;
 
 // Several in-process nodes (Kestrel-less TestServers) on one Redis and one key prefix (docs/architecture.md §5.2,
 // §9): requests are forwarded to the owner, its events reach every node's clients, presence is one list.
-public sealed class MultiNodeTests(RedisServer redis) : IClassFixture<RedisServer>, IAsyncLifetime, IDisposable
+public abstract class MultiNodeSuite(RedisServer redis) : IAsyncLifetime, IDisposable
 {
     private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(30));
     private readonly List<OttApplication> _nodes = [];
@@ -43,7 +43,11 @@ public sealed class MultiNodeTests(RedisServer redis) : IClassFixture<RedisServe
         }
     }
 
-    public void Dispose() => _timeout.Dispose();
+    public void Dispose()
+    {
+        _timeout.Dispose();
+        GC.SuppressFinalize(this);
+    }
 
     private static IReadOnlyList<string> Live(OttApplication node) =>
         node.Services.GetRequiredService<Membership>().LiveNodes;
@@ -228,3 +232,10 @@ public sealed class MultiNodeTests(RedisServer redis) : IClassFixture<RedisServe
         Assert.Single(_nodes, n => n.Rooms.Loaded(room) is not null);
     }
 }
+
+// The multi-node suite on the shared standalone redis-server.
+public sealed class MultiNodeTests(RedisServer redis) : MultiNodeSuite(redis), IClassFixture<RedisServer>;
+
+// The same tests on a real Redis Cluster (docs/architecture.md §6.3): sharded room, node and cluster channels,
+// and every script on one slot.
+public sealed class MultiNodeOnClusterTests(RedisCluster cluster) : MultiNodeSuite(cluster.Server), IClassFixture<RedisCluster>;

@@ -68,7 +68,9 @@ public sealed class RoomSubscriptionRaceTests(RedisServer redis) : IClassFixture
 
             // Once both are done the joining client is here, and the node listens on the room's channel.
             Assert.True(gateways.TryGet(key, out var room) && room.Clients().Contains(joining), $"round {round}: the joining client is not in its room");
-            if (await server.SubscriptionSubscriberCountAsync(keys.RoomChannel(key)) != 1)
+            // Room channels are sharded (docs/architecture.md §6.3): PUBSUB SHARDNUMSUB counts their subscribers.
+            var counted = (RedisResult[])(await server.ExecuteAsync("PUBSUB", "SHARDNUMSUB", keys.RoomChannel(key).ToString()))!;
+            if ((long)counted[1] != 1)
             {
                 lost.Add(round);
             }

@@ -20,6 +20,7 @@ public sealed class AccountScriptTests(StoreBackends backends) : StoreTest(backe
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task UsernamesAreUniqueIgnoringCaseAndEmailsExactly(Backend backend)
     {
         var (accounts, _, _) = NewAccounts(backend);
@@ -42,6 +43,7 @@ public sealed class AccountScriptTests(StoreBackends backends) : StoreTest(backe
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task ConcurrentRegistrationsOfOneNameHaveExactlyOneWinner(Backend backend)
     {
         var (accounts, _, _) = NewAccounts(backend);
@@ -56,6 +58,7 @@ public sealed class AccountScriptTests(StoreBackends backends) : StoreTest(backe
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task RenameMovesTheNameIndexAndRefusesATakenName(Backend backend)
     {
         var (accounts, keys, connection) = NewAccounts(backend);
@@ -78,6 +81,7 @@ public sealed class AccountScriptTests(StoreBackends backends) : StoreTest(backe
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task UpdateSwapsTheEmailIndexAndChangesNothingWhenTheEmailIsTaken(Backend backend)
     {
         var (accounts, keys, connection) = NewAccounts(backend);
@@ -105,6 +109,7 @@ public sealed class AccountScriptTests(StoreBackends backends) : StoreTest(backe
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task LimitCounterGetsItsWindowAndIsReArmedToTheBlockAtTheLimit(Backend backend)
     {
         var (_, keys, connection) = NewAccounts(backend);
@@ -124,6 +129,7 @@ public sealed class AccountScriptTests(StoreBackends backends) : StoreTest(backe
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task SocialAccountsHaveNoPasswordAndOneAccountPerDiscordId(Backend backend)
     {
         var (accounts, keys, connection) = NewAccounts(backend);
@@ -150,6 +156,7 @@ public sealed class AccountScriptTests(StoreBackends backends) : StoreTest(backe
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task DiscordLinksMoveTheirIndexAndAreClearedWithIt(Backend backend)
     {
         var (accounts, keys, connection) = NewAccounts(backend);
@@ -177,6 +184,7 @@ public sealed class AccountScriptTests(StoreBackends backends) : StoreTest(backe
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task LoginLimitResetForgetsEveryIpsFailures(Backend backend)
     {
         var (_, keys, connection) = NewAccounts(backend);

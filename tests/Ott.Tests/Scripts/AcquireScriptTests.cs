@@ -12,6 +12,7 @@ public sealed class AcquireScriptTests(StoreBackends backends) : StoreTest(backe
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task AcquireWhenHeldReportsTheHolderAndItsRemainingTime(Backend backend)
     {
         var (store, _) = Backends.NewStore(backend);
@@ -27,6 +28,7 @@ public sealed class AcquireScriptTests(StoreBackends backends) : StoreTest(backe
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task AcquireWithNoStateReportsNotFound(Backend backend)
     {
         var (store, keys) = Backends.NewStore(backend);
@@ -41,6 +43,7 @@ public sealed class AcquireScriptTests(StoreBackends backends) : StoreTest(backe
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task AcquireOfAReleasedRoomLoadsItsStateUnderAHigherEpoch(Backend backend)
     {
         var (store, _) = Backends.NewStore(backend);
@@ -58,6 +61,7 @@ public sealed class AcquireScriptTests(StoreBackends backends) : StoreTest(backe
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task EpochOnlyGoesUpAcrossCreateAcquireReleaseAndAcquire(Backend backend)
     {
         var (store, _) = Backends.NewStore(backend);
@@ -77,6 +81,7 @@ public sealed class AcquireScriptTests(StoreBackends backends) : StoreTest(backe
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task AcquireSucceedsOnceTheHoldersLeaseLapses(Backend backend)
     {
         var (store, _) = Backends.NewStore(backend);
@@ -96,6 +101,7 @@ public sealed class AcquireScriptTests(StoreBackends backends) : StoreTest(backe
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task AcquireRefreshesTheTtlOfATemporaryRoomOnly(Backend backend)
     {
         var (store, keys) = Backends.NewStore(backend);

@@ -12,6 +12,7 @@ public sealed class CreateScriptTests(StoreBackends backends) : StoreTest(backen
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task CreateTakesTheLeaseAndStoresTheState(Backend backend)
     {
         var (store, keys) = Backends.NewStore(backend);
@@ -34,6 +35,7 @@ public sealed class CreateScriptTests(StoreBackends backends) : StoreTest(backen
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task CreateWhenStateExistsReportsNameTaken(Backend backend)
     {
         var (store, keys) = Backends.NewStore(backend);
@@ -48,6 +50,7 @@ public sealed class CreateScriptTests(StoreBackends backends) : StoreTest(backen
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task CreateWhenLeaseExistsReportsNameTaken(Backend backend)
     {
         var (store, keys) = Backends.NewStore(backend);
@@ -62,6 +65,7 @@ public sealed class CreateScriptTests(StoreBackends backends) : StoreTest(backen
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task SecondCreateOfTheSameNameInAnotherCaseIsTaken(Backend backend)
     {
         var (store, keys) = Backends.NewStore(backend);
@@ -80,6 +84,7 @@ public sealed class CreateScriptTests(StoreBackends backends) : StoreTest(backen
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task PermanentRoomHasNoStateOrEpochTtl(Backend backend)
     {
         var (store, keys) = Backends.NewStore(backend);
@@ -94,6 +99,7 @@ public sealed class CreateScriptTests(StoreBackends backends) : StoreTest(backen
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task TemporaryRoomStateAndEpochExpireWithinTheStateTtl(Backend backend)
     {
         var (store, keys) = Backends.NewStore(backend);
@@ -109,6 +115,7 @@ public sealed class CreateScriptTests(StoreBackends backends) : StoreTest(backen
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task ConcurrentCreatesOfOneNameHaveExactlyOneWinner(Backend backend)
     {
         var (store, _) = Backends.NewStore(backend);

@@ -10,6 +10,7 @@ public sealed class HeartbeatScriptTests(StoreBackends backends) : StoreTest(bac
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task FirstHeartbeatAddsTheNodeAndLaterOnesDoNot(Backend backend)
     {
         var (store, _) = Backends.NewStore(backend);
@@ -29,6 +30,7 @@ public sealed class HeartbeatScriptTests(StoreBackends backends) : StoreTest(bac
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task HeartbeatReturnsTheServerTimeInMilliseconds(Backend backend)
     {
         var (store, _) = Backends.NewStore(backend);
@@ -43,6 +45,7 @@ public sealed class HeartbeatScriptTests(StoreBackends backends) : StoreTest(bac
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task HeartbeatPrunesNodesSilentForLongerThanTheTimeout(Backend backend)
     {
         var (store, keys) = Backends.NewStore(backend);
@@ -58,6 +61,7 @@ public sealed class HeartbeatScriptTests(StoreBackends backends) : StoreTest(bac
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task NodeThatStopsBeatingIsPrunedAndReAddedWhenItReturns(Backend backend)
     {
         var (store, _) = Backends.NewStore(backend);

@@ -22,6 +22,7 @@ public sealed class LeaseScriptTests(StoreBackends backends) : StoreTest(backend
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task StaleTokenIsRejectedByRenewWriteReleaseAndDelete(Backend backend)
     {
         var (store, stale, current) = await TakenOverAsync(backend, "stale");
@@ -39,6 +40,7 @@ public sealed class LeaseScriptTests(StoreBackends backends) : StoreTest(backend
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task TokenWithTheRightEpochButAnotherNonceIsRejected(Backend backend)
     {
         var (store, _) = Backends.NewStore(backend);
@@ -52,6 +54,7 @@ public sealed class LeaseScriptTests(StoreBackends backends) : StoreTest(backend
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task RenewExtendsTheLeaseAndTheTemporaryStateTtl(Backend backend)
     {
         var (store, keys) = Backends.NewStore(backend);
@@ -68,6 +71,7 @@ public sealed class LeaseScriptTests(StoreBackends backends) : StoreTest(backend
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task RenewOfAPermanentRoomLeavesItWithoutTtl(Backend backend)
     {
         var (store, _) = Backends.NewStore(backend);
@@ -81,6 +85,7 @@ public sealed class LeaseScriptTests(StoreBackends backends) : StoreTest(backend
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task FencedWriteReplacesTheStateAndKeepsItsTtlPolicy(Backend backend)
     {
         var (store, keys) = Backends.NewStore(backend);
@@ -101,6 +106,7 @@ public sealed class LeaseScriptTests(StoreBackends backends) : StoreTest(backend
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task ReleaseWritesTheFinalStateAndFreesTheLease(Backend backend)
     {
         var (store, keys) = Backends.NewStore(backend);
@@ -116,6 +122,7 @@ public sealed class LeaseScriptTests(StoreBackends backends) : StoreTest(backend
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task ReleaseWithoutFinalStateKeepsTheStoredState(Backend backend)
     {
         var (store, _) = Backends.NewStore(backend);
@@ -130,6 +137,7 @@ public sealed class LeaseScriptTests(StoreBackends backends) : StoreTest(backend
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task DeleteRemovesStateEpochAndLease(Backend backend)
     {
         var (store, keys) = Backends.NewStore(backend);
@@ -148,6 +156,7 @@ public sealed class LeaseScriptTests(StoreBackends backends) : StoreTest(backend
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task ScriptsStillRunAfterTheServerForgetsThem(Backend backend)
     {
         var (store, _) = Backends.NewStore(backend);

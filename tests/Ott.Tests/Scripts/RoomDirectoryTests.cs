@@ -8,6 +8,7 @@ public sealed class RoomDirectoryTests(StoreBackends backends) : StoreTest(backe
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task ListShowsOnlyRoomsWhoseEntryIsStillFresh(Backend backend)
     {
         var (store, _) = Backends.NewStore(backend);
@@ -22,6 +23,7 @@ public sealed class RoomDirectoryTests(StoreBackends backends) : StoreTest(backe
     [Theory]
     [InlineData(Backend.Redis)]
     [InlineData(Backend.Garnet)]
+    [InlineData(Backend.Cluster)]
     public async Task RemovedRoomLeavesBothDirectoryKeys(Backend backend)
     {
         var (store, keys) = Backends.NewStore(backend);

@@ -39,11 +39,11 @@ public sealed class AccountRulesTests
     public void AccountAndLimitKeysFollowTheDesign()
     {
         var keys = new RedisKeys("ott:");
-        Assert.Equal("ott:user:42", keys.User(42).ToString());
-        Assert.Equal("ott:user:byname:alice", keys.UserByName("Alice").ToString());
-        Assert.Equal("ott:user:byemail:Alice@Example.test", keys.UserByEmail("Alice@Example.test").ToString());
-        Assert.Equal("ott:user:42:rooms", keys.UserRooms(42).ToString());
-        Assert.Equal("ott:user:nextid", keys.UserNextId.ToString());
+        Assert.Equal("ott:{users}:42", keys.User(42).ToString());
+        Assert.Equal("ott:{users}:byname:alice", keys.UserByName("Alice").ToString());
+        Assert.Equal("ott:{users}:byemail:Alice@Example.test", keys.UserByEmail("Alice@Example.test").ToString());
+        Assert.Equal("ott:{users}:42:rooms", keys.UserRooms(42).ToString());
+        Assert.Equal("ott:{users}:nextid", keys.UserNextId.ToString());
         Assert.Equal("ott:ratelimit:{203.0.113.7}:logins", keys.LoginFailures("203.0.113.7").ToString());
         Assert.Equal("ott:ratelimit:{203.0.113.7}:login:abc", keys.LoginFailures("203.0.113.7", "abc").ToString());
     }

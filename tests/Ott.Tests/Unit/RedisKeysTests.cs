@@ -16,6 +16,29 @@ public sealed class RedisKeysTests
         Assert.False(_keys.RoomChannel("foo").IsPattern);
     }
 
+    // Sharded pub/sub (docs/architecture.md §6.3): on a Redis Cluster a room's events go to its shard only.
+    [Fact]
+    public void EveryChannelIsSharded()
+    {
+        Assert.True(_keys.RoomChannel("foo").IsSharded);
+        Assert.True(_keys.NodeChannel("web-1").IsSharded);
+        Assert.True(_keys.ClusterChannel.IsSharded);
+        Assert.True(_keys.Channel("ott:node:web-2").IsSharded);
+        Assert.False(new RedisKeys("ott:", shardedChannels: false).RoomChannel("foo").IsSharded);
+    }
+
+    // One Redis Cluster slot for every account key: registration claims the record and its indexes in one script.
+    [Fact]
+    public void AccountKeysShareOneHashTag()
+    {
+        Assert.Equal("ott:{users}:7", _keys.User(7).ToString());
+        Assert.Equal("ott:{users}:byname:alice", _keys.UserByName("Alice").ToString());
+        Assert.Equal("ott:{users}:byemail:a@example.com", _keys.UserByEmail("a@example.com").ToString());
+        Assert.Equal("ott:{users}:bydiscord:42", _keys.UserByDiscord("42").ToString());
+        Assert.Equal("ott:{users}:7:rooms", _keys.UserRooms(7).ToString());
+        Assert.Equal("ott:{users}:nextid", _keys.UserNextId.ToString());
+    }
+
     [Fact]
     public void ClusterDirectoryAndSessionKeysFollowTheDesign()
     {

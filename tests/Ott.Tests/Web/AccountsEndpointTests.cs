@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Ott.Sync.Endpoints;
+using Ott.Sync.Storage;
 using Ott.Tests.Infrastructure;
 using Ott.Tests.Infrastructure.Web;
 
@@ -455,7 +456,7 @@ public sealed class AccountsEndpointTests(OttApplication app) : IClassFixture<Ot
     public async Task ASessionWhoseAccountHasGoneContinuesAnonymous()
     {
         var account = await app.RegisterAsync();
-        await app.Database.KeyDeleteAsync(app.KeyPrefix + "user:" + account.Id);
+        await app.Database.KeyDeleteAsync(new RedisKeys(app.KeyPrefix).User(account.Id));
 
         var me = await GetUserAsync(account.Token);
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Ott.Sync.Storage;
 using Ott.Tests.Infrastructure;
 using Ott.Tests.Infrastructure.Web;
 
@@ -381,7 +382,7 @@ public sealed class AccountsRoomTests(OttApplication app) : IClassFixture<OttApp
         Assert.Equal(HttpStatusCode.NotFound, getStatus);
         var (_, owned) = await ownerApi.SendJsonAsync(HttpMethod.Get, "/api/user/owned-rooms");
         Assert.Empty(owned["data"]!.AsArray());
-        Assert.False(await app.Database.SetContainsAsync(app.KeyPrefix + $"user:{owner.Id}:rooms", room.ToLowerInvariant()));
+        Assert.False(await app.Database.SetContainsAsync(new RedisKeys(app.KeyPrefix).UserRooms(owner.Id), room.ToLowerInvariant()));
     }
 
     // ----- owned rooms -----
@@ -400,7 +401,7 @@ public sealed class AccountsRoomTests(OttApplication app) : IClassFixture<OttApp
         using var admin = app.AdminClient();
         Assert.Equal(HttpStatusCode.OK, (await admin.SendJsonAsync(HttpMethod.Delete, $"/api/room/{unloaded}")).Status);
         // Stale members: a vanished room, another account's room, a temporary room.
-        var set = app.KeyPrefix + $"user:{owner.Id}:rooms";
+        var set = new RedisKeys(app.KeyPrefix).UserRooms(owner.Id);
         await app.Database.SetAddAsync(set, ["gone-" + Guid.NewGuid().ToString("N")[..8], someoneElses.ToLowerInvariant(), temporary.ToLowerInvariant()]);
         using var ownerApi = app.ApiClient(owner.Token);
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Ott.Sync.Storage;
 using Ott.Tests.Infrastructure;
 using Ott.Tests.Infrastructure.Web;
 using StackExchange.Redis;
@@ -49,7 +50,7 @@ public sealed class AccountsSecrecyTests(OttApplication app) : IClassFixture<Ott
             var hashes = new List<string>();
             foreach (var id in new[] { owner.Id, member.Id })
             {
-                var record = JsonNode.Parse((string)(await app.Database.StringGetAsync(app.KeyPrefix + "user:" + id))!)!;
+                var record = JsonNode.Parse((string)(await app.Database.StringGetAsync(new RedisKeys(app.KeyPrefix).User(id)))!)!;
                 var hash = record["passwordHash"]!.GetValue<string>();
                 Assert.True(hash.Length > 40);
                 Assert.DoesNotContain(password, record.ToJsonString(), StringComparison.Ordinal);
@@ -63,7 +64,7 @@ public sealed class AccountsSecrecyTests(OttApplication app) : IClassFixture<Ott
             {
                 var name = key.ToString();
                 var values = await ValuesOfAsync(app.Database, key);
-                var isAccountRecord = System.Text.RegularExpressions.Regex.IsMatch(name[app.KeyPrefix.Length..], "^user:[0-9]+$");
+                var isAccountRecord = System.Text.RegularExpressions.Regex.IsMatch(name[app.KeyPrefix.Length..], @"^\{users\}:[0-9]+$");
                 roomStates += name.EndsWith(":state", StringComparison.Ordinal) ? 1 : 0;
                 foreach (var value in values)
                 {

@@ -18,6 +18,7 @@ internal sealed class ScriptedNode : IAsyncDisposable
     private readonly RedisConnection _connection;
     private readonly RoomStore _store;
     private readonly TimeSpan _nodeTimeout;
+    private readonly RedisKeys _keys;
     private readonly HashSet<string> _held;
     private readonly ConcurrentQueue<Request> _received = new();
     private readonly CancellationTokenSource _stop = new();
@@ -27,6 +28,7 @@ internal sealed class ScriptedNode : IAsyncDisposable
     {
         _connection = connection;
         _store = new RoomStore(connection, keys);
+        _keys = keys;
         _nodeTimeout = nodeTimeout;
         _held = new HashSet<string>(held, StringComparer.Ordinal);
         Id = $"scripted-{Guid.NewGuid():N}"[..24];
@@ -98,7 +100,7 @@ internal sealed class ScriptedNode : IAsyncDisposable
             return;
         }
         var header = new BusHeader(BusType.Reply) { Corr = request.Id, From = Id, Room = request.Room };
-        _connection.Multiplexer.GetSubscriber().Publish(RedisChannel.Literal(request.ReplyTo), BusWriter.Write(header, payload));
+        _connection.Multiplexer.GetSubscriber().Publish(_keys.Channel(request.ReplyTo), BusWriter.Write(header, payload));
     }
 
     private async Task HeartbeatAsync()

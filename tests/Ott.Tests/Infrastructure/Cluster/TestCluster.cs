@@ -18,6 +18,7 @@ internal sealed class TestCluster : IAsyncDisposable
     private readonly Dictionary<string, ChaosProxy> _proxies = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IReadOnlyDictionary<string, string?>?> _nodeEnvironment = new(StringComparer.Ordinal);
     private ConnectionMultiplexer? _redis;
+    private RedisCluster? _redisCluster;
     private int _named;
 
     // A cluster on an existing Redis (the shared one, say); it is left running on dispose.
@@ -50,6 +51,29 @@ internal sealed class TestCluster : IAsyncDisposable
             throw;
         }
     }
+
+    // Nodes on a Redis Cluster (docs/architecture.md §6.3): the shared one (OTT_TEST_REDIS_CLUSTER, as .ci/run
+    // exports it), or a private one of three masters and three replicas when there is none or the test fails a
+    // master over (RedisCluster is then that cluster, disposed with this one).
+    public static async Task<TestCluster> OnRedisClusterAsync(bool privateCluster = false)
+    {
+        var shared = System.Environment.GetEnvironmentVariable("OTT_TEST_REDIS_CLUSTER");
+        var owned = privateCluster || string.IsNullOrWhiteSpace(shared) ? await RedisCluster.StartPrivateAsync() : null;
+        var server = owned?.Server ?? RedisServer.Existing(shared!.Trim());
+        var cluster = new TestCluster(server, ownsServer: false, keyPrefix: null) { _redisCluster = owned };
+        try
+        {
+            await cluster.ConnectAdminAsync();
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    public RedisCluster? RedisCluster => _redisCluster;
 
     public RedisServer Server => _server;
 
@@ -265,6 +289,10 @@ internal sealed class TestCluster : IAsyncDisposable
         if (_ownsServer)
         {
             await _server.DisposeAsync();
+        }
+        if (_redisCluster is not null)
+        {
+            await _redisCluster.DisposeAsync();
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Ott.Sync.Storage;
 
 namespace Ott.Tests.Infrastructure.Web;
 
@@ -31,7 +32,7 @@ internal static class AccountsTestKit
         {
             throw new InvalidOperationException($"register {username} failed: {(int)response.StatusCode} {text}");
         }
-        var id = long.Parse((string)(await app.Database.StringGetAsync(app.KeyPrefix + "user:byname:" + username.ToLowerInvariant()))!,
+        var id = long.Parse((string)(await app.Database.StringGetAsync(new RedisKeys(app.KeyPrefix).UserByName(username)))!,
             System.Globalization.CultureInfo.InvariantCulture);
         return new TestAccount(token, username, email, password, id);
     }

@@ -96,7 +96,7 @@ internal sealed class FakeOwnerNode : IAsyncDisposable
         {
             if (reply.Failure is { } failure) CommandCodec.Error(w, failure); else CommandCodec.Ok(w);
         });
-        await _redis.GetSubscriber().PublishAsync(RedisChannel.Literal(command.ReplyTo), bytes);
+        await _redis.GetSubscriber().PublishAsync(_keys.Channel(command.ReplyTo), bytes);
     }
 
     // Messages of the node channel, one at a time in publish order (docs/architecture.md §9.1).
