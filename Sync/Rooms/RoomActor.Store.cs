@@ -55,6 +55,7 @@ internal sealed partial class RoomActor
 
     private async Task UnloadNowAsync(UnloadReason reason)
     {
+        _relinquishing = true;
         var now = _clock.Now;
         var state = _state;
         try
@@ -100,6 +101,7 @@ internal sealed partial class RoomActor
     /// </summary>
     private async Task DemoteAsync()
     {
+        _relinquishing = true;
         Log.Demoted(_logger, Key, Token.Epoch);
         _metrics.LeaseLost();
         _stop.Cancel();

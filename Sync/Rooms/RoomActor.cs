@@ -96,8 +96,12 @@ internal sealed partial class RoomActor : IAsyncDisposable
 
     public TimeSpan? StateTtl => _state.IsTemporary ? _rooms.TemporaryStateTtl : null;
 
-    // For the owner check of OwnerRequests and the admin ownership view.
-    public bool DeadlineValid => Lease.IsValid;
+    // For the owner check of OwnerRequests and the admin ownership view. False from the moment the actor starts
+    // to give the room up (unload, handoff, demotion): once its release reaches the store another node may take
+    // the room, so this one claims it no longer, even if a renewal in flight extends the local deadline (I1).
+    public bool DeadlineValid => !_relinquishing && Lease.IsValid;
+
+    private volatile bool _relinquishing;
 
     // The lease measures with the node's TimeProvider, which is the one the admin view passes.
     public TimeSpan DeadlineRemaining(TimeProvider time) => Lease.Remaining;
