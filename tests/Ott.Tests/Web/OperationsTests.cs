@@ -5,6 +5,16 @@ using Ott.Tests.Infrastructure;
 
 namespace Ott.Tests.Web;
 
+// OpenTelemetry's meter listener takes every meter named "Ott" in the process, so while other test apps run beside
+// this one its up-down counters (open sockets, loaded rooms) also sum their opens and closes, and can read 0 with
+// this test's socket open. Production has one app per process; here the metrics tests run with no other test app.
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class MetricsCollection
+{
+    public const string Name = "Metrics";
+}
+
+[Collection(MetricsCollection.Name)]
 public sealed class OperationsTests(OttApplication app) : IClassFixture<OttApplication>
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
