@@ -25,9 +25,7 @@ public sealed partial class WatchPageTests(BrowserFixture fixture) : IClassFixtu
     public async Task PlayPauseSeekSpeedAndSkipOnOnePageAreFollowedByTheOther()
     {
         var a = await fixture.NewPageAsync();
-        await a.GotoAsync(fixture.BaseUrl + "/");
-        await a.GetByRole(AriaRole.Button, new() { Name = "Create a temporary room" }).ClickAsync();
-        await a.WaitForURLAsync("**/room/**");
+        await CreateRoomFromHomeAsync(a);
         await ConnectedAsync(a);
         var b = await fixture.NewPageAsync();
         await b.GotoAsync(a.Url);
@@ -141,9 +139,7 @@ public sealed partial class WatchPageTests(BrowserFixture fixture) : IClassFixtu
     public async Task QueueReordersByKeyboardWithoutMovingTheLayoutAtDesktopAndPhoneWidth()
     {
         var desktop = await fixture.NewPageAsync();
-        await desktop.GotoAsync(fixture.BaseUrl + "/");
-        await desktop.GetByRole(AriaRole.Button, new() { Name = "Create a temporary room" }).ClickAsync();
-        await desktop.WaitForURLAsync("**/room/**");
+        await CreateRoomFromHomeAsync(desktop);
         await ConnectedAsync(desktop);
         var phone = await fixture.NewPageAsync(390, 844);
         await phone.GotoAsync(desktop.Url);
@@ -282,6 +278,23 @@ public sealed partial class WatchPageTests(BrowserFixture fixture) : IClassFixtu
 
     private static Task UntilAsync(Func<Task<bool>> condition, string because) =>
         WaitUntil.WaitUntilAsync(condition, Settle, because);
+
+    // The home page's "Create a temporary room", then its room page. When the page does not get there, the failure
+    // says what the home page showed (its error line), not only that a navigation timed out.
+    private async Task CreateRoomFromHomeAsync(IPage page)
+    {
+        await page.GotoAsync(fixture.BaseUrl + "/");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Create a temporary room" }).ClickAsync();
+        try
+        {
+            await page.WaitForURLAsync("**/room/**", new() { Timeout = (float)Settle.TotalMilliseconds });
+        }
+        catch (TimeoutException)
+        {
+            var shown = await page.Locator("#home-error").TextContentAsync();
+            throw new Xunit.Sdk.XunitException($"the home page did not open a room within {Settle.TotalSeconds} s; it shows \"{shown}\" at {page.Url}");
+        }
+    }
 
     private static async Task ConnectedAsync(IPage page)
     {
