@@ -100,11 +100,9 @@ internal sealed class MediaHttp : IDisposable
 
     /// <summary>
     /// The status a GET of the first byte of <paramref name="url"/> gets, read from the headers alone (the body is
-    /// never downloaded). A connection failure or a timeout is the protocol failure, as for <see cref="GetAsync"/>.
+    /// never downloaded), with the URL the answer came from after redirects. A connection failure or a timeout is
+    /// the protocol failure, as for <see cref="GetAsync"/>.
     /// </summary>
-    public async Task<int> StatusOfAsync(Uri url, string source, CancellationToken ct) => (await FinalStatusAsync(url, source, ct)).Status;
-
-    /// <summary>As <see cref="StatusOfAsync"/>, with the URL the answer came from after redirects.</summary>
     public async Task<(int Status, Uri Url)> FinalStatusAsync(Uri url, string source, CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);

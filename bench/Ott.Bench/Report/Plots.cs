@@ -25,12 +25,7 @@ internal static class Plots
         plot.Title(title);
         plot.XLabel("latency, ms (log scale)");
         plot.YLabel("% of messages per bin (bins ×2^¼)");
-        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
-        {
-            MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
-            IntegerTicksOnly = true,
-            LabelFormatter = x => Math.Pow(10, x).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture),
-        };
+        plot.Axes.Bottom.TickGenerator = LogTicks();
         plot.ShowLegend(Alignment.UpperRight);
         plot.SavePng(path, 1000, 520);
     }
@@ -56,13 +51,16 @@ internal static class Plots
         plot.Title(title);
         plot.XLabel("offered deliveries per second (thousands)");
         plot.YLabel("p99 latency, ms (log scale)");
-        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
-        {
-            MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
-            IntegerTicksOnly = true,
-            LabelFormatter = y => Math.Pow(10, y).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture),
-        };
+        plot.Axes.Left.TickGenerator = LogTicks();
         plot.ShowLegend(Alignment.UpperLeft);
         plot.SavePng(path, 1000, 520);
     }
+
+    // Ticks for an axis that carries log10 of its values: labelled with the values themselves, minor ticks between.
+    private static ScottPlot.TickGenerators.NumericAutomatic LogTicks() => new()
+    {
+        MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
+        IntegerTicksOnly = true,
+        LabelFormatter = v => Math.Pow(10, v).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture),
+    };
 }
