@@ -52,7 +52,9 @@ public sealed class BanTests(IpBansApplication app) : IClassFixture<IpBansApplic
         var client = new OttTestClient(socket) { Token = token };
         await client.SendAsync(new JsonObject { ["action"] = "auth", ["token"] = token }, Ct);
         var you = client.WaitForAsync(m => m.Action() == "you", ct: Ct);
-        if (await Task.WhenAny(you, client.Closed) == you)
+        // WaitForAsync fails once the socket closes, so a refused join can finish either task first.
+        await Task.WhenAny(you, client.Closed);
+        if (you.IsCompletedSuccessfully)
         {
             client.ClientId = (await you)["info"]!["id"]!.GetValue<string>();
             return (client, null, null);
