@@ -156,17 +156,7 @@ internal sealed partial class ClientSession : IRoomClient
     private void AnswerTimeSync(TimeSyncMessage probe, double receivedAt)
     {
         _wantsAnchors = true;
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(96);
-        using (var w = new System.Text.Json.Utf8JsonWriter(buffer, FrameWriter.WriterOptions))
-        {
-            w.WriteStartObject();
-            w.WriteString("action", "ott-time");
-            w.WriteNumber("t0", probe.T0);
-            w.WriteNumber("t1", Math.Round(receivedAt, 3));
-            w.WriteNumber("t2", Math.Round(_drift.NowMs, 3));
-            w.WriteEndObject();
-        }
-        Send(buffer.WrittenSpan.ToArray());
+        Send(FrameWriter.Write(new TimeSyncAnswerFrame(probe.T0, receivedAt, _drift.NowMs)));
     }
 
     // An unexpected fault abandons the message; the socket stays open (docs/protocol.md §1.7).

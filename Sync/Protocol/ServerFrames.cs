@@ -19,6 +19,9 @@ public sealed record YouFrame(string ClientId) : ServerFrame;
 public sealed record ErrorFrame(OttFailure Failure) : ServerFrame;
 public sealed record AnnouncementFrame(string Text) : ServerFrame;
 
+/// <summary>Ott extension (docs/protocol.md §10): the answer to a clock probe, in cluster-clock milliseconds.</summary>
+public sealed record TimeSyncAnswerFrame(double T0, double ReceivedAt, double SentAt) : ServerFrame;
+
 /// <summary>A frame already written to UTF-8 (once, by the room that released it); written again as is.</summary>
 public sealed record WrittenFrame(byte[] Utf8) : ServerFrame;
 
@@ -117,6 +120,12 @@ public static class FrameWriter
             case AnnouncementFrame a:
                 w.WriteString("action", "announcement");
                 w.WriteString("text", a.Text);
+                break;
+            case TimeSyncAnswerFrame t:
+                w.WriteString("action", "ott-time");
+                w.WriteNumber("t0", t.T0);
+                w.WriteNumber("t1", Math.Round(t.ReceivedAt, 3));
+                w.WriteNumber("t2", Math.Round(t.SentAt, 3));
                 break;
             default:
                 throw new InvalidOperationException($"Unknown frame {frame.GetType().Name}");

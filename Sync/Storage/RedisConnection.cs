@@ -69,8 +69,13 @@ internal sealed partial class RedisConnection : IHostedLifecycleService, IAsyncD
     public async Task<List<RedisKey>> ScanAsync(string pattern, CancellationToken ct)
     {
         await ConnectAsync(ct);
+        return await ScanAsync(Multiplexer, pattern, ct);
+    }
+
+    // Every key matching the pattern on every connected master (each shard of a cluster).
+    private static async Task<List<RedisKey>> ScanAsync(IConnectionMultiplexer multiplexer, string pattern, CancellationToken ct)
+    {
         var found = new List<RedisKey>();
-        var multiplexer = Multiplexer;
         foreach (var server in multiplexer.GetServers().Where(s => s.IsConnected && !s.IsReplica))
         {
             RedisValue cursor = "0";
@@ -194,25 +199,15 @@ internal sealed partial class RedisConnection : IHostedLifecycleService, IAsyncD
         {
             var db = multiplexer.GetDatabase();
             var moved = 0;
-            foreach (var server in multiplexer.GetServers().Where(s => s.IsConnected && !s.IsReplica))
+            foreach (var key in await ScanAsync(multiplexer, legacy + "*", CancellationToken.None))
             {
-                RedisValue cursor = "0";
-                do
+                RedisKey target = _keys.Users + key.ToString()[legacy.Length..];
+                if (await db.KeyDumpAsync(key) is { } dump && !await db.KeyExistsAsync(target))
                 {
-                    var page = (RedisResult[])(await server.ExecuteAsync("SCAN", cursor, "MATCH", legacy + "*", "COUNT", 1000))!;
-                    cursor = (RedisValue)page[0];
-                    foreach (var key in (RedisKey[])page[1]!)
-                    {
-                        RedisKey target = _keys.Users + key.ToString()[legacy.Length..];
-                        if (await db.KeyDumpAsync(key) is { } dump && !await db.KeyExistsAsync(target))
-                        {
-                            await db.KeyRestoreAsync(target, dump, await db.KeyTimeToLiveAsync(key));
-                            moved++;
-                        }
-                        await db.KeyDeleteAsync(key);
-                    }
+                    await db.KeyRestoreAsync(target, dump, await db.KeyTimeToLiveAsync(key));
+                    moved++;
                 }
-                while (cursor != "0");
+                await db.KeyDeleteAsync(key);
             }
             if (moved > 0)
             {
