@@ -324,6 +324,8 @@ public sealed class OttTestClient : IAsyncDisposable
                 {
                     CloseDescription = result.CloseStatusDescription;
                     _closed.TrySetResult(result.CloseStatus);
+                    // Wakes a wait that had seen every frame, so it fails now rather than at its timeout.
+                    _arrived.Release();
                     return;
                 }
                 var message = JsonNode.Parse(buffer.AsSpan(0, length))!.AsObject();
@@ -337,6 +339,7 @@ public sealed class OttTestClient : IAsyncDisposable
         catch (Exception)
         {
             _closed.TrySetResult(null);
+            _arrived.Release();
         }
     }
 
