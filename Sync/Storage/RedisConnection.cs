@@ -23,7 +23,7 @@ internal sealed partial class RedisConnection : IHostedLifecycleService, IAsyncD
     private Task? _connecting;
     private IConnectionMultiplexer? _multiplexer;
     private EmbeddedGarnet? _garnet;
-    private bool _disposed;
+    private Task? _disposal;
 
     public RedisConnection(string? connectionString, StorageOptions options, string contentRoot, RedisKeys keys, ILoggerFactory loggerFactory)
     {
@@ -109,7 +109,7 @@ internal sealed partial class RedisConnection : IHostedLifecycleService, IAsyncD
         Task connecting;
         lock (_gate)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            ObjectDisposedException.ThrowIf(_disposal is not null, this);
             // A failed start may be retried by the next caller; a running or finished one is shared.
             if (_connecting is null || _connecting.IsFaulted || _connecting.IsCanceled)
             {
@@ -234,20 +234,44 @@ internal sealed partial class RedisConnection : IHostedLifecycleService, IAsyncD
     // so rooms released during shutdown are in the checkpoint.
     Task IHostedLifecycleService.StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
+    // Every call returns the one disposal, so no caller goes on while the checkpoint is still being
+    // written: the host disposes this service twice (it is also the hosted service), and a caller that
+    // stops an embedded app before starting another on its data dir must know Garnet is closed.
     public async ValueTask DisposeAsync()
     {
+        TaskCompletionSource? first = null;
         Task? connecting;
+        Task disposal;
         lock (_gate)
         {
-            if (_disposed)
+            if (_disposal is null)
             {
-                return;
+                first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _disposal = first.Task;
             }
 
-            _disposed = true;
+            disposal = _disposal;
             connecting = _connecting;
         }
 
+        if (first is not null)
+        {
+            try
+            {
+                await DisposeCoreAsync(connecting);
+                first.SetResult();
+            }
+            catch (Exception ex)
+            {
+                first.SetException(ex);
+            }
+        }
+
+        await disposal;
+    }
+
+    private async Task DisposeCoreAsync(Task? connecting)
+    {
         if (connecting is not null)
         {
             // Let an in-flight start finish so its Garnet is not leaked; its failure was reported

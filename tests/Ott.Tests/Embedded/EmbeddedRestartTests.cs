@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text.Json.Nodes;
 using Ott.Testing;
@@ -43,10 +45,13 @@ public sealed class EmbeddedRestartTests : IAsyncLifetime, IDisposable
     public async Task AnEmbeddedAppRestartedOnTheSameDataDirRestoresItsRoom()
     {
         string room;
+        int firstStorePort;
         await using (var first = EmbeddedApp())
         {
             await first.InitializeAsync();
-            Assert.True(first.Services.GetService(typeof(Ott.Sync.Storage.RedisConnection)) is Ott.Sync.Storage.RedisConnection { IsEmbedded: true });
+            var store = first.Services.GetService(typeof(Ott.Sync.Storage.RedisConnection)) as Ott.Sync.Storage.RedisConnection;
+            Assert.True(store is { IsEmbedded: true });
+            firstStorePort = store.Embedded!.Port;
             room = await first.CreateRoomAsync(permanent: true, extra: Settings, ct: Ct);
             await using var a = await first.JoinAsync(room, ct: Ct);
             await first.AddAsync(room, a.Token!, new JsonObject
@@ -56,6 +61,13 @@ public sealed class EmbeddedRestartTests : IAsyncLifetime, IDisposable
             await a.SyncAsync(s => s.CurrentId() == Direct("e0"), Ct);
             await a.RequestAsync(new JsonObject { ["type"] = 4, ["value"] = 42.25 }, Ct);
             await a.SyncAsync(s => s.Has("playbackPosition") && s.Position() == 42.25, Ct);
+        }
+
+        // A restart never overlaps the old store: the first app's Garnet has written its checkpoint and closed
+        // before the second opens the same data dir (it was still checkpointing while the second recovered from it).
+        using (var probe = new TcpClient())
+        {
+            await Assert.ThrowsAnyAsync<SocketException>(() => probe.ConnectAsync(IPAddress.Loopback, firstStorePort, Ct).AsTask());
         }
 
         await using var second = EmbeddedApp();

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Ott.Sync.Rooms;
 using Ott.Sync.Storage;
 using StackExchange.Redis;
@@ -21,6 +22,7 @@ public class OttApplication : WebApplicationFactory<Program>, IAsyncLifetime
     public const string ApiKey = "test-api-key";
 
     private readonly Dictionary<string, string?> _settings = new(StringComparer.Ordinal);
+    private RedisConnection? _store;
 
     public OttApplication() : this(new RedisServer(), ownsRedis: true, $"test-{Guid.NewGuid():N}:")
     {
@@ -72,6 +74,26 @@ public class OttApplication : WebApplicationFactory<Program>, IAsyncLifetime
         {
             await Backend.DisposeAsync();
         }
+    }
+
+    // Program's own app.Run() disposes the host, on the entry-point thread, once the factory has stopped it,
+    // and the factory's DisposeAsync does not wait for that. The store connection is the part a restart
+    // must not overlap (an embedded Garnet checkpoints its data dir at disposal), so this waits for it.
+    protected override IHost CreateHost(IHostBuilder builder)
+    {
+        var host = base.CreateHost(builder);
+        _store = host.Services.GetRequiredService<RedisConnection>();
+        return host;
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        if (_store is { } store)
+        {
+            await store.DisposeAsync();
+        }
+        GC.SuppressFinalize(this);
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
@@ -302,6 +324,8 @@ public sealed class OttTestClient : IAsyncDisposable
                 {
                     CloseDescription = result.CloseStatusDescription;
                     _closed.TrySetResult(result.CloseStatus);
+                    // Wakes a wait that had seen every frame, so it fails now rather than at its timeout.
+                    _arrived.Release();
                     return;
                 }
                 var message = JsonNode.Parse(buffer.AsSpan(0, length))!.AsObject();
@@ -315,6 +339,7 @@ public sealed class OttTestClient : IAsyncDisposable
         catch (Exception)
         {
             _closed.TrySetResult(null);
+            _arrived.Release();
         }
     }
 
