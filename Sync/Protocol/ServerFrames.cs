@@ -40,12 +40,9 @@ public static class FrameWriter
         {
             return written.Utf8;
         }
-        var buffer = new ArrayBufferWriter<byte>(256);
-        using (var w = new Utf8JsonWriter(buffer, WriterOptions))
-        {
-            Write(w, frame);
-        }
-        return buffer.WrittenSpan.ToArray();
+        var scratch = FrameScratch.Rent();
+        Write(scratch.Writer, frame);
+        return scratch.ToArrayAndReturn();
     }
 
     private static void Write(Utf8JsonWriter w, ServerFrame frame)
@@ -131,5 +128,55 @@ public static class FrameWriter
                 throw new InvalidOperationException($"Unknown frame {frame.GetType().Name}");
         }
         w.WriteEndObject();
+    }
+}
+
+/// <summary>
+/// A thread's scratch buffer and writer for frames that are written and copied out in one go, so writing a
+/// frame allocates only its bytes (docs/architecture.md §13). Rented out of its thread's slot, so a write
+/// nested inside another gets a fresh one; frames are written synchronously, never across an await.
+/// </summary>
+public sealed class FrameScratch
+{
+    private const int InitialBytes = 1024;
+    private const int KeptBytes = 64 * 1024;
+
+    [ThreadStatic]
+    private static FrameScratch? _cached;
+
+    private readonly ArrayBufferWriter<byte> _buffer = new(InitialBytes);
+
+    private FrameScratch()
+    {
+        Writer = new Utf8JsonWriter(_buffer, FrameWriter.WriterOptions);
+    }
+
+    public Utf8JsonWriter Writer { get; }
+
+    public static FrameScratch Rent()
+    {
+        var scratch = _cached ?? new FrameScratch();
+        _cached = null;
+        scratch._buffer.ResetWrittenCount();
+        scratch.Writer.Reset(scratch._buffer);
+        return scratch;
+    }
+
+    /// <summary>The bytes written (a copy the frame owns), and the scratch back to its thread.</summary>
+    public byte[] ToArrayAndReturn()
+    {
+        Writer.Flush();
+        var bytes = _buffer.WrittenSpan.ToArray();
+        Return();
+        return bytes;
+    }
+
+    /// <summary>Back to the thread's slot, unless a huge frame grew the buffer past what is worth keeping.</summary>
+    public void Return()
+    {
+        if (_buffer.Capacity <= KeptBytes)
+        {
+            _cached = this;
+        }
     }
 }

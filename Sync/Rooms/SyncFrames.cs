@@ -50,16 +50,18 @@ public static class SyncFrameWriter
     // {"action":"sync", …members}; null when the members wrote nothing and an empty sync is not wanted.
     private static byte[]? WriteSync(Func<Utf8JsonWriter, bool> members, bool always)
     {
-        var buffer = new ArrayBufferWriter<byte>(256);
-        bool wrote;
-        using (var w = new Utf8JsonWriter(buffer, FrameWriter.WriterOptions))
+        var scratch = FrameScratch.Rent();
+        var w = scratch.Writer;
+        w.WriteStartObject();
+        w.WriteString("action", "sync");
+        var wrote = members(w);
+        w.WriteEndObject();
+        if (wrote || always)
         {
-            w.WriteStartObject();
-            w.WriteString("action", "sync");
-            wrote = members(w);
-            w.WriteEndObject();
+            return scratch.ToArrayAndReturn();
         }
-        return wrote || always ? buffer.WrittenSpan.ToArray() : null;
+        scratch.Return();
+        return null;
     }
 
     private static void WriteSyncable(Utf8JsonWriter w, SyncableRoom room)
@@ -81,14 +83,13 @@ public static class SyncFrameWriter
         var a = before.ToSyncable();
         var b = after.ToSyncable();
         var jumped = before.ToPlaybackBasis() != after.ToPlaybackBasis();
-        var live = after.At(now).ToSyncable();
         foreach (var p in SyncProperties)
         {
             if (p.Name == "playbackPosition")
             {
                 if (jumped)
                 {
-                    w.WriteNumber("playbackPosition", live.PlaybackPosition);
+                    w.WriteNumber("playbackPosition", after.At(now).ToSyncable().PlaybackPosition);
                     wrote = true;
                 }
                 continue;
