@@ -63,7 +63,9 @@ public sealed class NodeCutTests(ITestOutputHelper output)
                 Assert.True(lease!.Value.Epoch > setup.Epoch, $"epoch {lease.Value.Epoch} after {setup.Epoch}");
                 Assert.Contains(lease.Value.NodeId, others.Select(n => n.NodeId));
                 Assert.True(takeover >= Ttl - TimeSpan.FromMilliseconds(500), $"taken over {takeover.TotalMilliseconds:F0} ms after the cut, before the lease could expire");
-                during = await FaultKit.AddAcknowledgedAsync(setup.ClientsOf[others[1]][0], "during", ct);
+                // Its gateway may not have seen the takeover yet; an honest "unavailable" is retried once.
+                during = await FaultKit.WithLogsAsync(cluster,
+                    () => FaultKit.AddAcknowledgedAsync(setup.ClientsOf[others[1]][0], "during", ct, retryUnavailable: true));
 
                 await LastUntilAsync(clock, cutAt + Ttl * 1.5, ct); // the fault itself: 1.5 × TTL
             }

@@ -67,14 +67,35 @@ internal static class FaultKit
 
     public static string NewUrl(string tag) => $"https://media.example.com/{tag}-{Guid.NewGuid():N}.mp4";
 
-    // Adds a URL through the client and waits for its acknowledgement on that client.
-    public static async Task<string> AddAcknowledgedAsync(OttTestClient client, string tag, CancellationToken ct)
+    // Adds a URL through the client and waits for its acknowledgement on that client. An error frame that arrives
+    // instead fails at once, naming the error. With retryUnavailable, a RoomUnavailable answer (what a gateway says
+    // when it cannot reach the room's owner within the lease TTL plus the request timeout, docs/architecture.md §9.3)
+    // is retried with a new add, as a client told "try again" would; the refused add was never applied.
+    public static async Task<string> AddAcknowledgedAsync(OttTestClient client, string tag, CancellationToken ct, bool retryUnavailable = false)
     {
-        var url = NewUrl(tag);
-        await client.RequestAsync(DirectAdd(url), ct);
-        await WaitUntil.WaitUntilAsync(() => Task.FromResult(GotAdd(client, url)),
-            TimeSpan.FromSeconds(10), $"the add of {url} is acknowledged");
-        return url;
+        while (true)
+        {
+            var url = NewUrl(tag);
+            var mark = client.Messages.Count;
+            await client.RequestAsync(DirectAdd(url), ct);
+            JsonObject? error = null;
+            await WaitUntil.WaitUntilAsync(() =>
+            {
+                var since = client.Messages.Skip(mark).ToList();
+                error = since.FirstOrDefault(m => m.Action() == "error");
+                return Task.FromResult(since.Any(m => AddedUrl(m) == url) || error is not null);
+            }, TimeSpan.FromSeconds(10), $"the add of {url} is acknowledged");
+            if (GotAdd(client, url))
+            {
+                return url;
+            }
+            if (retryUnavailable && error!["name"]?.GetValue<string>() == "RoomUnavailable")
+            {
+                retryUnavailable = false;
+                continue;
+            }
+            throw new InvalidOperationException($"the add of {url} was refused: {error!.ToJsonString()}");
+        }
     }
 
     public static void AssertOpen(OttTestClient client) =>
