@@ -19,7 +19,6 @@ internal sealed partial class SocketTransport(
     // StallAllowance times as many, since the backlog is the node's doing, not the client's.
     private const int StallAllowance = 4;
 
-
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(1);
     private const int InitialBuffer = 4 * 1024;
     // A queue that grew past this during a burst is trimmed back when it drains, so an idle socket keeps no big array.

@@ -70,25 +70,23 @@ public sealed record AnchorOutput(double Position, long At, bool IsPlaying, doub
 {
     public byte[] Write()
     {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(128);
-        using (var w = new System.Text.Json.Utf8JsonWriter(buffer, FrameWriter.WriterOptions))
+        var scratch = FrameScratch.Rent();
+        var w = scratch.Writer;
+        w.WriteStartObject();
+        w.WriteString("action", "ott-anchor");
+        w.WriteNumber("position", Position);
+        w.WriteNumber("at", At);
+        w.WriteBoolean("isPlaying", IsPlaying);
+        w.WriteNumber("speed", Speed);
+        w.WriteNumber("waitForBuffering", WaitForBuffering);
+        w.WriteStartArray("waiting");
+        foreach (var id in Waiting)
         {
-            w.WriteStartObject();
-            w.WriteString("action", "ott-anchor");
-            w.WriteNumber("position", Position);
-            w.WriteNumber("at", At);
-            w.WriteBoolean("isPlaying", IsPlaying);
-            w.WriteNumber("speed", Speed);
-            w.WriteNumber("waitForBuffering", WaitForBuffering);
-            w.WriteStartArray("waiting");
-            foreach (var id in Waiting)
-            {
-                w.WriteStringValue(id);
-            }
-            w.WriteEndArray();
-            w.WriteEndObject();
+            w.WriteStringValue(id);
         }
-        return buffer.WrittenSpan.ToArray();
+        w.WriteEndArray();
+        w.WriteEndObject();
+        return scratch.ToArrayAndReturn();
     }
 }
 

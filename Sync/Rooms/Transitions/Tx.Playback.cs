@@ -11,7 +11,7 @@ public static partial class RoomTransitions
     {
         private void Play()
         {
-            S = S with { Hold = null };
+            ClearHold();
             if (!S.IsPlaying)
             {
                 S = S with { IsPlaying = true, PlaybackAnchor = _now };
@@ -20,7 +20,7 @@ public static partial class RoomTransitions
 
         private void Pause()
         {
-            S = S with { Hold = null };
+            ClearHold();
             if (S.IsPlaying)
             {
                 S = S with { PlaybackPosition = S.LivePosition(_now), PlaybackAnchor = null, IsPlaying = false };
@@ -30,7 +30,7 @@ public static partial class RoomTransitions
         private void SeekTo(double value)
         {
             var inside = S.VideoSegments.FirstOrDefault(seg => value >= seg.StartTime && value < seg.EndTime);
-            var resume = S.IsPlaying || S.Hold is not null;
+            var resume = PlayingOrHeld;
             S = S with { PlaybackPosition = value, PlaybackAnchor = _now, SuppressedSegment = inside };
             if (resume)
             {
@@ -75,6 +75,18 @@ public static partial class RoomTransitions
             S = S with { Hold = null, IsPlaying = true, PlaybackAnchor = _now };
         }
 
+        // A play or pause ends a wait for buffering; without one the state stays as it is (no new record).
+        private void ClearHold()
+        {
+            if (S.Hold is not null)
+            {
+                S = S with { Hold = null };
+            }
+        }
+
+        // Playing, or paused only to wait for buffering (the wait resumes play).
+        private bool PlayingOrHeld => S.IsPlaying || S.Hold is not null;
+
         private void Seek(RoomUser? user, double value, JsonObject raw)
         {
             var prev = S.LivePosition(_now);
@@ -114,7 +126,7 @@ public static partial class RoomTransitions
         /// <summary>§6.8 advance: on a skip and at the end of media.</summary>
         private void Advance()
         {
-            var wasPlaying = S.IsPlaying || S.Hold is not null;
+            var wasPlaying = PlayingOrHeld;
             S = S with { VotesToSkip = [], Hold = null };
             if (S.CurrentSource is { } current)
             {
