@@ -63,32 +63,14 @@ public sealed class HistoryTests(ITestOutputHelper output)
             await using var cluster = await TestCluster.CreateAsync("--appendonly", "yes", "--appendfsync", "always", "--dir", dir.FullName);
             var nodes = await cluster.StartAsync(3, ct);
             await FaultKit.WithLogsAsync(cluster, () => cluster.WaitForMembershipAsync(ct));
-            var rooms = new List<string>();
-            for (var i = 0; i < roomCount; i++)
-            {
-                var room = await cluster.CreateRoomAsync(nodes[i % nodes.Count], null, temporary: false, ct);
-                await PlayAnchorAsync(cluster, nodes[i % nodes.Count], room, ct);
-                rooms.Add(room);
-            }
+            var rooms = await CreateRoomsAsync(cluster, nodes, roomCount, ct);
 
             var history = new History();
             var faults = new List<string>();
             var writers = new List<HistoryWriter>();
             try
             {
-                for (var i = 0; i < roomCount * perRoom; i++)
-                {
-                    var node = nodes[i / roomCount % nodes.Count].Name;
-                    writers.Add(new HistoryWriter(history, $"w{i:D2}", node, rooms[i % roomCount], () => Locate(cluster, node), random.Next()));
-                }
-                await FaultKit.WithLogsAsync(cluster, () => Task.WhenAll(writers.Select(w => w.StartAsync(ct))));
-                foreach (var writer in writers)
-                {
-                    writer.StartWriting(ct);
-                }
-                await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
-                    () => Task.FromResult(writers.All(w => history.Requests.Any(r => r.Writer == w.Name && r.Outcome == Outcome.Acked))),
-                    TimeSpan.FromSeconds(30), "every writer has an acknowledged request"));
+                await StartWritersAsync(cluster, nodes, history, rooms, perRoom, writers, random, ct);
                 output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: cluster up, {writers.Count} writers writing");
 
                 var load = Stopwatch.StartNew();
@@ -113,21 +95,7 @@ public sealed class HistoryTests(ITestOutputHelper output)
                 await Task.WhenAll(writers.Select(w => w.StopWritingAsync()));
                 output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: writers stopped after {history.Requests.Count} requests");
 
-                // Quiet: no more requests; wait until every view of every queue agrees (or time out and report).
-                var (views, agreed) = await ConvergeAsync(cluster, rooms, writers, TimeSpan.FromSeconds(30), ct);
-                output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: views {(agreed ? "agree" : "still disagree after 30 s")}");
-
-                var report = HistoryChecker.Check(history, views);
-                output.WriteLine($"faults:\n  {string.Join("\n  ", faults)}");
-                output.WriteLine(report.Summary);
-                output.WriteLine(Gaps(history, rooms));
-                Assert.All(writers, w => Assert.True(w.Failure is null, $"{w.Name} failed: {w.Failure}"));
-                if (!report.Ok)
-                {
-                    // The explanation goes in the failure message; the output gets the nodes' logs.
-                    output.WriteLine(cluster.Logs());
-                    Assert.Fail($"seed {seed} ({mode}; rerun with OTT_HISTORY_SEED={seed}):\n{report.Summary}\nfaults: {string.Join("; ", faults)}\n\n{report.Explanation}");
-                }
+                await CheckAsync(cluster, history, rooms, writers, faults, clock, $"seed {seed} ({mode}; rerun with OTT_HISTORY_SEED={seed})", ct);
             }
             finally
             {
@@ -160,32 +128,14 @@ public sealed class HistoryTests(ITestOutputHelper output)
         var redisCluster = cluster.RedisCluster!;
         var nodes = await cluster.StartAsync(3, ct);
         await FaultKit.WithLogsAsync(cluster, () => cluster.WaitForMembershipAsync(ct));
-        var rooms = new List<string>();
-        for (var i = 0; i < roomCount; i++)
-        {
-            var room = await cluster.CreateRoomAsync(nodes[i % nodes.Count], null, temporary: false, ct);
-            await PlayAnchorAsync(cluster, nodes[i % nodes.Count], room, ct);
-            rooms.Add(room);
-        }
+        var rooms = await CreateRoomsAsync(cluster, nodes, roomCount, ct);
 
         var history = new History();
         var faults = new List<string>();
         var writers = new List<HistoryWriter>();
         try
         {
-            for (var i = 0; i < roomCount * perRoom; i++)
-            {
-                var node = nodes[i / roomCount % nodes.Count].Name;
-                writers.Add(new HistoryWriter(history, $"w{i:D2}", node, rooms[i % roomCount], () => Locate(cluster, node), random.Next()));
-            }
-            await FaultKit.WithLogsAsync(cluster, () => Task.WhenAll(writers.Select(w => w.StartAsync(ct))));
-            foreach (var writer in writers)
-            {
-                writer.StartWriting(ct);
-            }
-            await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
-                () => Task.FromResult(writers.All(w => history.Requests.Any(r => r.Writer == w.Name && r.Outcome == Outcome.Acked))),
-                TimeSpan.FromSeconds(30), "every writer has an acknowledged request"));
+            await StartWritersAsync(cluster, nodes, history, rooms, perRoom, writers, random, ct);
             output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: cluster up, {writers.Count} writers writing");
 
             foreach (var room in rooms.Take(2))
@@ -206,23 +156,65 @@ public sealed class HistoryTests(ITestOutputHelper output)
             await Task.WhenAll(writers.Select(w => w.StopWritingAsync()));
             output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: writers stopped after {history.Requests.Count} requests");
 
-            var (views, agreed) = await ConvergeAsync(cluster, rooms, writers, TimeSpan.FromSeconds(30), ct);
-            output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: views {(agreed ? "agree" : "still disagree after 30 s")}");
-            var report = HistoryChecker.Check(history, views);
-            output.WriteLine($"faults:\n  {string.Join("\n  ", faults)}");
-            output.WriteLine(report.Summary);
-            output.WriteLine(Gaps(history, rooms));
-            Assert.All(writers, w => Assert.True(w.Failure is null, $"{w.Name} failed: {w.Failure}"));
-            if (!report.Ok)
-            {
-                output.WriteLine(cluster.Logs());
-                Assert.Fail($"seed {seed}:\n{report.Summary}\nfaults: {string.Join("; ", faults)}\n\n{report.Explanation}");
-            }
+            await CheckAsync(cluster, history, rooms, writers, faults, clock, $"seed {seed}", ct);
         }
         finally
         {
             await Task.WhenAll(writers.Select(w => w.DisposeAsync().AsTask()));
             output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s in all");
+        }
+    }
+
+    // Durable rooms created round-robin on the nodes, each with an anchor item playing.
+    private static async Task<List<string>> CreateRoomsAsync(TestCluster cluster, IReadOnlyList<ClusterNode> nodes, int count, CancellationToken ct)
+    {
+        var rooms = new List<string>();
+        for (var i = 0; i < count; i++)
+        {
+            var room = await cluster.CreateRoomAsync(nodes[i % nodes.Count], null, temporary: false, ct);
+            await PlayAnchorAsync(cluster, nodes[i % nodes.Count], room, ct);
+            rooms.Add(room);
+        }
+        return rooms;
+    }
+
+    // perRoom writers for each room, spread over the nodes and added to `writers` (the caller disposes them), started,
+    // writing, and each with an acknowledged request.
+    private static async Task StartWritersAsync(TestCluster cluster, IReadOnlyList<ClusterNode> nodes, History history, List<string> rooms,
+        int perRoom, List<HistoryWriter> writers, Random random, CancellationToken ct)
+    {
+        for (var i = 0; i < rooms.Count * perRoom; i++)
+        {
+            var node = nodes[i / rooms.Count % nodes.Count].Name;
+            writers.Add(new HistoryWriter(history, $"w{i:D2}", node, rooms[i % rooms.Count], () => Locate(cluster, node), random.Next()));
+        }
+        await FaultKit.WithLogsAsync(cluster, () => Task.WhenAll(writers.Select(w => w.StartAsync(ct))));
+        foreach (var writer in writers)
+        {
+            writer.StartWriting(ct);
+        }
+        await FaultKit.WithLogsAsync(cluster, () => WaitUntil.WaitUntilAsync(
+            () => Task.FromResult(writers.All(w => history.Requests.Any(r => r.Writer == w.Name && r.Outcome == Outcome.Acked))),
+            TimeSpan.FromSeconds(30), "every writer has an acknowledged request"));
+    }
+
+    // Quiet (the writers stopped): waits until every view of every queue agrees (or times out and reports), then
+    // checks the history against those views. The explanation goes in the failure message, the nodes' logs in the output.
+    private async Task CheckAsync(TestCluster cluster, History history, List<string> rooms, List<HistoryWriter> writers, List<string> faults,
+        Stopwatch clock, string rerun, CancellationToken ct)
+    {
+        var (views, agreed) = await ConvergeAsync(cluster, rooms, writers, TimeSpan.FromSeconds(30), ct);
+        output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: views {(agreed ? "agree" : "still disagree after 30 s")}");
+
+        var report = HistoryChecker.Check(history, views);
+        output.WriteLine($"faults:\n  {string.Join("\n  ", faults)}");
+        output.WriteLine(report.Summary);
+        output.WriteLine(Gaps(history, rooms));
+        Assert.All(writers, w => Assert.True(w.Failure is null, $"{w.Name} failed: {w.Failure}"));
+        if (!report.Ok)
+        {
+            output.WriteLine(cluster.Logs());
+            Assert.Fail($"{rerun}:\n{report.Summary}\nfaults: {string.Join("; ", faults)}\n\n{report.Explanation}");
         }
     }
 

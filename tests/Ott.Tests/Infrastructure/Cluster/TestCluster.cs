@@ -39,17 +39,7 @@ internal sealed class TestCluster : IAsyncDisposable
     public static async Task<TestCluster> CreateAsync(params string[] extraRedisArgs)
     {
         var server = await RedisServer.StartPrivateAsync(extraRedisArgs);
-        var cluster = new TestCluster(server, ownsServer: true, keyPrefix: null);
-        try
-        {
-            await cluster.ConnectAdminAsync();
-            return cluster;
-        }
-        catch
-        {
-            await cluster.DisposeAsync();
-            throw;
-        }
+        return await ConnectedAsync(new TestCluster(server, ownsServer: true, keyPrefix: null));
     }
 
     // Nodes on a Redis Cluster (docs/architecture.md §6.3): the shared one (OTT_TEST_REDIS_CLUSTER, as .ci/run
@@ -60,7 +50,12 @@ internal sealed class TestCluster : IAsyncDisposable
         var shared = System.Environment.GetEnvironmentVariable("OTT_TEST_REDIS_CLUSTER");
         var owned = privateCluster || string.IsNullOrWhiteSpace(shared) ? await RedisCluster.StartPrivateAsync() : null;
         var server = owned?.Server ?? RedisServer.Existing(shared!.Trim());
-        var cluster = new TestCluster(server, ownsServer: false, keyPrefix: null) { _redisCluster = owned };
+        return await ConnectedAsync(new TestCluster(server, ownsServer: false, keyPrefix: null) { _redisCluster = owned });
+    }
+
+    // The new cluster with its admin connection up; disposed (with what it owns) when that fails.
+    private static async Task<TestCluster> ConnectedAsync(TestCluster cluster)
+    {
         try
         {
             await cluster.ConnectAdminAsync();
