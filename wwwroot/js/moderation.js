@@ -5,6 +5,7 @@
 import { api, roomApi } from "./api.js";
 import { $, formatWhen, openDialog, setUpDialog, showText } from "./dialog.js";
 import { roleName } from "./perms.js";
+import { fillBanDurations } from "./users.js";
 
 const AUDIT_PAGE = 20;
 
@@ -50,6 +51,7 @@ export function createModeration(ctx) {
   const bansList = $("bans-list");
   const bansError = $("bans-error");
   const bansStatus = $("bans-status");
+  fillBanDurations($("ban-account-duration"));
   const auditDialog = $("audit-dialog");
   const auditList = $("audit-list");
   const auditError = $("audit-error");

@@ -9,11 +9,19 @@ import { assignableRoles, mayBan, mayKick, roleName } from "./perms.js";
 
 const ANSWER_MS = 10_000;
 
+// How long a ban lasts, in seconds (0: until unbanned): the one list both ban forms offer.
+const BAN_DURATIONS = [[3600, "1 hour"], [86400, "1 day"], [604800, "1 week"], [0, "Until unbanned"]];
+
+export function fillBanDurations(select) {
+  select.replaceChildren(...BAN_DURATIONS.map(([seconds, text]) => new Option(text, String(seconds))));
+}
+
 export function createUserAdmin(ctx) {
   const dialog = $("user-dialog");
   const error = $("user-error");
   const status = $("user-status");
   const roleSelect = $("role-select");
+  fillBanDurations($("ban-duration"));
   let targetId = null;
   let targetName = "";
   let pending = null;
