@@ -59,7 +59,7 @@ internal sealed class RoomRouter(
             {
                 throw new OttException(OttFailure.RoomUnavailable());
             }
-            var lease = await ReadLeaseAsync(key, ct);
+            var lease = await ReadLeaseAsync(key, giveUpAt, ct);
             if (lease is not null)
             {
                 if (lease.NodeId != node.Id && membership.IsUsable(lease.NodeId))
@@ -104,7 +104,7 @@ internal sealed class RoomRouter(
                 {
                     return asked;
                 }
-                if (owners.Contains(key) || await ReadLeaseAsync(key, ct) is not null)
+                if (owners.Contains(key) || await ReadLeaseAsync(key, giveUpAt, ct) is not null)
                 {
                     continue; // someone holds it now: route there
                 }
@@ -143,15 +143,25 @@ internal sealed class RoomRouter(
         }
     }
 
-    private async Task<LeaseHolder?> ReadLeaseAsync(string key, CancellationToken ct)
+    // A store error while the owner is looked up (a Redis Cluster shard failing over, a reconnect) is retried until
+    // the request's deadline, as a lapsing lease is: the request may already be applied by the owner it was sent to,
+    // and a retry under its id gets that answer (docs/architecture.md §9.3, §9.4).
+    private async Task<LeaseHolder?> ReadLeaseAsync(string key, long giveUpAt, CancellationToken ct)
     {
-        try
+        while (true)
         {
-            return await store.ReadLeaseAsync(key, ct);
-        }
-        catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
-        {
-            throw new OttException(OttFailure.RoomUnavailable());
+            try
+            {
+                return await store.ReadLeaseAsync(key, ct);
+            }
+            catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
+            {
+                if (clock.Time.GetTimestamp() > giveUpAt && !stalls.InGrace)
+                {
+                    throw new OttException(OttFailure.RoomUnavailable());
+                }
+            }
+            await PauseAsync(TimeSpan.Zero, ct);
         }
     }
 
