@@ -68,10 +68,25 @@ public sealed class RedisCluster : IAsyncLifetime
         var replica = lines.First(f => f[3] == master[0] && !f[2].Contains("fail", StringComparison.Ordinal));
         var (from, to) = (Endpoint(master), Endpoint(replica));
         var promoted = _nodes.Single(n => n.Endpoint == to);
-        var answer = await promoted.RawCommandAsync("CLUSTER", "FAILOVER");
-        if (answer != "OK")
+        // A coordinated failover gives up by itself when the replica cannot catch up with its master or win the
+        // election in time (5 s in Redis), which a loaded machine can cause; an operator would ask again, and so does
+        // this, up to three times, before waiting for every node to agree.
+        for (var attempt = 1; ; attempt++)
         {
-            throw new InvalidOperationException($"CLUSTER FAILOVER on {to}: {answer}");
+            var answer = await promoted.RawCommandAsync("CLUSTER", "FAILOVER");
+            if (answer != "OK")
+            {
+                throw new InvalidOperationException($"CLUSTER FAILOVER on {to}: {answer}");
+            }
+            try
+            {
+                await WaitUntil.WaitUntilAsync(async () => (await promoted.RawCommandAsync("INFO", "replication")).Contains("role:master", StringComparison.Ordinal),
+                    TimeSpan.FromSeconds(10), $"{to} becomes a master");
+                break;
+            }
+            catch (TimeoutException) when (attempt < 3)
+            {
+            }
         }
         await WaitUntil.WaitUntilAsync(async () =>
         {
@@ -87,7 +102,7 @@ public sealed class RedisCluster : IAsyncLifetime
                 }
             }
             return true;
-        }, TimeSpan.FromSeconds(20), $"every node sees {to} as the master of slot {slot}");
+        }, TimeSpan.FromSeconds(30), $"every node sees {to} as the master of slot {slot}");
         return $"{from} -> {to} (slot {slot})";
     }
 
