@@ -45,18 +45,20 @@ ab() {
   echo "nproc: $(nproc)"; lscpu | grep -E 'Model name'; grep MemTotal /proc/meminfo; redis-server --version
   echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"; } > "$out/machine.txt"
 start=$(date +%s)
+# Every load scenario is measured after a 30 s warm-up: the tiered JIT recompiles hot methods for the first
+# 20-30 s of a run (dotnet-counters), and with the bench's default 2 s that compilation counts as delivery CPU and
+# latency (it more than doubled Ott's mutation-path p99 and CPU: bench/README.md "Before and after issue 19").
 # fanout at the standard load (100 rooms x 10, 2 req/s per room) and the mutation path (10 req/s per room)
-ab fanout --baseline fanout --store redis --warmup 2 --duration 6
-ab fanout-10rps --baseline fanout --store redis --rate 10 --warmup 2 --duration 6
+ab fanout --baseline fanout --store redis --warmup 30 --duration 8
+ab fanout-10rps --baseline fanout --store redis --rate 10 --warmup 30 --duration 8
 # chatty at the standard load (40 rooms x 5, 20,000 deliveries/s) and the sweep's 100,000 deliveries/s point
-ab chatty --baseline chatty --store redis --warmup 2 --duration 6
-# (a 30 s warm-up: at this load the tiered JIT of the first 20-30 s would otherwise count as delivery cost)
+ab chatty --baseline chatty --store redis --warmup 30 --duration 8
 ab chatty-100k --baseline chatty --store redis --rooms 200 --members 5 --warmup 30 --duration 8
-# idle authenticated sockets
-ab idle-2000 idle --store redis --sockets 2000 --rooms 200 --hold 3
-repeats=1; ab idle-15000 idle --store redis --sockets 15000 --rooms 1500 --hold 5 --join-concurrency 64; repeats=${REPEATS:-3}
-# forward (2 nodes) and failover (3 nodes, SIGKILL of the owner of 20 rooms)
-ab forward forward --warmup 2 --duration 10
+# idle authenticated sockets; the baseline is what a bare Kestrel WebSocket holds
+ab idle-2000 --baseline idle --store redis --sockets 2000 --rooms 200 --hold 3
+repeats=1; ab idle-15000 --baseline idle --store redis --sockets 15000 --rooms 1500 --hold 5 --join-concurrency 64; repeats=${REPEATS:-3}
+# forward (2 nodes) and failover (3 nodes, SIGKILL of the owner of 20 rooms); the baseline has one process
+ab forward forward --warmup 30 --duration 10
 ab failover failover --rooms 20 --ttl 2
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); runs took $(( $(date +%s) - start )) s" >> "$out/machine.txt"
 cat "$out/machine.txt"

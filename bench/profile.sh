@@ -5,6 +5,8 @@
 #   bash bench/profile.sh ott      <label> <scenario args...>   # bin/Release/net10.0/Ott.dll (or OTT_DLL=...)
 #   bash bench/profile.sh baseline <label> <scenario args...>
 #   bash bench/profile.sh ott chatty-100k chatty --store redis --rooms 200 --members 5
+#   WARMUP=30 bash bench/profile.sh ...   # record after a 30 s warm-up instead of 8 s: the steady state, past the
+#                                         # tiered JIT's recompiling (which still runs 10 s into a run)
 # Needs perf (apt-get install -y linux-perf) and python3. Writes /tmp/perf-<label>.data; prints the bench's
 # figures and the table. perf's own sampling costs a few per cent of CPU, so take latency figures from runs
 # without it.
@@ -22,17 +24,20 @@ fi
 log=/tmp/bench-$label.log
 # Names for JIT-compiled code (/tmp/perf-<pid>.map); W^X off so the code is not mapped twice.
 export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
-dotnet $bench run "$@" "${target[@]}" --duration 24 --repeats 1 --label "$label" --out "/tmp/bench-$label" > "$log" 2>&1 &
+warmup=${WARMUP:-}
+dotnet $bench run "$@" "${target[@]}" ${warmup:+--warmup "$warmup"} --duration 24 --repeats 1 --label "$label" --out "/tmp/bench-$label" > "$log" 2>&1 &
 run=$!
 pid=
 for _ in $(seq 1 240); do
-  pid=$(pgrep -f "dotnet $dll" | head -1 || true)
+  pid=$(pgrep -f "^dotnet $dll" | head -1 || true)
   if [ -n "$pid" ] && grep -q "delivered [1-9]" "$log"; then break; fi
   sleep 0.5
 done
 [ -n "$pid" ] || { echo "no server process for $dll"; kill $run; exit 1; }
-sleep 8 # past the joins and tier-1 JIT
-perf record -F 499 -g -p "$pid" -o "/tmp/perf-$label.data" -- sleep 8 > /dev/null 2>&1
+sleep 8 # past the joins and tier-1 JIT (with WARMUP, the bench reports deliveries only after its warm-up)
+pid=$(pgrep -f "^dotnet $dll" | head -1 || true)
+[ -n "$pid" ] || { echo "the server process for $dll is gone"; kill $run; exit 1; }
+perf record -F 499 -g -p "$pid" -o "/tmp/perf-$label.data" -- sleep 8 > "/tmp/perf-$label.err" 2>&1 || { cat "/tmp/perf-$label.err"; exit 1; }
 wait $run
 grep -E "│ (offered_per_s|delivered_per_s|lost|p50_ms|p99_ms|server_cpu_pct|server_cpu_us_per_delivery) " "$log" || tail -5 "$log"
 perf report -i "/tmp/perf-$label.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null | python3 -c '
