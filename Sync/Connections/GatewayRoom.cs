@@ -59,6 +59,18 @@ internal sealed class GatewayRoom(string key)
         }
     }
 
+    /// <summary>How far this room has applied its owner's batches; a rejoin checks that its own batch got here.</summary>
+    public (long Epoch, long Seq) Applied
+    {
+        get
+        {
+            lock (_clients)
+            {
+                return (_epoch, _lastSeq);
+            }
+        }
+    }
+
     public bool TryAdd(IRoomClient connection)
     {
         lock (_clients)

@@ -48,6 +48,7 @@ internal sealed partial class Rejoiner(
     {
         var drain = registry.DrainToken;
         var sentAny = false;
+        var unseen = 0;
         try
         {
             while (gateway.RejoinAgain && !gateways.IsStopped)
@@ -63,6 +64,7 @@ internal sealed partial class Rejoiner(
                 metrics.Resync();
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(drain);
                 timeout.CancelAfter(cluster.Value.RequestTimeout * 4);
+                var before = gateway.Applied;
                 OttFailure? failure;
                 try
                 {
@@ -72,6 +74,18 @@ internal sealed partial class Rejoiner(
                 catch (OperationCanceledException)
                 {
                     failure = OttFailure.RoomUnavailable();
+                }
+                if (failure is null && !users.IsEmpty && unseen < 3 && !await BatchArrivedAsync(gateway, before, drain))
+                {
+                    // Applied, but the batch with the full sync never reached this node: it was published while this
+                    // node's subscription was being restored (§9.6). Nothing later shows the gap when the room then
+                    // goes quiet, so the clients are re-joined again (up to three times: a rejoin of users who are
+                    // all banned is answered by a batch this node may never get) rather than left with a stale view.
+                    unseen++;
+                    Log.RejoinUnseen(logger, gateway.Key);
+                    sentAny = true;
+                    gateway.RejoinAgain = true;
+                    continue;
                 }
                 switch (failure?.Name)
                 {
@@ -128,6 +142,28 @@ internal sealed partial class Rejoiner(
         }
     }
 
+    // A rejoin with users is always answered by a batch of the owner's (the full sync, then the user list), applied
+    // here before the reply when the owner is this node and normally before it too when the batch comes over the
+    // room channel, which the same subscription carries. Waits up to a request timeout for the room to move past
+    // where it was when the rejoin was sent.
+    private async Task<bool> BatchArrivedAsync(GatewayRoom gateway, (long Epoch, long Seq) before, CancellationToken ct)
+    {
+        var deadline = time.GetTimestamp() + (long)(cluster.Value.RequestTimeout.TotalSeconds * time.TimestampFrequency);
+        while (true)
+        {
+            var now = gateway.Applied;
+            if (now.Epoch != before.Epoch || now.Seq > before.Seq || gateway.Closed)
+            {
+                return true;
+            }
+            if (time.GetTimestamp() >= deadline)
+            {
+                return false;
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(10), time, ct);
+        }
+    }
+
     /// <summary>Every heartbeat: rooms whose owner is no longer usable re-join their clients.</summary>
     private async Task WatchOwnersAsync(CancellationToken ct)
     {
@@ -162,6 +198,9 @@ internal sealed partial class Rejoiner(
 
         [LoggerMessage(LogLevel.Information, "Room {Room}: re-join failed ({Failure}); retrying")]
         public static partial void RejoinFailed(ILogger logger, string room, string failure);
+
+        [LoggerMessage(LogLevel.Warning, "Room {Room}: re-join applied, but its full sync did not arrive within a request timeout; re-joining again")]
+        public static partial void RejoinUnseen(ILogger logger, string room);
 
         [LoggerMessage(LogLevel.Error, "Room {Room}: re-join crashed")]
         public static partial void RejoinCrashed(ILogger logger, Exception e, string room);
