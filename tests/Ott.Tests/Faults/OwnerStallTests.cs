@@ -59,8 +59,11 @@ public sealed class OwnerStallTests(ITestOutputHelper output)
                 Assert.True(lease!.Value.Epoch > setup.Epoch, $"epoch {lease.Value.Epoch} after {setup.Epoch}");
                 Assert.Contains(lease.Value.NodeId, gateways.Select(n => n.NodeId));
 
-                // The new owner acknowledges changes while the old one is still frozen.
-                during = await FaultKit.AddAcknowledgedAsync(setup.ClientsOf[gateways[1]][0], "during", ct);
+                // The new owner acknowledges changes while the old one is still frozen (it stays frozen until this
+                // returns). Usually 0.1 s after the takeover; a CI run once saw no answer within 10 s, without logs,
+                // so the wait is 25 s, every node's log is printed if it fails, and the time is measured below.
+                during = await FaultKit.WithLogsAsync(cluster, () =>
+                    FaultKit.AddAcknowledgedAsync(setup.ClientsOf[gateways[1]][0], "during", ct, within: TimeSpan.FromSeconds(25)));
                 output.Measured("SIGSTOP to first add acknowledged by the new owner", clock.Elapsed - stoppedAt);
 
                 // A request the frozen owner will read first thing when it resumes.

@@ -71,7 +71,8 @@ internal static class FaultKit
     // instead fails at once, naming the error. With retryUnavailable, a RoomUnavailable answer (what a gateway says
     // when it cannot reach the room's owner within the lease TTL plus the request timeout, docs/architecture.md §9.3)
     // is retried with a new add, as a client told "try again" would; the refused add was never applied.
-    public static async Task<string> AddAcknowledgedAsync(OttTestClient client, string tag, CancellationToken ct, bool retryUnavailable = false)
+    public static async Task<string> AddAcknowledgedAsync(OttTestClient client, string tag, CancellationToken ct, bool retryUnavailable = false,
+        TimeSpan? within = null)
     {
         while (true)
         {
@@ -84,7 +85,7 @@ internal static class FaultKit
                 var since = client.Messages.Skip(mark).ToList();
                 error = since.FirstOrDefault(m => m.Action() == "error");
                 return Task.FromResult(since.Any(m => AddedUrl(m) == url) || error is not null);
-            }, TimeSpan.FromSeconds(10), $"the add of {url} is acknowledged");
+            }, within ?? TimeSpan.FromSeconds(10), $"the add of {url} is acknowledged");
             if (GotAdd(client, url))
             {
                 return url;
