@@ -148,7 +148,7 @@ internal sealed partial class Rejoiner(
     // where it was when the rejoin was sent.
     private async Task<bool> BatchArrivedAsync(GatewayRoom gateway, (long Epoch, long Seq) before, CancellationToken ct)
     {
-        var deadline = time.GetTimestamp() + (long)(cluster.Value.RequestTimeout.TotalSeconds * time.TimestampFrequency);
+        var started = time.GetTimestamp();
         while (true)
         {
             var now = gateway.Applied;
@@ -156,7 +156,7 @@ internal sealed partial class Rejoiner(
             {
                 return true;
             }
-            if (time.GetTimestamp() >= deadline)
+            if (time.GetElapsedTime(started) >= cluster.Value.RequestTimeout)
             {
                 return false;
             }

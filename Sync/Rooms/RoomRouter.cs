@@ -53,12 +53,7 @@ internal sealed class RoomRouter(
                 return new RemoteRoute(known.Node, known.Epoch);
             }
             owners.Forget(key);
-            // A deadline that passed while this node itself was stopped is not the owner's fault: a request
-            // whose answer was on its way gets one more try, which the owner recognises (§9.4).
-            if (clock.Time.GetTimestamp() > giveUpAt && !stalls.InGrace)
-            {
-                throw new OttException(OttFailure.RoomUnavailable());
-            }
+            ThrowIfGivenUp(giveUpAt);
             var lease = await ReadLeaseAsync(key, giveUpAt, ct);
             if (lease is not null)
             {
@@ -156,12 +151,20 @@ internal sealed class RoomRouter(
             }
             catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
             {
-                if (clock.Time.GetTimestamp() > giveUpAt && !stalls.InGrace)
-                {
-                    throw new OttException(OttFailure.RoomUnavailable());
-                }
+                ThrowIfGivenUp(giveUpAt);
             }
             await PauseAsync(TimeSpan.Zero, ct);
+        }
+    }
+
+    // Past the request's deadline, the room is unavailable. A deadline that passed while this node itself was
+    // stopped is not the owner's fault: a request whose answer was on its way gets one more try, which the owner
+    // recognises (§9.4).
+    private void ThrowIfGivenUp(long giveUpAt)
+    {
+        if (clock.Time.GetTimestamp() > giveUpAt && !stalls.InGrace)
+        {
+            throw new OttException(OttFailure.RoomUnavailable());
         }
     }
 

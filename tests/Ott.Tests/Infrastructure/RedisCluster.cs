@@ -62,9 +62,8 @@ public sealed class RedisCluster : IAsyncLifetime
     {
         var any = _nodes.Count > 0 ? _nodes[0] : throw new InvalidOperationException("only a private cluster can be failed over");
         var slot = int.Parse(await any.RawCommandAsync("CLUSTER", "KEYSLOT", key.ToString()), CultureInfo.InvariantCulture);
-        var lines = (await any.RawCommandAsync("CLUSTER", "NODES")).Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(l => l.Split(' ')).ToList();
-        var master = lines.Single(f => f[2].Contains("master", StringComparison.Ordinal) && f.Skip(8).Any(range => Covers(range, slot)));
+        var lines = await ClusterNodesAsync(any);
+        var master = lines.Single(f => ServesSlot(f, slot));
         var replica = lines.First(f => f[3] == master[0] && !f[2].Contains("fail", StringComparison.Ordinal));
         var (from, to) = (Endpoint(master), Endpoint(replica));
         var promoted = _nodes.Single(n => n.Endpoint == to);
@@ -92,9 +91,7 @@ public sealed class RedisCluster : IAsyncLifetime
         {
             foreach (var node in _nodes)
             {
-                var view = (await node.RawCommandAsync("CLUSTER", "NODES")).Split('\n', StringSplitOptions.RemoveEmptyEntries)
-                    .Select(l => l.Split(' '))
-                    .SingleOrDefault(f => f[2].Contains("master", StringComparison.Ordinal) && f.Skip(8).Any(range => Covers(range, slot)));
+                var view = (await ClusterNodesAsync(node)).SingleOrDefault(f => ServesSlot(f, slot));
                 if (view is null || Endpoint(view) != to
                     || !(await node.RawCommandAsync("CLUSTER", "INFO")).Contains("cluster_state:ok", StringComparison.Ordinal))
                 {
@@ -105,6 +102,14 @@ public sealed class RedisCluster : IAsyncLifetime
         }, TimeSpan.FromSeconds(30), $"every node sees {to} as the master of slot {slot}");
         return $"{from} -> {to} (slot {slot})";
     }
+
+    // CLUSTER NODES as this node sees it, one array of fields per node.
+    private static async Task<List<string[]>> ClusterNodesAsync(RedisServer node) =>
+        [.. (await node.RawCommandAsync("CLUSTER", "NODES")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' '))];
+
+    // A CLUSTER NODES line of a master that serves the slot.
+    private static bool ServesSlot(string[] fields, int slot) =>
+        fields[2].Contains("master", StringComparison.Ordinal) && fields.Skip(8).Any(range => Covers(range, slot));
 
     // "ip:port@cport" (or "ip:port@cport,hostname") as "ip:port".
     private static string Endpoint(string[] fields) => fields[1].Split('@')[0];

@@ -80,13 +80,15 @@ internal static class FaultKit
             var mark = client.Messages.Count;
             await client.RequestAsync(DirectAdd(url), ct);
             JsonObject? error = null;
+            var acked = false;
             await WaitUntil.WaitUntilAsync(() =>
             {
                 var since = client.Messages.Skip(mark).ToList();
+                acked = since.Any(m => AddedUrl(m) == url);
                 error = since.FirstOrDefault(m => m.Action() == "error");
-                return Task.FromResult(since.Any(m => AddedUrl(m) == url) || error is not null);
+                return Task.FromResult(acked || error is not null);
             }, within ?? TimeSpan.FromSeconds(10), $"the add of {url} is acknowledged");
-            if (GotAdd(client, url))
+            if (acked)
             {
                 return url;
             }
